@@ -1,0 +1,31 @@
+/* cu_err.c - descriptions of the error codes in cu_err.h. */
+#include "cu_err.h"
+
+const char *cu_strerror(int err)
+{
+	switch (err) {
+	case CU_OK:
+		return "success";
+	case CU_ERR_NOMEM:
+		return "out of memory";
+	case CU_ERR_INVALID:
+		return "malformed input";
+	case CU_ERR_TOO_BIG:
+		return "input too large";
+	case CU_ERR_SIGNATURE:
+		return "signature does not verify";
+	case CU_ERR_IO:
+		return "input/output error";
+	case CU_ERR_PERM:
+		return "unsafe file permissions";
+	case CU_ERR_NOT_FOUND:
+		return "not found";
+	case CU_ERR_EXISTS:
+		return "already exists";
+	case CU_ERR_CRYPTO:
+		return "cryptographic library failure";
+	case CU_ERR_TIMEOUT:
+		return "timed out";
+	}
+	return "unknown error";
+}

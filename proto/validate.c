@@ -1,0 +1,461 @@
+/*
+ * validate.c - structural checks of events and admin actions (see
+ * validate.h). Every failure names the field, so a client author can fix
+ * the request from the message alone.
+ */
+#include "validate.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "enums.h"
+
+#define STR(s) ((s) != NULL ? (s) : "")
+
+static int fail(char *err, size_t err_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t err_size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, err_size, fmt, ap);
+	va_end(ap);
+	return CU_ERR_INVALID;
+}
+
+static bool is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+bool validate_ident(const char *s)
+{
+	size_t n = 0;
+
+	if (s == NULL)
+		return false;
+	for (; s[n] != '\0'; n++) {
+		if (!is_alnum(s[n]) && s[n] != '.' && s[n] != '_' && s[n] != '-')
+			return false;
+	}
+	return n >= 1 && n <= VALIDATE_ID_MAX;
+}
+
+bool validate_serial(const char *s)
+{
+	size_t n = 0;
+
+	if (s == NULL || !is_alnum(s[0]))
+		return false;
+	for (; s[n] != '\0'; n++) {
+		char c = s[n];
+
+		if (!is_alnum(c) && c != '.' && c != '_' && c != ':' && c != '/' && c != '-')
+			return false;
+	}
+	return n <= VALIDATE_SERIAL_MAX;
+}
+
+bool validate_country(const char *s)
+{
+	return s != NULL && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' &&
+	       s[2] == '\0';
+}
+
+/* Length of the UTF-8 sequence starting at p, or 0 if it is malformed. */
+static size_t utf8_seq_len(const unsigned char *p)
+{
+	size_t len, i;
+	uint32_t cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if ((p[0] & 0xe0) == 0xc0) {
+		len = 2;
+		cp = p[0] & 0x1f;
+	} else if ((p[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = p[0] & 0x0f;
+	} else if ((p[0] & 0xf8) == 0xf0) {
+		len = 4;
+		cp = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates and values past Unicode are malformed. */
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+bool validate_text(const char *s, size_t max_bytes)
+{
+	const unsigned char *p = (const unsigned char *)STR(s);
+	size_t total = 0;
+
+	while (p[total] != '\0') {
+		size_t n = utf8_seq_len(p + total);
+
+		if (n == 0 || (n == 1 && (p[total] < 0x20 || p[total] == 0x7f)))
+			return false;
+		total += n;
+		if (total > max_bytes)
+			return false;
+	}
+	return true;
+}
+
+static int cmp_str_ptr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * Finds a duplicate among n strings. Returns it, or NULL when all differ.
+ * Sorts a copy of the pointer array, so it costs O(n log n).
+ */
+static const char *find_duplicate(const char **names, size_t n)
+{
+	const char *dup = NULL;
+
+	qsort(names, n, sizeof(*names), cmp_str_ptr);
+	for (size_t i = 1; i < n && dup == NULL; i++) {
+		if (strcmp(names[i - 1], names[i]) == 0)
+			dup = names[i];
+	}
+	return dup;
+}
+
+/* Which optional fields an event type takes; the rest must be unset. */
+enum {
+	F_FACILITY = 1 << 0,	 /* facility required */
+	F_FACILITY_OPT = 1 << 1, /* facility allowed */
+	F_CONTAINER = 1 << 2,
+	F_TO_FACILITY = 1 << 3,
+	F_SHIPPING = 1 << 4, /* consignee, carrier, deadline_ms */
+	F_LOCATION = 1 << 5,
+	F_LOCATION_REQ = 1 << 6,
+	F_REASON = 1 << 7,
+	F_CONTENTS = 1 << 8,
+	F_ONE_DEVICE = 1 << 9,
+};
+
+static unsigned fields_of(Custody__EventType type)
+{
+	switch (type) {
+	case CUSTODY__EVENT_TYPE__REGISTER:
+		return F_FACILITY;
+	case CUSTODY__EVENT_TYPE__PACK:
+	case CUSTODY__EVENT_TYPE__UNPACK:
+		return F_FACILITY | F_CONTAINER;
+	case CUSTODY__EVENT_TYPE__SHIP:
+		return F_FACILITY | F_TO_FACILITY | F_SHIPPING;
+	case CUSTODY__EVENT_TYPE__INSTALL:
+	case CUSTODY__EVENT_TYPE__REMOVE:
+		return F_FACILITY | F_LOCATION;
+	case CUSTODY__EVENT_TYPE__MOVE:
+		return F_FACILITY | F_LOCATION | F_LOCATION_REQ;
+	case CUSTODY__EVENT_TYPE__ATTEST:
+		return F_FACILITY_OPT | F_CONTENTS | F_ONE_DEVICE;
+	case CUSTODY__EVENT_TYPE__RMA_OUT:
+		return F_FACILITY | F_TO_FACILITY;
+	case CUSTODY__EVENT_TYPE__REPORT:
+		return F_FACILITY_OPT | F_REASON;
+	case CUSTODY__EVENT_TYPE__RECEIVE:
+	case CUSTODY__EVENT_TYPE__RMA_IN:
+	case CUSTODY__EVENT_TYPE__DECOMMISSION:
+	case CUSTODY__EVENT_TYPE__DESTROY:
+		return F_FACILITY;
+	default:
+		return 0;
+	}
+}
+
+/* Checks one device reference; index is its position for messages. */
+static int check_device_ref(const Custody__DeviceRef *d, bool registering, const char *where,
+			    char *err, size_t err_size)
+{
+	if (!validate_serial(d->serial))
+		return fail(err, err_size,
+			    "%s: serial \"%.64s\" is not valid (1-64 of A-Z a-z 0-9 . _ : / -, "
+			    "starting with a letter or digit)",
+			    where, STR(d->serial));
+	if (registering) {
+		if (d->prev.len != 0)
+			return fail(err, err_size, "%s (%s): REGISTER takes no prev", where,
+				    d->serial);
+		if (d->kind < CUSTODY__DEVICE_KIND__CHIP || d->kind > CUSTODY__DEVICE_KIND__RACK)
+			return fail(err, err_size,
+				    "%s (%s): kind must be chip, board, server or rack", where,
+				    d->serial);
+		if (STR(d->model)[0] == '\0' || !validate_text(d->model, VALIDATE_MODEL_MAX))
+			return fail(err, err_size,
+				    "%s (%s): model is required (at most %d bytes of text)", where,
+				    d->serial, VALIDATE_MODEL_MAX);
+		if (d->device_key.len != 0 && d->device_key.len != 32)
+			return fail(err, err_size, "%s (%s): device_key must be 32 bytes", where,
+				    d->serial);
+		return CU_OK;
+	}
+	if (d->prev.len != 32)
+		return fail(err, err_size, "%s (%s): prev must be the 32-byte id of its last event",
+			    where, d->serial);
+	if (d->kind != 0 || STR(d->model)[0] != '\0' || d->device_key.len != 0)
+		return fail(err, err_size,
+			    "%s (%s): kind, model and device_key are for REGISTER only", where,
+			    d->serial);
+	return CU_OK;
+}
+
+/* Checks the devices (and container) for validity and duplicates. */
+static int check_devices(const Custody__Event *ev, unsigned fields, char *err, size_t err_size)
+{
+	bool registering = ev->type == CUSTODY__EVENT_TYPE__REGISTER;
+	size_t n = ev->n_devices;
+	const char **names;
+	const char *dup;
+	char where[32];
+	int rc;
+
+	if (n == 0 || n > VALIDATE_MAX_DEVICES)
+		return fail(err, err_size, "devices: between 1 and %d devices required",
+			    VALIDATE_MAX_DEVICES);
+	if ((fields & F_ONE_DEVICE) && n != 1)
+		return fail(err, err_size, "devices: %s acts on exactly one device",
+			    enum_name(&custody__event_type__descriptor, ev->type));
+	for (size_t i = 0; i < n; i++) {
+		snprintf(where, sizeof(where), "devices[%zu]", i);
+		rc = check_device_ref(ev->devices[i], registering, where, err, err_size);
+		if (rc != CU_OK)
+			return rc;
+	}
+	if (fields & F_CONTAINER) {
+		if (ev->container == NULL)
+			return fail(err, err_size, "container is required");
+		rc = check_device_ref(ev->container, false, "container", err, err_size);
+		if (rc != CU_OK)
+			return rc;
+	} else if (ev->container != NULL) {
+		return fail(err, err_size, "container: only PACK and UNPACK name a container");
+	}
+	names = malloc((n + 1) * sizeof(*names));
+	if (names == NULL)
+		return fail(err, err_size, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		names[i] = ev->devices[i]->serial;
+	if (ev->container != NULL)
+		names[n++] = ev->container->serial;
+	dup = find_duplicate(names, n);
+	rc = dup != NULL ? fail(err, err_size, "devices: %s appears more than once", dup) : CU_OK;
+	free(names);
+	return rc;
+}
+
+/* Checks the reported contents of an ATTEST. */
+static int check_contents(const Custody__Event *ev, char *err, size_t err_size)
+{
+	const char **names;
+	const char *dup;
+	int rc = CU_OK;
+
+	if (ev->n_reported_contents > VALIDATE_MAX_DEVICES)
+		return fail(err, err_size, "reported_contents: at most %d serials",
+			    VALIDATE_MAX_DEVICES);
+	for (size_t i = 0; i < ev->n_reported_contents; i++) {
+		if (!validate_serial(ev->reported_contents[i]))
+			return fail(err, err_size,
+				    "reported_contents[%zu]: \"%.64s\" is not a serial", i,
+				    STR(ev->reported_contents[i]));
+	}
+	if (ev->n_reported_contents < 2)
+		return CU_OK;
+	names = malloc(ev->n_reported_contents * sizeof(*names));
+	if (names == NULL)
+		return fail(err, err_size, "out of memory");
+	memcpy(names, ev->reported_contents, ev->n_reported_contents * sizeof(*names));
+	dup = find_duplicate(names, ev->n_reported_contents);
+	if (dup != NULL)
+		rc = fail(err, err_size, "reported_contents: %s appears more than once", dup);
+	free(names);
+	return rc;
+}
+
+/* Checks facility, destination and the other per-type fields. */
+static int check_places(const Custody__Event *ev, unsigned fields, char *err, size_t err_size)
+{
+	const char *type = enum_name(&custody__event_type__descriptor, ev->type);
+	bool has_facility = STR(ev->facility)[0] != '\0';
+
+	if ((fields & F_FACILITY) && !has_facility)
+		return fail(err, err_size, "facility is required for %s", type);
+	if (!(fields & (F_FACILITY | F_FACILITY_OPT)) && has_facility)
+		return fail(err, err_size, "facility: %s takes none", type);
+	if (has_facility && !validate_ident(ev->facility))
+		return fail(err, err_size, "facility: \"%.64s\" is not a valid id", ev->facility);
+	if (fields & F_TO_FACILITY) {
+		if (!validate_ident(ev->to_facility))
+			return fail(err, err_size, "to_facility: a valid facility id is required");
+		if (strcmp(ev->to_facility, ev->facility) == 0)
+			return fail(err, err_size, "to_facility: same as facility");
+	} else if (STR(ev->to_facility)[0] != '\0') {
+		return fail(err, err_size, "to_facility: only SHIP and RMA_OUT take one");
+	}
+	if (!(fields & F_SHIPPING) &&
+	    (STR(ev->consignee)[0] != '\0' || STR(ev->carrier)[0] != '\0' || ev->deadline_ms != 0))
+		return fail(err, err_size, "consignee, carrier and deadline_ms are for SHIP only");
+	if (STR(ev->consignee)[0] != '\0' && !validate_ident(ev->consignee))
+		return fail(err, err_size, "consignee: not a valid party id");
+	if (STR(ev->carrier)[0] != '\0' && !validate_ident(ev->carrier))
+		return fail(err, err_size, "carrier: not a valid party id");
+	if (ev->deadline_ms != 0 && ev->deadline_ms <= ev->occurred_at_ms)
+		return fail(err, err_size, "deadline_ms: must be after occurred_at_ms");
+	return CU_OK;
+}
+
+/* Checks location, reason, contents and note. */
+static int check_details(const Custody__Event *ev, unsigned fields, char *err, size_t err_size)
+{
+	const char *type = enum_name(&custody__event_type__descriptor, ev->type);
+	bool has_location = STR(ev->location)[0] != '\0';
+
+	if ((fields & F_LOCATION_REQ) && !has_location)
+		return fail(err, err_size, "location is required for %s", type);
+	if (!(fields & F_LOCATION) && has_location)
+		return fail(err, err_size, "location: %s takes none", type);
+	if (!validate_text(ev->location, VALIDATE_LOCATION_MAX))
+		return fail(err, err_size, "location: at most %d bytes of text",
+			    VALIDATE_LOCATION_MAX);
+	if (fields & F_REASON) {
+		if (ev->reason < CUSTODY__REPORT_REASON__REPORT_LOST ||
+		    ev->reason > CUSTODY__REPORT_REASON__REPORT_OTHER)
+			return fail(err, err_size,
+				    "reason: lost, stolen, tampered, found or other is required");
+		if (ev->reason == CUSTODY__REPORT_REASON__REPORT_FOUND &&
+		    STR(ev->facility)[0] == '\0')
+			return fail(err, err_size, "facility is required to report a device found");
+	} else if (ev->reason != 0) {
+		return fail(err, err_size, "reason: only REPORT takes one");
+	}
+	if (!(fields & F_CONTENTS) && ev->n_reported_contents != 0)
+		return fail(err, err_size, "reported_contents: only ATTEST takes them");
+	if (!validate_text(ev->note, VALIDATE_NOTE_MAX))
+		return fail(err, err_size, "note: at most %d bytes of text", VALIDATE_NOTE_MAX);
+	return check_contents(ev, err, err_size);
+}
+
+int validate_event(const Custody__Event *ev, int64_t now_ms, int64_t max_skew_ms, char *err,
+		   size_t err_size)
+{
+	unsigned fields = fields_of(ev->type);
+	int rc;
+
+	if (fields == 0)
+		return fail(err, err_size, "type: unknown event type %d", (int)ev->type);
+	if (!validate_ident(ev->actor))
+		return fail(err, err_size, "actor: a valid party id is required");
+	if (ev->occurred_at_ms <= 0)
+		return fail(err, err_size, "occurred_at_ms is required");
+	if (ev->occurred_at_ms > now_ms + max_skew_ms)
+		return fail(err, err_size,
+			    "occurred_at_ms is %lld ms in the future (allowed clock skew %lld ms)",
+			    (long long)(ev->occurred_at_ms - now_ms), (long long)max_skew_ms);
+	rc = check_devices(ev, fields, err, err_size);
+	if (rc == CU_OK)
+		rc = check_places(ev, fields, err, err_size);
+	if (rc == CU_OK)
+		rc = check_details(ev, fields, err, err_size);
+	return rc;
+}
+
+static int check_party(const Custody__Party *p, char *err, size_t err_size)
+{
+	unsigned seen = 0;
+
+	if (!validate_ident(p->id))
+		return fail(err, err_size, "party.id: 1-64 of A-Z a-z 0-9 . _ - required");
+	if (STR(p->name)[0] == '\0' || !validate_text(p->name, VALIDATE_NAME_MAX))
+		return fail(err, err_size, "party.name: 1-%d bytes of text required",
+			    VALIDATE_NAME_MAX);
+	if (!validate_country(p->country) || !validate_country(p->hq_country) ||
+	    !validate_country(p->parent_country))
+		return fail(err, err_size,
+			    "party: country, hq_country and parent_country must be ISO 3166 "
+			    "alpha-2 codes (e.g. US)");
+	if (p->n_roles == 0)
+		return fail(err, err_size, "party.roles: at least one role required");
+	for (size_t i = 0; i < p->n_roles; i++) {
+		int r = p->roles[i];
+
+		if (r < CUSTODY__ROLE__ADMIN || r > CUSTODY__ROLE__WITNESS)
+			return fail(err, err_size, "party.roles[%zu]: unknown role %d", i, r);
+		if (seen & (1u << r))
+			return fail(err, err_size, "party.roles: %s listed twice",
+				    enum_name(&custody__role__descriptor, r));
+		seen |= 1u << r;
+	}
+	return CU_OK;
+}
+
+static int check_key(const Custody__KeyRecord *k, char *err, size_t err_size)
+{
+	if (k->pubkey.len != 32)
+		return fail(err, err_size, "key.pubkey: 32-byte Ed25519 public key required");
+	if (!validate_ident(k->party))
+		return fail(err, err_size, "key.party: a valid party id is required");
+	if (k->role < CUSTODY__ROLE__ADMIN || k->role > CUSTODY__ROLE__WITNESS)
+		return fail(err, err_size, "key.role: a role is required");
+	if (k->valid_from_ms < 0 || k->valid_until_ms < 0 ||
+	    (k->valid_until_ms != 0 && k->valid_until_ms <= k->valid_from_ms))
+		return fail(err, err_size, "key: valid_until_ms must be after valid_from_ms");
+	return CU_OK;
+}
+
+static int check_facility(const Custody__Facility *f, char *err, size_t err_size)
+{
+	if (!validate_ident(f->id))
+		return fail(err, err_size, "facility.id: 1-64 of A-Z a-z 0-9 . _ - required");
+	if (STR(f->name)[0] == '\0' || !validate_text(f->name, VALIDATE_NAME_MAX))
+		return fail(err, err_size, "facility.name: 1-%d bytes of text required",
+			    VALIDATE_NAME_MAX);
+	if (!validate_ident(f->owner) || !validate_ident(f->operator_))
+		return fail(err, err_size, "facility: owner and operator party ids required");
+	if (!validate_country(f->country))
+		return fail(err, err_size, "facility.country: ISO 3166 alpha-2 code required");
+	if (!isfinite(f->latitude) || !isfinite(f->longitude) || f->latitude < -90 ||
+	    f->latitude > 90 || f->longitude < -180 || f->longitude > 180)
+		return fail(err, err_size,
+			    "facility: latitude must be in [-90, 90], longitude in [-180, 180]");
+	if (f->authorized_since_ms < 0)
+		return fail(err, err_size, "facility.authorized_since_ms: must not be negative");
+	return CU_OK;
+}
+
+int validate_admin(const Custody__AdminAction *act, int64_t now_ms, int64_t max_skew_ms, char *err,
+		   size_t err_size)
+{
+	if (act->issued_at_ms <= 0)
+		return fail(err, err_size, "issued_at_ms is required");
+	if (act->issued_at_ms > now_ms + max_skew_ms)
+		return fail(err, err_size, "issued_at_ms is in the future");
+	switch (act->action_case) {
+	case CUSTODY__ADMIN_ACTION__ACTION_REGISTER_PARTY:
+		return check_party(act->register_party, err, err_size);
+	case CUSTODY__ADMIN_ACTION__ACTION_REGISTER_KEY:
+		return check_key(act->register_key, err, err_size);
+	case CUSTODY__ADMIN_ACTION__ACTION_REGISTER_FACILITY:
+		return check_facility(act->register_facility, err, err_size);
+	default:
+		return fail(err, err_size, "action: unknown or missing admin action");
+	}
+}
