@@ -1,0 +1,57 @@
+/*
+ * cmd.h - the contract between main.c's command table and the cmd_*.c
+ * files: what a command is, and each command family's entry point.
+ *
+ * A handler gets the ctl (global options, connection) and its own argv,
+ * where argv[0] is the command name; it parses its options with
+ * getopt_long, does its work and returns 0 or a negative cu_err code
+ * after reporting the error through the ctl (see ctl.h). Both are
+ * borrowed; a handler may edit argv's strings in place (upper-casing a
+ * country code, splitting a comma list) and point into them.
+ */
+#ifndef CUSTODY_CLIENT_CMD_H
+#define CUSTODY_CLIENT_CMD_H
+
+#include <stddef.h>
+
+#include "ctl.h"
+
+typedef int (*cmd_fn)(struct ctl *ctl, int argc, char **argv);
+
+struct cmd_def {
+	const char *name;
+	cmd_fn run;
+	const char *help;  /* one line, no final period */
+	const char *usage; /* arguments and options after the name */
+};
+
+CU_MUST_USE int cmd_keygen(struct ctl *ctl, int argc, char **argv);
+CU_MUST_USE int cmd_pubkey(struct ctl *ctl, int argc, char **argv);
+CU_MUST_USE int cmd_whoami(struct ctl *ctl, int argc, char **argv);
+CU_MUST_USE int cmd_register_party(struct ctl *ctl, int argc, char **argv);
+CU_MUST_USE int cmd_register_key(struct ctl *ctl, int argc, char **argv);
+CU_MUST_USE int cmd_register_facility(struct ctl *ctl, int argc, char **argv);
+CU_MUST_USE int cmd_where(struct ctl *ctl, int argc, char **argv);
+CU_MUST_USE int cmd_history(struct ctl *ctl, int argc, char **argv);
+CU_MUST_USE int cmd_inventory(struct ctl *ctl, int argc, char **argv);
+CU_MUST_USE int cmd_contents(struct ctl *ctl, int argc, char **argv);
+
+struct out_json;
+
+/*
+ * Writes a DeviceState (borrowed) as a JSON object: every field, under its
+ * .proto name ("_ms" dropped for times, which are RFC 3339). Used by where
+ * and by inventory --devices.
+ */
+void cmd_where_json(struct out_json *j, const Custody__DeviceState *d);
+
+/*
+ * The custody event commands (register, pack, ... report) come from the
+ * event table in cmd_event.c: count and i-th definition (borrowed,
+ * static). Their run is cmd_event, which looks the type up by argv[0].
+ */
+size_t cmd_event_count(void);
+const struct cmd_def *cmd_event_def(size_t i);
+CU_MUST_USE int cmd_event(struct ctl *ctl, int argc, char **argv);
+
+#endif

@@ -1,0 +1,400 @@
+/*
+ * net.c - the client connection (see net.h).
+ *
+ * The socket is non-blocking and every wait goes through poll() with what
+ * is left of a deadline, so the timeout bounds a whole frame (a server
+ * that drips one byte a second cannot stretch it). Writes use MSG_NOSIGNAL
+ * so a server that hangs up gives an error, not SIGPIPE.
+ */
+#include "net.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "frame.h"
+
+#define UNIX_PREFIX "unix:"
+
+struct net_conn {
+	int fd;
+	int timeout_ms;
+	uint64_t next_id;
+	char err[NET_ERR_MAX];
+};
+
+/* Writes a reason into err (err_size bytes) and returns rc: one-line failures. */
+static int set_err(char *err, size_t err_size, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int set_err(char *err, size_t err_size, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, err_size, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Waits until fd is ready for events or deadline_ms (monotonic) passes.
+ * Returns CU_OK, CU_ERR_TIMEOUT, or CU_ERR_IO with errno set.
+ */
+static int wait_ready(int fd, short events, int64_t deadline_ms)
+{
+	struct pollfd pfd = {.fd = fd, .events = events};
+
+	for (;;) {
+		int64_t left_ms = deadline_ms - monotonic_ms();
+		int n;
+
+		if (left_ms <= 0)
+			return CU_ERR_TIMEOUT;
+		n = poll(&pfd, 1, left_ms > INT32_MAX ? INT32_MAX : (int)left_ms);
+		if (n > 0)
+			return CU_OK;
+		if (n < 0 && errno != EINTR)
+			return CU_ERR_IO;
+	}
+}
+
+/*
+ * Makes a non-blocking socket and connects it to addr before deadline_ms.
+ * On success *fd_out is the socket; on failure errno says why.
+ */
+static int connect_addr(int family, const struct sockaddr *addr, socklen_t addr_len,
+			int64_t deadline_ms, int *fd_out)
+{
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int rc = CU_ERR_IO;
+	int so_error = 0;
+	socklen_t len = sizeof(so_error);
+	int saved_errno;
+
+	if (fd < 0)
+		return CU_ERR_IO;
+	if (connect(fd, addr, addr_len) == 0)
+		goto done;
+	if (errno != EINPROGRESS && errno != EAGAIN)
+		goto fail;
+	rc = wait_ready(fd, POLLOUT, deadline_ms);
+	if (rc != CU_OK)
+		goto fail;
+	rc = CU_ERR_IO;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) != 0)
+		goto fail;
+	if (so_error != 0) {
+		errno = so_error;
+		goto fail;
+	}
+done:
+	*fd_out = fd;
+	return CU_OK;
+fail:
+	saved_errno = errno;
+	close(fd);
+	errno = saved_errno;
+	return rc;
+}
+
+/*
+ * Connects to the Unix socket at path (borrowed; server is the whole
+ * address, for messages). *fd gets the socket.
+ */
+static int open_unix(const char *server, const char *path, int64_t deadline_ms, int *fd, char *err,
+		     size_t err_size)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int rc;
+
+	if (path[0] == '\0' || strlen(path) >= sizeof(sun.sun_path))
+		return set_err(err, err_size, CU_ERR_INVALID,
+			       "\"%s\": a socket path of 1-%zu bytes is needed after unix:", server,
+			       sizeof(sun.sun_path) - 1);
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	rc = connect_addr(AF_UNIX, (const struct sockaddr *)&sun, sizeof(sun), deadline_ms, fd);
+	if (rc == CU_ERR_TIMEOUT)
+		return set_err(err, err_size, rc, "cannot connect to %s: timed out", server);
+	if (rc != CU_OK)
+		return set_err(err, err_size, rc, "cannot connect to %s: %s", server,
+			       strerror(errno));
+	return CU_OK;
+}
+
+/*
+ * Splits "host:port" or "[v6addr]:port" into host and port (copied into
+ * the caller's buffers of NET_ERR_MAX bytes).
+ */
+static int split_host_port(const char *server, char *host, char *port, char *err, size_t err_size)
+{
+	const char *colon, *host_start = server, *host_end;
+
+	if (server[0] == '[') {
+		host_start = server + 1;
+		host_end = strchr(host_start, ']');
+		colon = host_end != NULL ? host_end + 1 : NULL;
+		if (colon == NULL || *colon != ':')
+			colon = NULL;
+	} else {
+		colon = strrchr(server, ':');
+		host_end = colon;
+		if (colon != NULL && memchr(server, ':', (size_t)(colon - server)) != NULL)
+			return set_err(err, err_size, CU_ERR_INVALID,
+				       "\"%s\": write an IPv6 address in brackets, e.g. [::1]:7420",
+				       server);
+	}
+	if (colon == NULL || host_end == host_start || colon[1] == '\0')
+		return set_err(err, err_size, CU_ERR_INVALID,
+			       "\"%s\" is not a server address (unix:/path/to.sock, HOST:PORT or "
+			       "[IPv6]:PORT)",
+			       server);
+	if ((size_t)(host_end - host_start) >= NET_ERR_MAX || strlen(colon + 1) >= NET_ERR_MAX)
+		return set_err(err, err_size, CU_ERR_INVALID, "server address too long");
+	memcpy(host, host_start, (size_t)(host_end - host_start));
+	host[host_end - host_start] = '\0';
+	strcpy(port, colon + 1);
+	return CU_OK;
+}
+
+/* Resolves host:port and tries each address until one connects. */
+static int open_tcp(const char *server, int64_t deadline_ms, int *fd, char *err, size_t err_size)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *list = NULL;
+	char host[NET_ERR_MAX], port[NET_ERR_MAX];
+	int rc = split_host_port(server, host, port, err, err_size);
+	int gai, one = 1;
+
+	if (rc != CU_OK)
+		return rc;
+	gai = getaddrinfo(host, port, &hints, &list);
+	if (gai != 0)
+		return set_err(err, err_size, CU_ERR_IO, "cannot connect to %s: %s", server,
+			       gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
+	rc = CU_ERR_IO;
+	errno = EHOSTUNREACH;
+	for (struct addrinfo *ai = list; ai != NULL && rc != CU_OK; ai = ai->ai_next) {
+		rc = connect_addr(ai->ai_family, ai->ai_addr, ai->ai_addrlen, deadline_ms, fd);
+		if (rc == CU_ERR_TIMEOUT)
+			break;
+	}
+	if (rc == CU_OK) {
+		/* Requests are small and answered one by one: do not delay them. */
+		setsockopt(*fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	} else if (rc == CU_ERR_TIMEOUT) {
+		set_err(err, err_size, rc, "cannot connect to %s: timed out", server);
+	} else {
+		set_err(err, err_size, rc, "cannot connect to %s: %s", server, strerror(errno));
+	}
+	freeaddrinfo(list);
+	return rc;
+}
+
+int net_open(const char *server, int timeout_ms, struct net_conn **out, char *err, size_t err_size)
+{
+	int64_t deadline_ms = monotonic_ms() + timeout_ms;
+	struct net_conn *c;
+	int fd = -1;
+	int rc;
+
+	if (strncmp(server, UNIX_PREFIX, strlen(UNIX_PREFIX)) == 0)
+		rc = open_unix(server, server + strlen(UNIX_PREFIX), deadline_ms, &fd, err,
+			       err_size);
+	else
+		rc = open_tcp(server, deadline_ms, &fd, err, err_size);
+	if (rc != CU_OK)
+		return rc;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		close(fd);
+		return set_err(err, err_size, CU_ERR_NOMEM, "out of memory");
+	}
+	c->fd = fd;
+	c->timeout_ms = timeout_ms;
+	c->next_id = 1;
+	*out = c;
+	return CU_OK;
+}
+
+void net_close(struct net_conn *c)
+{
+	if (c == NULL)
+		return;
+	close(c->fd);
+	free(c);
+}
+
+const char *net_error(const struct net_conn *c)
+{
+	return c->err;
+}
+
+/* Writes all of buf before the connection's timeout runs out. */
+static int write_all(struct net_conn *c, const uint8_t *buf, size_t len)
+{
+	int64_t deadline_ms = monotonic_ms() + c->timeout_ms;
+	size_t off = 0;
+	int rc;
+
+	while (off < len) {
+		ssize_t n = send(c->fd, buf + off, len - off, MSG_NOSIGNAL);
+
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return set_err(c->err, sizeof(c->err), CU_ERR_IO, "sending: %s",
+				       strerror(errno));
+		rc = wait_ready(c->fd, POLLOUT, deadline_ms);
+		if (rc == CU_ERR_TIMEOUT)
+			return set_err(c->err, sizeof(c->err), rc,
+				       "timed out after %d s sending to the server",
+				       c->timeout_ms / 1000);
+		if (rc != CU_OK)
+			return set_err(c->err, sizeof(c->err), rc, "sending: %s", strerror(errno));
+	}
+	return CU_OK;
+}
+
+/* Reads exactly len bytes into buf before deadline_ms. */
+static int read_exact(struct net_conn *c, uint8_t *buf, size_t len, int64_t deadline_ms)
+{
+	size_t off = 0;
+	int rc;
+
+	while (off < len) {
+		ssize_t n = recv(c->fd, buf + off, len - off, 0);
+
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n == 0)
+			return set_err(c->err, sizeof(c->err), CU_ERR_IO,
+				       "connection closed by the server");
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return set_err(c->err, sizeof(c->err), CU_ERR_IO, "receiving: %s",
+				       strerror(errno));
+		rc = wait_ready(c->fd, POLLIN, deadline_ms);
+		if (rc == CU_ERR_TIMEOUT)
+			return set_err(c->err, sizeof(c->err), rc,
+				       "timed out after %d s waiting for the server",
+				       c->timeout_ms / 1000);
+		if (rc != CU_OK)
+			return set_err(c->err, sizeof(c->err), rc, "receiving: %s",
+				       strerror(errno));
+	}
+	return CU_OK;
+}
+
+int net_send(struct net_conn *c, Custody__Request *req, uint64_t *id)
+{
+	uint8_t *frame = NULL;
+	size_t frame_len = 0;
+	int rc;
+
+	req->id = c->next_id++;
+	rc = frame_pack(&req->base, NET_MAX_REQUEST_BYTES, &frame, &frame_len);
+	if (rc != CU_OK)
+		return set_err(c->err, sizeof(c->err), rc, "cannot frame the request: %s",
+			       cu_strerror(rc));
+	rc = write_all(c, frame, frame_len);
+	free(frame);
+	if (rc == CU_OK)
+		*id = req->id;
+	return rc;
+}
+
+/* Reads one frame and unpacks it; the length is checked before allocating. */
+static int read_response(struct net_conn *c, Custody__Response **resp)
+{
+	int64_t deadline_ms = monotonic_ms() + c->timeout_ms;
+	uint8_t hdr[FRAME_HEADER_BYTES];
+	uint8_t *body = NULL;
+	uint32_t body_len = 0;
+	int rc = read_exact(c, hdr, sizeof(hdr), deadline_ms);
+
+	if (rc != CU_OK)
+		return rc;
+	rc = frame_decode_header(hdr, NET_MAX_RESPONSE_BYTES, &body_len);
+	if (rc == CU_ERR_TOO_BIG)
+		return set_err(c->err, sizeof(c->err), rc,
+			       "the server sent a frame larger than %u bytes (is it custodyd?)",
+			       NET_MAX_RESPONSE_BYTES);
+	if (rc != CU_OK)
+		return set_err(c->err, sizeof(c->err), rc, "the server sent an empty frame");
+	body = malloc(body_len);
+	if (body == NULL)
+		return set_err(c->err, sizeof(c->err), CU_ERR_NOMEM, "out of memory");
+	rc = read_exact(c, body, body_len, deadline_ms);
+	if (rc != CU_OK)
+		goto fail;
+	*resp = custody__response__unpack(NULL, body_len, body);
+	if (*resp == NULL)
+		rc = set_err(c->err, sizeof(c->err), CU_ERR_INVALID,
+			     "the server sent a malformed response");
+fail:
+	free(body);
+	return rc;
+}
+
+int net_recv(struct net_conn *c, Custody__Response **resp)
+{
+	for (;;) {
+		Custody__Response *r = NULL;
+		int rc = read_response(c, &r);
+
+		if (rc != CU_OK)
+			return rc;
+		if (r->id != 0 || r->body_case == CUSTODY__RESPONSE__BODY_ERROR) {
+			*resp = r;
+			return CU_OK;
+		}
+		custody__response__free_unpacked(r, NULL); /* a push we do not use */
+	}
+}
+
+int net_call(struct net_conn *c, Custody__Request *req, Custody__Response **resp)
+{
+	uint64_t id = 0;
+	int rc = net_send(c, req, &id);
+
+	while (rc == CU_OK) {
+		Custody__Response *r = NULL;
+
+		rc = net_recv(c, &r);
+		if (rc != CU_OK)
+			break;
+		if (r->id == id || r->id == 0) {
+			*resp = r;
+			return CU_OK;
+		}
+		custody__response__free_unpacked(r, NULL); /* an answer nobody waits for */
+	}
+	return rc;
+}
