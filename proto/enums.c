@@ -59,3 +59,10 @@ int enum_parse(const ProtobufCEnumDescriptor *desc, const char *text, const char
 	}
 	return CU_ERR_INVALID;
 }
+
+int enum_value(const ProtobufCEnumDescriptor *desc, const char *name)
+{
+	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value_by_name(desc, name);
+
+	return v != NULL ? v->value : 0;
+}

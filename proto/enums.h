@@ -30,4 +30,7 @@ const char *enum_label(const ProtobufCEnumDescriptor *desc, int value, const cha
 CU_MUST_USE int enum_parse(const ProtobufCEnumDescriptor *desc, const char *text,
 			   const char *prefix, int *value);
 
+/* The value of the exact value name (as stored in the database), or 0. */
+int enum_value(const ProtobufCEnumDescriptor *desc, const char *name);
+
 #endif

@@ -161,14 +161,18 @@ static int split_key_text(char *text, const char *header, char **body)
 
 int key_load(const char *path, struct cu_key **out)
 {
-	char *text = sodium_malloc(KEY_FILE_MAX);
 	struct cu_key *key = NULL;
 	uint8_t *seed = NULL;
+	char *text = NULL;
 	size_t seed_len = 0;
 	char *body;
-	int rc = CU_ERR_NOMEM;
+	int rc = CU_ERR_CRYPTO;
 
-	if (text == NULL || sodium_init() < 0)
+	if (sodium_init() < 0)
+		return rc;
+	rc = CU_ERR_NOMEM;
+	text = sodium_malloc(KEY_FILE_MAX);
+	if (text == NULL)
 		goto fail;
 	rc = read_small_file(path, 1, text, KEY_FILE_MAX);
 	if (rc != CU_OK)

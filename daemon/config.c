@@ -1,0 +1,244 @@
+/*
+ * config.c - the configuration table and its parser (see config.h).
+ *
+ * A file is parsed into a fresh struct and handed out only when every line
+ * parsed and every required key is present, so a bad file never leaves a
+ * half-applied configuration behind (the PgBouncer and Redis way).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum key_type {
+	KEY_STRING,
+	KEY_INT,
+	KEY_MODE, /* octal permission bits */
+};
+
+struct key_def {
+	const char *name;
+	enum key_type type;
+	size_t offset;
+	const char *default_text; /* NULL: required */
+	long min, max;		  /* for KEY_INT and KEY_MODE */
+	const char *help;
+};
+
+#define OFF(field) offsetof(struct config, field)
+
+static const struct key_def key_defs[] = {
+    {"database", KEY_STRING, OFF(database), NULL, 0, 0,
+     "libpq connection string of the custody database"},
+    {"listen_unix", KEY_STRING, OFF(listen_unix), "/run/custody/custodyd.sock", 0, 0,
+     "Unix socket for local clients (empty: none)"},
+    {"listen_tcp", KEY_STRING, OFF(listen_tcp), "127.0.0.1:7420", 0, 0,
+     "TCP address HOST:PORT (empty: none)"},
+    {"unix_socket_mode", KEY_MODE, OFF(unix_socket_mode), "0660", 0, 0777,
+     "permission bits of the Unix socket"},
+    {"admin_key", KEY_STRING, OFF(admin_key), NULL, 0, 0,
+     "bootstrap admin public key (base64, hex, or a key file)"},
+    {"models_file", KEY_STRING, OFF(models_file), NULL, 0, 0,
+     "accelerator model table (CSV: model,tpp,eccn_class,...)"},
+    {"pid_file", KEY_STRING, OFF(pid_file), "", 0, 0, "file to write the process id to"},
+    {"log_level", KEY_STRING, OFF(log_level), "info", 0, 0, "debug, info, warn or error"},
+    {"db_pool_size", KEY_INT, OFF(db_pool_size), "4", 1, 64,
+     "database connections for queries (one more is used for writes)"},
+    {"db_statement_timeout_ms", KEY_INT, OFF(db_statement_timeout_ms), "30000", 100, 3600000,
+     "statement timeout of every database statement"},
+    {"max_frame_bytes", KEY_INT, OFF(max_frame_bytes), "1048576", 1024, 64 << 20,
+     "largest request frame accepted"},
+    {"max_connections", KEY_INT, OFF(max_connections), "1024", 1, 1000000,
+     "open client connections"},
+    {"max_inflight_per_connection", KEY_INT, OFF(max_inflight_per_connection), "128", 1, 65536,
+     "pipelined requests in flight per connection before reading pauses"},
+    {"max_output_bytes_per_connection", KEY_INT, OFF(max_output_bytes_per_connection), "4194304",
+     65536, 1 << 30, "unsent response bytes per connection before reading pauses"},
+    {"batch_max_events", KEY_INT, OFF(batch_max_events), "512", 1, 65536,
+     "submissions written per transaction"},
+    {"batch_linger_ms", KEY_INT, OFF(batch_linger_ms), "0", 0, 1000,
+     "wait this long for more submissions before writing a batch"},
+    {"max_pending", KEY_INT, OFF(max_pending), "100000", 1, 10000000,
+     "queued submissions before new ones get UNAVAILABLE"},
+    {"max_clock_skew_ms", KEY_INT, OFF(max_clock_skew_ms), "300000", 0, 86400000,
+     "how far in the future an event or action may be dated"},
+    {"shutdown_grace_ms", KEY_INT, OFF(shutdown_grace_ms), "10000", 0, 600000,
+     "on SIGTERM, how long to wait for in-flight work"},
+};
+
+#define KEY_COUNT (sizeof(key_defs) / sizeof(key_defs[0]))
+
+static struct config_key_info key_infos[KEY_COUNT];
+
+const struct config_key_info *config_keys(size_t *count)
+{
+	for (size_t i = 0; i < KEY_COUNT; i++) {
+		key_infos[i].name = key_defs[i].name;
+		key_infos[i].default_text = key_defs[i].default_text;
+		key_infos[i].help = key_defs[i].help;
+	}
+	*count = KEY_COUNT;
+	return key_infos;
+}
+
+static int fail(char *err, size_t err_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t err_size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, err_size, fmt, ap);
+	va_end(ap);
+	return CU_ERR_INVALID;
+}
+
+/* Stores text as the value of key def in cfg. */
+static int set_value(struct config *cfg, const struct key_def *def, const char *text)
+{
+	char *field = (char *)cfg + def->offset;
+	char *end = NULL;
+	long v;
+
+	if (def->type == KEY_STRING) {
+		char *copy = strdup(text);
+
+		if (copy == NULL)
+			return CU_ERR_NOMEM;
+		free(*(char **)field);
+		*(char **)field = copy;
+		return CU_OK;
+	}
+	errno = 0;
+	v = strtol(text, &end, def->type == KEY_MODE ? 8 : 10);
+	if (errno != 0 || end == text || *end != '\0' || v < def->min || v > def->max)
+		return CU_ERR_INVALID;
+	*(int *)field = (int)v;
+	return CU_OK;
+}
+
+static const struct key_def *find_key(const char *name)
+{
+	for (size_t i = 0; i < KEY_COUNT; i++) {
+		if (strcmp(key_defs[i].name, name) == 0)
+			return &key_defs[i];
+	}
+	return NULL;
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
+		*--end = '\0';
+	return s;
+}
+
+/* Parses one line; seen marks keys already set by the file. */
+static int parse_line(struct config *cfg, char *line, int lineno, unsigned char *seen, char *err,
+		      size_t err_size)
+{
+	char *eq, *key, *value;
+	const struct key_def *def;
+	int rc;
+
+	line = trim(line);
+	if (*line == '\0' || *line == '#')
+		return CU_OK;
+	eq = strchr(line, '=');
+	if (eq == NULL)
+		return fail(err, err_size, "line %d: expected \"key = value\"", lineno);
+	*eq = '\0';
+	key = trim(line);
+	value = trim(eq + 1);
+	def = find_key(key);
+	if (def == NULL)
+		return fail(err, err_size, "line %d: unknown key \"%.64s\"", lineno, key);
+	if (seen[def - key_defs])
+		return fail(err, err_size, "line %d: %s is set twice", lineno, key);
+	seen[def - key_defs] = 1;
+	rc = set_value(cfg, def, value);
+	if (rc == CU_ERR_NOMEM)
+		return fail(err, err_size, "out of memory");
+	if (rc != CU_OK)
+		return fail(err, err_size,
+			    "line %d: %s: \"%.64s\" is not a valid value (%s %ld..%ld)", lineno,
+			    key, value, def->type == KEY_MODE ? "octal" : "integer", def->min,
+			    def->max);
+	return CU_OK;
+}
+
+/* Fills keys the file did not set with their defaults. */
+static int apply_defaults(struct config *cfg, const unsigned char *seen, char *err, size_t err_size)
+{
+	for (size_t i = 0; i < KEY_COUNT; i++) {
+		if (seen[i])
+			continue;
+		if (key_defs[i].default_text == NULL)
+			return fail(err, err_size, "%s is required", key_defs[i].name);
+		if (set_value(cfg, &key_defs[i], key_defs[i].default_text) != CU_OK)
+			return fail(err, err_size, "out of memory");
+	}
+	return CU_OK;
+}
+
+int config_load(const char *path, struct config **out, char *err, size_t err_size)
+{
+	unsigned char seen[KEY_COUNT] = {0};
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	char line[4096];
+	int lineno = 0, rc = CU_ERR_NOMEM;
+	FILE *f = NULL;
+
+	if (cfg == NULL) {
+		snprintf(err, err_size, "out of memory");
+		goto fail;
+	}
+	f = fopen(path, "r");
+	if (f == NULL) {
+		rc = errno == ENOENT ? CU_ERR_NOT_FOUND : CU_ERR_IO;
+		snprintf(err, err_size, "cannot open %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			rc = fail(err, err_size, "line %d: longer than %zu bytes", lineno,
+				  sizeof(line) - 2);
+			goto fail;
+		}
+		rc = parse_line(cfg, line, lineno, seen, err, err_size);
+		if (rc != CU_OK)
+			goto fail;
+	}
+	rc = apply_defaults(cfg, seen, err, err_size);
+	if (rc != CU_OK)
+		goto fail;
+	fclose(f);
+	*out = cfg;
+	return CU_OK;
+fail:
+	if (f != NULL)
+		fclose(f);
+	config_free(cfg);
+	return rc;
+}
+
+void config_free(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < KEY_COUNT; i++) {
+		if (key_defs[i].type == KEY_STRING)
+			free(*(char **)((char *)cfg + key_defs[i].offset));
+	}
+	free(cfg);
+}

@@ -1,0 +1,56 @@
+/*
+ * config.h - custodyd's configuration: one declarative table of keys
+ * (name, type, default, limits, help) in config.c, parsed from a file of
+ * "key = value" lines. deploy/custodyd.conf documents every key.
+ */
+#ifndef CUSTODY_CONFIG_H
+#define CUSTODY_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cu_err.h"
+
+struct config {
+	char *database;		     /* libpq connection string */
+	char *listen_unix;	     /* Unix socket path, "" = none */
+	char *listen_tcp;	     /* HOST:PORT, "" = none */
+	int unix_socket_mode;	     /* permission bits of the Unix socket */
+	char *admin_key;	     /* bootstrap admin public key or its file */
+	char *models_file;	     /* accelerator model table (CSV) */
+	char *pid_file;		     /* "" = none */
+	char *log_level;	     /* debug, info, warn, error */
+	int db_pool_size;	     /* query connections (plus one sequencer) */
+	int db_statement_timeout_ms; /* per statement */
+	int max_frame_bytes;	     /* largest request frame */
+	int max_connections;	     /* open client connections */
+	int max_inflight_per_connection;
+	int max_output_bytes_per_connection;
+	int batch_max_events;  /* submissions per transaction */
+	int batch_linger_ms;   /* wait for more submissions before a batch */
+	int max_pending;       /* queued submissions before UNAVAILABLE */
+	int max_clock_skew_ms; /* how far in the future events may be dated */
+	int shutdown_grace_ms; /* on SIGTERM, wait this long for in-flight work */
+};
+
+/* One row of the key table, for listing and documentation checks. */
+struct config_key_info {
+	const char *name;
+	const char *default_text; /* NULL: required */
+	const char *help;
+};
+
+/*
+ * Reads path into a new config (owned by the caller, free with
+ * config_free). On failure returns CU_ERR_INVALID (or CU_ERR_IO/NOT_FOUND
+ * for the file) with a message naming the line in err.
+ */
+CU_MUST_USE int config_load(const char *path, struct config **out, char *err, size_t err_size);
+
+/* Frees a config; accepts NULL. */
+void config_free(struct config *cfg);
+
+/* The key table: *count rows. */
+const struct config_key_info *config_keys(size_t *count);
+
+#endif

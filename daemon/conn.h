@@ -1,0 +1,87 @@
+/*
+ * conn.h - client connections and the requests in flight on them.
+ *
+ * A connection reads frames (frame.h decides their size before anything is
+ * buffered beyond it), hands each to the dispatcher, and writes responses
+ * in whatever order handlers finish. A request handle (struct req) is what
+ * a handler owns until it answers; the connection lives until its socket
+ * is gone and every request on it has been answered, so a handler may
+ * answer after the client left (the answer is then dropped).
+ *
+ * Backpressure: a connection stops reading while it has
+ * max_inflight_per_connection requests in flight or more than
+ * max_output_bytes_per_connection unsent bytes, so no client can make the
+ * daemon hold unbounded memory.
+ */
+#ifndef CUSTODY_CONN_H
+#define CUSTODY_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "cu_err.h"
+#include "custody.pb-c.h"
+
+/* Largest response frame we send; clients must accept this much. */
+#define CONN_MAX_RESPONSE_BYTES (16u << 20)
+
+struct conn;
+struct req;
+
+struct conn_limits {
+	uint32_t max_frame_bytes;
+	int max_inflight;
+	size_t max_output_bytes;
+};
+
+/* Sets the limits for connections made from now on. */
+void conn_set_limits(const struct conn_limits *limits);
+
+/*
+ * Takes over an accepted socket. peer describes it for logs. With
+ * reject_reason set, the client gets an UNAVAILABLE error frame with that
+ * message and is disconnected.
+ */
+CU_MUST_USE int conn_new(struct event_base *base, evutil_socket_t fd, const char *peer,
+			 const char *reject_reason);
+
+/* Open connections. */
+size_t conn_count(void);
+
+/* Stops reading from every connection; each closes once it has answered. */
+void conn_drain_all(void);
+
+/* Closes every connection now and frees them (at exit). */
+void conn_close_all(void);
+
+/*
+ * Starts a request with the client's id on conn; the dispatcher calls it
+ * for every decoded frame. The caller owns the returned handle (NULL when
+ * out of memory) until req_reply or req_fail.
+ */
+struct req *req_new(struct conn *conn, uint64_t id);
+
+/* The request's id and the peer's description, for logs. */
+uint64_t req_id(const struct req *req);
+const char *req_peer(const struct req *req);
+
+/*
+ * Answers: sets resp->id, sends resp if the client is still there, and
+ * frees req. resp is borrowed (packed before returning).
+ */
+void req_reply(struct req *req, Custody__Response *resp);
+
+/* Answers with an error of code and a printf-style message; frees req. */
+void req_fail(struct req *req, Custody__ErrorCode code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Sends an error with request id 0 (the frame's id could not be read) on
+ * conn. With close_after set, the connection is closed once it is sent.
+ */
+void conn_send_error(struct conn *conn, Custody__ErrorCode code, const char *message,
+		     int close_after);
+
+#endif

@@ -1,0 +1,66 @@
+/*
+ * dispatch.c - request routing (see dispatch.h): one table from request
+ * type to handler. A frame that is not a Request, or a Request of a type
+ * this server does not know, gets BAD_REQUEST and the connection goes on:
+ * the framing is intact, so the next frame can still be read.
+ */
+#include "dispatch.h"
+
+#include "conn.h"
+#include "log.h"
+
+struct route {
+	Custody__Request__BodyCase body;
+	const char *name;
+	handler_fn handler;
+};
+
+static const struct route routes[] = {
+    {CUSTODY__REQUEST__BODY_ADMIN, "admin", h_admin},
+    {CUSTODY__REQUEST__BODY_SUBMIT, "submit", h_submit},
+    {CUSTODY__REQUEST__BODY_WHERE, "where", h_where},
+    {CUSTODY__REQUEST__BODY_HISTORY, "history", h_history},
+    {CUSTODY__REQUEST__BODY_INVENTORY, "inventory", h_inventory},
+    {CUSTODY__REQUEST__BODY_CONTENTS, "contents", h_contents},
+    {CUSTODY__REQUEST__BODY_KEY_INFO, "key_info", h_key_info},
+};
+
+void dispatch_frame(struct conn *conn, const uint8_t *body, size_t len)
+{
+	Custody__Request *msg = custody__request__unpack(NULL, len, body);
+	const struct route *route = NULL;
+	struct req *req;
+
+	if (msg == NULL) {
+		conn_send_error(conn, CUSTODY__ERROR_CODE__BAD_REQUEST,
+				"frame is not a valid protobuf Request", 0);
+		return;
+	}
+	req = req_new(conn, msg->id);
+	if (req == NULL) {
+		conn_send_error(conn, CUSTODY__ERROR_CODE__INTERNAL, "out of memory", 0);
+		goto done;
+	}
+	if (msg->id == 0) {
+		req_fail(req, CUSTODY__ERROR_CODE__BAD_REQUEST,
+			 "request id 0 is reserved for server messages; use ids from 1");
+		goto done;
+	}
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (routes[i].body == msg->body_case)
+			route = &routes[i];
+	}
+	if (route == NULL) {
+		/* Unknown field numbers leave the oneof unset. */
+		req_fail(req, CUSTODY__ERROR_CODE__BAD_REQUEST,
+			 "request has no body, or a request type this server does not know "
+			 "(body field %d)",
+			 (int)msg->body_case);
+		goto done;
+	}
+	log_debug("request %llu from %s: %s", (unsigned long long)msg->id, req_peer(req),
+		  route->name);
+	route->handler(req, msg);
+done:
+	custody__request__free_unpacked(msg, NULL);
+}

@@ -1,0 +1,37 @@
+/*
+ * dispatch.h - decodes a request frame and routes it to its handler.
+ *
+ * The dispatcher owns the unpacked Request; handlers borrow it for the
+ * duration of the call and copy what they need to keep. Every handler
+ * receives a request handle it must answer exactly once (conn.h).
+ */
+#ifndef CUSTODY_DISPATCH_H
+#define CUSTODY_DISPATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "custody.pb-c.h"
+
+struct conn;
+struct req;
+
+/* A request handler: answers req (now or later) from the borrowed msg. */
+typedef void (*handler_fn)(struct req *req, const Custody__Request *msg);
+
+/* Decodes one frame body from conn and runs its handler. */
+void dispatch_frame(struct conn *conn, const uint8_t *body, size_t len);
+
+/* How far in the future submissions may be dated (h_submit.c). */
+void h_submit_configure(int64_t max_clock_skew_ms);
+
+/* Handlers, one family per file (h_<family>.c). */
+void h_admin(struct req *req, const Custody__Request *msg);
+void h_submit(struct req *req, const Custody__Request *msg);
+void h_where(struct req *req, const Custody__Request *msg);
+void h_history(struct req *req, const Custody__Request *msg);
+void h_contents(struct req *req, const Custody__Request *msg);
+void h_inventory(struct req *req, const Custody__Request *msg);
+void h_key_info(struct req *req, const Custody__Request *msg);
+
+#endif

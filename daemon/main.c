@@ -1,0 +1,320 @@
+/*
+ * main.c - custodyd: start-up, signals and shutdown. The work happens in
+ * the modules; this file only wires them together in order:
+ *
+ *   config -> migrations (blocking, before serving) -> model table and
+ *   admin key -> event loop, database lanes, sequencer -> once the
+ *   sequencer holds the lock and has loaded the registry: listeners, pid
+ *   file -> loop -> on SIGTERM/SIGINT: stop listening, drain, exit.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "codec.h"
+#include "config.h"
+#include "conn.h"
+#include "db.h"
+#include "dispatch.h"
+#include "key.h"
+#include "listener.h"
+#include "log.h"
+#include "migrate.h"
+#include "models.h"
+#include "query.h"
+#include "sequencer.h"
+
+#define DEFAULT_CONFIG	 "/etc/custody/custodyd.conf"
+#define EXIT_USAGE	 2
+#define SHUTDOWN_TICK_MS 50
+#define CUSTODYD_VERSION "0.1.0"
+
+static struct {
+	struct event_base *base;
+	struct config *cfg;
+	struct models *models;
+	struct db *db;
+	struct event *sig_term, *sig_int, *sig_hup, *shutdown_tick;
+	int64_t shutdown_deadline_ms;
+	bool shutting_down, drained, listening;
+	int exit_code;
+} d;
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: custodyd [-c CONFIG] [--migrate] [--check-config] [--version]\n"
+		     "\n"
+		     "  -c, --config FILE  configuration (default " DEFAULT_CONFIG ")\n"
+		     "      --migrate      apply pending schema migrations and exit\n"
+		     "      --check-config check the configuration, model table and admin key\n"
+		     "      --version      print the version\n");
+}
+
+static void fatal_exit(const char *why)
+{
+	log_error("%s", why);
+	d.exit_code = 1;
+	event_base_loopexit(d.base, NULL);
+}
+
+static void on_lane(void *arg, enum db_lane lane, bool up)
+{
+	(void)arg;
+	if (lane == DB_LANE_WRITE)
+		sequencer_lane(up);
+}
+
+static int write_pid_file(const char *path)
+{
+	FILE *f;
+
+	if (path[0] == '\0')
+		return CU_OK;
+	f = fopen(path, "w");
+	if (f == NULL || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
+		log_error("cannot write pid_file %s: %s", path, strerror(errno));
+		return CU_ERR_IO;
+	}
+	return CU_OK;
+}
+
+/* The sequencer is ready: start serving. */
+static void on_ready(void)
+{
+	struct listener_options lo = {d.cfg->listen_unix, d.cfg->unix_socket_mode,
+				      d.cfg->listen_tcp, d.cfg->max_connections};
+	char err[256];
+
+	if (listener_start(d.base, &lo, err, sizeof(err)) != CU_OK) {
+		fatal_exit(err);
+		return;
+	}
+	d.listening = true;
+	if (write_pid_file(d.cfg->pid_file) != CU_OK) {
+		fatal_exit("cannot write the pid file");
+		return;
+	}
+	log_info("custodyd %s ready", CUSTODYD_VERSION);
+}
+
+static void on_drained(void)
+{
+	d.drained = true;
+}
+
+/* During shutdown: exit once drained and every client is answered. */
+static void on_shutdown_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = {0, SHUTDOWN_TICK_MS * 1000};
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if ((d.drained && conn_count() == 0) || codec_now_ms() >= d.shutdown_deadline_ms) {
+		event_base_loopexit(d.base, NULL);
+		return;
+	}
+	evtimer_add(d.shutdown_tick, &tv);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	if (sig == SIGHUP) {
+		log_info("SIGHUP: configuration reload is not supported yet; ignored");
+		return;
+	}
+	if (d.shutting_down) {
+		log_info("second signal: exiting now");
+		event_base_loopexit(d.base, NULL);
+		return;
+	}
+	log_info("%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	d.shutting_down = true;
+	d.shutdown_deadline_ms = codec_now_ms() + d.cfg->shutdown_grace_ms;
+	if (d.listening)
+		listener_stop();
+	d.listening = false;
+	conn_drain_all();
+	sequencer_drain(on_drained);
+	on_shutdown_tick(-1, 0, NULL);
+}
+
+static int setup_signals(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	d.sig_term = evsignal_new(d.base, SIGTERM, on_signal, NULL);
+	d.sig_int = evsignal_new(d.base, SIGINT, on_signal, NULL);
+	d.sig_hup = evsignal_new(d.base, SIGHUP, on_signal, NULL);
+	d.shutdown_tick = evtimer_new(d.base, on_shutdown_tick, NULL);
+	if (d.sig_term == NULL || d.sig_int == NULL || d.sig_hup == NULL ||
+	    d.shutdown_tick == NULL || evsignal_add(d.sig_term, NULL) != 0 ||
+	    evsignal_add(d.sig_int, NULL) != 0 || evsignal_add(d.sig_hup, NULL) != 0)
+		return CU_ERR_NOMEM;
+	return CU_OK;
+}
+
+/* Loads the model table and the admin key named in the config. */
+static int load_policy(uint8_t admin_key[32])
+{
+	char err[256];
+	int rc;
+
+	rc = models_load(d.cfg->models_file, &d.models, err, sizeof(err));
+	if (rc != CU_OK) {
+		log_error("models_file %s: %s", d.cfg->models_file, err);
+		return rc;
+	}
+	rc = key_pub_load(d.cfg->admin_key, admin_key);
+	if (rc != CU_OK) {
+		log_error("admin_key: not a public key or key file (%s)", cu_strerror(rc));
+		return rc;
+	}
+	return CU_OK;
+}
+
+/* Builds the loop, the database lanes and the sequencer. */
+static int start(const uint8_t admin_key[32])
+{
+	struct db_options dbo = {d.cfg->database, d.cfg->db_pool_size,
+				 d.cfg->db_statement_timeout_ms, d.cfg->max_pending};
+	struct sequencer_options so = {
+	    .batch_max = d.cfg->batch_max_events,
+	    .linger_ms = d.cfg->batch_linger_ms,
+	    .max_pending = d.cfg->max_pending,
+	    .models = d.models,
+	    .on_fatal = fatal_exit,
+	    .on_ready = on_ready,
+	};
+	struct conn_limits cl = {(uint32_t)d.cfg->max_frame_bytes,
+				 d.cfg->max_inflight_per_connection,
+				 (size_t)d.cfg->max_output_bytes_per_connection};
+
+	memcpy(so.admin_key, admin_key, 32);
+	conn_set_limits(&cl);
+	h_submit_configure(d.cfg->max_clock_skew_ms);
+	d.base = event_base_new();
+	/* Lane callbacks only run from the loop, after the sequencer exists. */
+	if (d.base == NULL || setup_signals() != CU_OK ||
+	    db_new(d.base, &dbo, on_lane, NULL, &d.db) != CU_OK ||
+	    sequencer_init(d.base, d.db, &so) != CU_OK)
+		return CU_ERR_NOMEM;
+	query_init(d.db);
+	return CU_OK;
+}
+
+static void stop(void)
+{
+	if (d.listening)
+		listener_stop();
+	db_free(d.db); /* answers jobs in flight */
+	sequencer_free();
+	conn_close_all();
+	if (d.sig_term != NULL)
+		event_free(d.sig_term);
+	if (d.sig_int != NULL)
+		event_free(d.sig_int);
+	if (d.sig_hup != NULL)
+		event_free(d.sig_hup);
+	if (d.shutdown_tick != NULL)
+		event_free(d.shutdown_tick);
+	if (d.base != NULL)
+		event_base_free(d.base);
+	models_free(d.models);
+	if (d.cfg != NULL && d.cfg->pid_file[0] != '\0')
+		unlink(d.cfg->pid_file);
+	config_free(d.cfg);
+	libevent_global_shutdown();
+}
+
+static int run(bool migrate_only, bool check_only)
+{
+	uint8_t admin_key[32];
+	char err[512];
+	enum log_level level;
+
+	if (log_parse_level(d.cfg->log_level, &level) != CU_OK) {
+		log_error("log_level: \"%s\" is not debug, info, warn or error", d.cfg->log_level);
+		return EXIT_USAGE;
+	}
+	log_set_level(level);
+	if (check_only) {
+		if (load_policy(admin_key) != CU_OK)
+			return 1;
+		printf("configuration OK (%zu models)\n", models_count(d.models));
+		return 0;
+	}
+	if (migrate_run(d.cfg->database, err, sizeof(err)) != CU_OK) {
+		log_error("%s", err);
+		return 1;
+	}
+	if (migrate_only)
+		return 0;
+	if (load_policy(admin_key) != CU_OK)
+		return 1;
+	if (start(admin_key) != CU_OK) {
+		log_error("out of memory starting up");
+		return 1;
+	}
+	event_base_dispatch(d.base);
+	return d.exit_code;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'}, {"migrate", no_argument, NULL, 'm'},
+	    {"check-config", no_argument, NULL, 'k'}, {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
+	};
+	const char *config_path = DEFAULT_CONFIG;
+	bool migrate_only = false, check_only = false;
+	char err[512];
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'm':
+			migrate_only = true;
+			break;
+		case 'k':
+			check_only = true;
+			break;
+		case 'V':
+			printf("custodyd %s\n", CUSTODYD_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (sodium_init() < 0) {
+		log_error("libsodium failed to initialize");
+		return 1;
+	}
+	if (config_load(config_path, &d.cfg, err, sizeof(err)) != CU_OK) {
+		log_error("config %s: %s", config_path, err);
+		return EXIT_USAGE;
+	}
+	rc = run(migrate_only, check_only);
+	stop();
+	return rc;
+}

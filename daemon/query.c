@@ -1,0 +1,87 @@
+/*
+ * query.c - read-lane jobs tied to requests (see query.h).
+ */
+#include "query.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "conn.h"
+#include "log.h"
+
+static struct db *read_db;
+
+/* What a job's callback argument points to. */
+struct query_job {
+	struct query q;
+	query_fn fn;
+};
+
+void query_init(struct db *db)
+{
+	read_db = db;
+}
+
+static void on_done(struct db_job *job, void *arg)
+{
+	struct query_job *qj = arg;
+	struct req *req = qj->q.req;
+
+	if (db_job_status(job) == DB_OK) {
+		qj->fn(&qj->q, job);
+	} else if (db_job_status(job) == DB_ERR_CONN) {
+		req_fail(req, CUSTODY__ERROR_CODE__UNAVAILABLE,
+			 "database unavailable; retry later");
+	} else {
+		log_error("query for %s failed: %s", req_peer(req), db_job_error(job));
+		req_fail(req, CUSTODY__ERROR_CODE__INTERNAL, "query failed on the server");
+	}
+	free(qj);
+}
+
+struct db_job *query_job(struct req *req, query_fn fn, const char *key, uint32_t limit)
+{
+	struct query_job *qj = calloc(1, sizeof(*qj));
+	struct db_job *job = qj != NULL ? db_job_new(on_done, qj) : NULL;
+
+	if (job == NULL) {
+		free(qj);
+		req_fail(req, CUSTODY__ERROR_CODE__INTERNAL, "out of memory");
+		return NULL;
+	}
+	qj->q.req = req;
+	qj->q.limit = limit;
+	snprintf(qj->q.key, sizeof(qj->q.key), "%s", key);
+	qj->fn = fn;
+	return job;
+}
+
+struct query *query_of(struct db_job *job)
+{
+	return &((struct query_job *)db_job_arg(job))->q;
+}
+
+void query_submit(struct db_job *job)
+{
+	struct query_job *qj = db_job_arg(job);
+	struct req *req = qj->q.req;
+	int rc = db_submit(read_db, DB_LANE_READ, job);
+
+	if (rc == CU_OK)
+		return;
+	free(qj);
+	db_job_free(job);
+	if (rc == CU_ERR_NOMEM)
+		req_fail(req, CUSTODY__ERROR_CODE__INTERNAL, "out of memory");
+	else
+		req_fail(req, CUSTODY__ERROR_CODE__UNAVAILABLE, "%s",
+			 rc == CU_ERR_TOO_BIG ? "server busy: too many queries queued; retry later"
+					      : "database unavailable; retry later");
+}
+
+uint32_t query_limit(uint32_t asked, uint32_t fallback, uint32_t max)
+{
+	if (asked == 0)
+		return fallback;
+	return asked > max ? max : asked;
+}

@@ -1,0 +1,47 @@
+/*
+ * query.h - what the read handlers (h_device.c, h_inventory.c) share: a
+ * job on the database's read lane tied to a request, with the failure
+ * answers in one place.
+ *
+ * A handler makes the job with query_job, adds its statements, and calls
+ * query_submit. Its query_fn runs only if every statement succeeded; it
+ * must answer q->req. Database failures are answered here (UNAVAILABLE or
+ * INTERNAL). The struct query is freed after query_fn returns.
+ */
+#ifndef CUSTODY_QUERY_H
+#define CUSTODY_QUERY_H
+
+#include <stdint.h>
+
+#include "db.h"
+#include "validate.h"
+
+struct req;
+
+struct query {
+	struct req *req;
+	uint32_t limit;			   /* page size asked for */
+	int variant;			   /* handler-specific (0 by default) */
+	char key[VALIDATE_SERIAL_MAX + 1]; /* serial, facility or country */
+};
+
+typedef void (*query_fn)(struct query *q, const struct db_job *job);
+
+/* Sets the database the read handlers use. */
+void query_init(struct db *db);
+
+/*
+ * A new job for req. On NULL (out of memory) req has been answered.
+ */
+struct db_job *query_job(struct req *req, query_fn fn, const char *key, uint32_t limit);
+
+/* The query a job made by query_job carries, for the handler to annotate. */
+struct query *query_of(struct db_job *job);
+
+/* Submits the job; if the read lane cannot take it, answers and frees. */
+void query_submit(struct db_job *job);
+
+/* Page size from a request's limit: 0 -> fallback, capped at max. */
+uint32_t query_limit(uint32_t asked, uint32_t fallback, uint32_t max);
+
+#endif

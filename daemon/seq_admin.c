@@ -1,0 +1,246 @@
+/*
+ * seq_admin.c - deciding and writing one admin action (registration).
+ *
+ * Admin actions are rare and change who may sign what, so each is a batch
+ * of its own: events queued after it are decided against the registry as
+ * it stands after its COMMIT. Registering the same thing twice with the
+ * same details is answered "unchanged"; with different details, CONFLICT.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "enums.h"
+#include "key.h"
+#include "seq_internal.h"
+
+struct db_job *seq_admin_load_job(struct item *item, db_done_fn done, void *arg)
+{
+	struct db_job *job = db_job_new(done, arg);
+
+	if (job == NULL)
+		return NULL;
+	db_job_add(job, SQL_FIND_ADMIN);
+	db_param_bytes(job, item->id, 32);
+	return job;
+}
+
+/* May the signer act as admin? Refuses the item if not. */
+static bool authorize(struct item *it, const struct seq_ctx *ctx)
+{
+	const struct key_rec *key;
+	char pk[KEY_PUB_TEXT_MAX];
+	const char *why;
+
+	if (memcmp(it->signer, ctx->admin_key, 32) == 0)
+		return true;
+	key = registry_key(ctx->reg, it->signer);
+	key_pub_format(it->signer, pk);
+	if (key == NULL) {
+		seq_refuse(it, CUSTODY__ERROR_CODE__UNAUTHENTICATED,
+			   "signer key %s is neither the bootstrap admin key nor registered", pk);
+		return false;
+	}
+	why = registry_key_unusable(key, ctx->now_ms);
+	if (why != NULL) {
+		seq_refuse(it, CUSTODY__ERROR_CODE__UNAUTHENTICATED, "signer key %s is %s", pk,
+			   why);
+		return false;
+	}
+	if (key->role != CUSTODY__ROLE__ADMIN) {
+		seq_refuse(it, CUSTODY__ERROR_CODE__FORBIDDEN,
+			   "admin actions need the bootstrap admin key or an ADMIN key; this key "
+			   "of party %s has role %s",
+			   key->party, enum_name(&custody__role__descriptor, key->role));
+		return false;
+	}
+	return true;
+}
+
+static void add_admin_row(struct db_job *job, const struct item *it, const char *kind)
+{
+	db_job_add(job, SQL_INSERT_ADMIN);
+	db_param_i64(job, (int64_t)it->seq);
+	db_param_bytes(job, it->id, 32);
+	db_param_text(job, kind);
+	db_param_bytes(job, it->signer, 32);
+	db_param_bytes(job, it->body, it->body_len);
+	db_param_bytes(job, it->sig, 64);
+	db_param_i64(job, it->act->issued_at_ms);
+	db_param_i64(job, it->recorded_ms);
+}
+
+static void decide_party(struct item *it, const struct seq_ctx *ctx, struct db_job *job)
+{
+	const Custody__Party *pb = it->act->register_party;
+	const struct party *old = registry_party(ctx->reg, pb->id);
+	struct party p;
+	char roles[128] = "";
+
+	registry_party_from_pb(pb, &p);
+	if (old != NULL) {
+		if (registry_party_equal(old, &p))
+			it->unchanged = true;
+		else
+			seq_refuse(it, CUSTODY__ERROR_CODE__CONFLICT,
+				   "party %s is already registered with different details", pb->id);
+		return;
+	}
+	for (size_t i = 0; i < pb->n_roles; i++) {
+		if (i > 0)
+			strcat(roles, ",");
+		strcat(roles, enum_name(&custody__role__descriptor, pb->roles[i]));
+	}
+	add_admin_row(job, it, "register_party");
+	db_job_add(job, SQL_INSERT_PARTY);
+	db_param_text(job, p.id);
+	db_param_text(job, p.name);
+	db_param_text(job, p.country);
+	db_param_text(job, p.hq_country);
+	db_param_text(job, p.parent_country);
+	db_param_text(job, roles);
+	db_param_bool(job, p.trusted_exporter);
+	db_param_i64(job, (int64_t)it->seq);
+	db_param_i64(job, it->recorded_ms);
+}
+
+static void decide_key(struct item *it, const struct seq_ctx *ctx, struct db_job *job)
+{
+	const Custody__KeyRecord *pb = it->act->register_key;
+	const struct party *party = registry_party(ctx->reg, pb->party);
+	const struct key_rec *old;
+	struct key_rec k;
+
+	registry_key_from_pb(pb, ctx->now_ms, &k);
+	if (party == NULL) {
+		seq_refuse(it, CUSTODY__ERROR_CODE__NOT_FOUND, "party %s is not registered",
+			   pb->party);
+		return;
+	}
+	if (!(party->roles & (1u << pb->role))) {
+		seq_refuse(it, CUSTODY__ERROR_CODE__REJECTED,
+			   "party %s does not have role %s: register the party with it first",
+			   pb->party, enum_name(&custody__role__descriptor, pb->role));
+		snprintf(it->res.rule, sizeof(it->res.rule), "registry.role");
+		return;
+	}
+	old = registry_key(ctx->reg, k.pubkey);
+	if (old != NULL) {
+		if (registry_key_equal(old, &k))
+			it->unchanged = true;
+		else
+			seq_refuse(it, CUSTODY__ERROR_CODE__CONFLICT,
+				   "this key is already registered (party %s, role %s)", old->party,
+				   enum_name(&custody__role__descriptor, old->role));
+		return;
+	}
+	add_admin_row(job, it, "register_key");
+	db_job_add(job, SQL_INSERT_KEY);
+	db_param_bytes(job, k.pubkey, 32);
+	db_param_text(job, k.party);
+	db_param_text(job, enum_name(&custody__role__descriptor, k.role));
+	db_param_i64(job, k.valid_from_ms);
+	db_param_i64(job, k.valid_until_ms);
+	db_param_i64(job, (int64_t)it->seq);
+	db_param_i64(job, it->recorded_ms);
+}
+
+static void decide_facility(struct item *it, const struct seq_ctx *ctx, struct db_job *job)
+{
+	const Custody__Facility *pb = it->act->register_facility;
+	const struct facility *old = registry_facility(ctx->reg, pb->id);
+	const char *parties[2] = {pb->owner, pb->operator_};
+	struct facility f;
+
+	registry_facility_from_pb(pb, &f);
+	for (int i = 0; i < 2; i++) {
+		if (registry_party(ctx->reg, parties[i]) == NULL) {
+			seq_refuse(it, CUSTODY__ERROR_CODE__NOT_FOUND, "party %s is not registered",
+				   parties[i]);
+			return;
+		}
+	}
+	if (old != NULL) {
+		if (registry_facility_equal(old, &f))
+			it->unchanged = true;
+		else
+			seq_refuse(it, CUSTODY__ERROR_CODE__CONFLICT,
+				   "facility %s is already registered with different details",
+				   f.id);
+		return;
+	}
+	add_admin_row(job, it, "register_facility");
+	db_job_add(job, SQL_INSERT_FACILITY);
+	db_param_text(job, f.id);
+	db_param_text(job, f.name);
+	db_param_text(job, f.owner);
+	db_param_text(job, f.operator_);
+	db_param_text(job, f.country);
+	db_param_double(job, f.latitude);
+	db_param_double(job, f.longitude);
+	db_param_bool(job, f.authorized);
+	db_param_i64(job, f.authorized_since_ms);
+	db_param_i64(job, (int64_t)it->seq);
+	db_param_i64(job, it->recorded_ms);
+}
+
+struct db_job *seq_admin_decide(struct item *it, const struct db_job *loaded,
+				const struct seq_ctx *ctx, db_done_fn done, void *arg,
+				bool *nothing_to_write)
+{
+	const PGresult *found = db_job_result(loaded, 0);
+	struct db_job *job;
+
+	*nothing_to_write = true;
+	if (found != NULL && PQntuples(found) > 0) {
+		it->duplicate = true;
+		it->seq = (uint64_t)db_value_i64(found, 0, 0);
+		it->recorded_ms = db_value_i64(found, 0, 1);
+		return NULL;
+	}
+	if (!authorize(it, ctx))
+		return NULL;
+	job = db_job_new(done, arg);
+	if (job == NULL) {
+		*nothing_to_write = false;
+		return NULL;
+	}
+	it->seq = *ctx->next_admin_seq;
+	it->recorded_ms = ctx->now_ms;
+	db_job_add(job, SQL_BEGIN);
+	if (it->act->action_case == CUSTODY__ADMIN_ACTION__ACTION_REGISTER_PARTY)
+		decide_party(it, ctx, job);
+	else if (it->act->action_case == CUSTODY__ADMIN_ACTION__ACTION_REGISTER_KEY)
+		decide_key(it, ctx, job);
+	else
+		decide_facility(it, ctx, job);
+	if (it->res.code != 0 || it->unchanged) {
+		it->seq = 0;
+		db_job_free(job);
+		return NULL;
+	}
+	db_job_add(job, SQL_COMMIT);
+	(*ctx->next_admin_seq)++;
+	it->written = true;
+	*nothing_to_write = false;
+	return job;
+}
+
+int seq_admin_commit(struct item *it, struct registry *reg)
+{
+	const Custody__AdminAction *act = it->act;
+	struct party p;
+	struct key_rec k;
+	struct facility f;
+
+	switch (act->action_case) {
+	case CUSTODY__ADMIN_ACTION__ACTION_REGISTER_PARTY:
+		registry_party_from_pb(act->register_party, &p);
+		return registry_put_party(reg, &p);
+	case CUSTODY__ADMIN_ACTION__ACTION_REGISTER_KEY:
+		registry_key_from_pb(act->register_key, it->recorded_ms, &k);
+		return registry_put_key(reg, &k);
+	default:
+		registry_facility_from_pb(act->register_facility, &f);
+		return registry_put_facility(reg, &f);
+	}
+}

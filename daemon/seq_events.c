@@ -1,0 +1,339 @@
+/*
+ * seq_events.c - deciding and writing a batch of custody events.
+ *
+ * Load: which of the batch's event ids are already stored (idempotency),
+ * and the rows of every named device plus everything inside them. Decide:
+ * in arrival order, each event is checked for who signed it (registry),
+ * what it refers to (facilities, parties) and what it does (state.c)
+ * against the working set as the batch's earlier events left it. Write:
+ * one transaction with the accepted events, their device links and the
+ * final row of every changed device.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "enums.h"
+#include "hmap.h"
+#include "key.h"
+#include "seq_internal.h"
+
+/* ---- load -------------------------------------------------------------- */
+
+/* Adds serial to the list if it is not there yet. */
+static int add_serial(struct hmap *seen, const char **list, size_t *n, const char *serial)
+{
+	if (hmap_get_str(seen, serial) != NULL)
+		return CU_OK;
+	if (hmap_put(seen, serial, strlen(serial), (void *)serial, NULL) != CU_OK)
+		return CU_ERR_NOMEM;
+	list[(*n)++] = serial;
+	return CU_OK;
+}
+
+struct db_job *seq_events_load_job(struct item *batch, db_done_fn done, void *arg)
+{
+	size_t n_items = 0, n_refs = 0, n_serials = 0;
+	const uint8_t **ids = NULL;
+	const char **serials = NULL;
+	struct hmap *seen = hmap_new();
+	struct db_job *job = db_job_new(done, arg);
+	int rc = seen != NULL && job != NULL ? CU_OK : CU_ERR_NOMEM;
+
+	for (struct item *it = batch; it != NULL; it = it->next) {
+		n_items++;
+		n_refs += it->ev->n_devices + 1;
+	}
+	ids = malloc(n_items * sizeof(*ids));
+	serials = malloc(n_refs * sizeof(*serials));
+	if (ids == NULL || serials == NULL)
+		rc = CU_ERR_NOMEM;
+	n_items = 0;
+	for (struct item *it = batch; it != NULL && rc == CU_OK; it = it->next) {
+		ids[n_items++] = it->id;
+		for (size_t i = 0; i < it->ev->n_devices && rc == CU_OK; i++)
+			rc = add_serial(seen, serials, &n_serials, it->ev->devices[i]->serial);
+		if (it->ev->container != NULL && rc == CU_OK)
+			rc = add_serial(seen, serials, &n_serials, it->ev->container->serial);
+	}
+	if (rc == CU_OK) {
+		db_job_add(job, SQL_FIND_EVENTS);
+		db_param_bytea_array(job, ids, 32, n_items);
+		db_job_add(job, SQL_LOAD_DEVICES);
+		db_param_text_array(job, serials, n_serials);
+	}
+	free(ids);
+	free(serials);
+	hmap_free(seen, NULL);
+	if (rc != CU_OK) {
+		db_job_free(job);
+		return NULL;
+	}
+	return job;
+}
+
+/* ---- decide ------------------------------------------------------------ */
+
+/* Reads one SQL_LOAD_DEVICES row (column order in sql.c). */
+static int row_to_dev(const PGresult *res, int r, struct dev *d)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->serial, sizeof(d->serial), "%s", PQgetvalue(res, r, 0));
+	d->kind = enum_value(&custody__device_kind__descriptor, PQgetvalue(res, r, 1));
+	snprintf(d->model, sizeof(d->model), "%s", PQgetvalue(res, r, 2));
+	snprintf(d->eccn_class, sizeof(d->eccn_class), "%s", PQgetvalue(res, r, 3));
+	d->tpp = db_value_i64(res, r, 4);
+	d->has_device_key = db_value_bytes(res, r, 5, d->device_key, 32) == CU_OK;
+	snprintf(d->owner, sizeof(d->owner), "%s", PQgetvalue(res, r, 6));
+	snprintf(d->custodian, sizeof(d->custodian), "%s", PQgetvalue(res, r, 7));
+	d->status = enum_value(&custody__device_status__descriptor, PQgetvalue(res, r, 8));
+	snprintf(d->facility, sizeof(d->facility), "%s", PQgetvalue(res, r, 9));
+	snprintf(d->dest_facility, sizeof(d->dest_facility), "%s", PQgetvalue(res, r, 10));
+	snprintf(d->parent, sizeof(d->parent), "%s", PQgetvalue(res, r, 11));
+	snprintf(d->location, sizeof(d->location), "%s", PQgetvalue(res, r, 12));
+	if (db_value_bytes(res, r, 13, d->head_id, 32) != CU_OK || d->kind == 0 || d->status == 0)
+		return CU_ERR_INVALID;
+	d->head_seq = (uint64_t)db_value_i64(res, r, 14);
+	d->last_seq = (uint64_t)db_value_i64(res, r, 15);
+	d->registered_seq = (uint64_t)db_value_i64(res, r, 16);
+	return CU_OK;
+}
+
+/* Builds the working set from the loaded rows. */
+static struct state_ws *load_ws(const PGresult *res)
+{
+	struct state_ws *ws = state_ws_new();
+	struct dev d;
+
+	for (int r = 0; ws != NULL && r < PQntuples(res); r++) {
+		if (row_to_dev(res, r, &d) != CU_OK || state_ws_add(ws, &d) != CU_OK) {
+			state_ws_free(ws);
+			return NULL;
+		}
+	}
+	if (ws != NULL)
+		state_ws_link(ws);
+	return ws;
+}
+
+/* Is the signer allowed to submit this event? Refuses the item if not. */
+static bool authorize(struct item *it, const struct state_ws *ws, const struct seq_ctx *ctx)
+{
+	const struct key_rec *key = registry_key(ctx->reg, it->signer);
+	const Custody__Event *ev = it->ev;
+	char pk[KEY_PUB_TEXT_MAX];
+	const char *why;
+
+	key_pub_format(it->signer, pk);
+	if (key == NULL) {
+		const struct dev *d = ev->type == CUSTODY__EVENT_TYPE__ATTEST
+					  ? state_ws_get(ws, ev->devices[0]->serial)
+					  : NULL;
+
+		if (d == NULL || !d->has_device_key || memcmp(d->device_key, it->signer, 32) != 0) {
+			seq_refuse(it, CUSTODY__ERROR_CODE__UNAUTHENTICATED,
+				   "signer key %s is not registered", pk);
+			return false;
+		}
+		if (strcmp(d->owner, ev->actor) != 0) {
+			seq_refuse(it, CUSTODY__ERROR_CODE__FORBIDDEN,
+				   "device %s attests for its owner %s, not for %s", d->serial,
+				   d->owner, ev->actor);
+			return false;
+		}
+		return true;
+	}
+	why = registry_key_unusable(key, ctx->now_ms);
+	if (why != NULL) {
+		seq_refuse(it, CUSTODY__ERROR_CODE__UNAUTHENTICATED, "signer key %s is %s", pk,
+			   why);
+		return false;
+	}
+	if (strcmp(key->party, ev->actor) != 0) {
+		seq_refuse(it, CUSTODY__ERROR_CODE__FORBIDDEN,
+			   "signer key belongs to party %s, not to actor %s", key->party,
+			   ev->actor);
+		return false;
+	}
+	if (key->role == CUSTODY__ROLE__DEVICE
+		? ev->type != CUSTODY__EVENT_TYPE__ATTEST
+		: key->role != CUSTODY__ROLE__EXPORTER && key->role != CUSTODY__ROLE__OPERATOR &&
+		      key->role != CUSTODY__ROLE__CARRIER) {
+		seq_refuse(it, CUSTODY__ERROR_CODE__FORBIDDEN,
+			   "a key with role %s cannot submit %s events",
+			   enum_name(&custody__role__descriptor, key->role),
+			   enum_name(&custody__event_type__descriptor, ev->type));
+		return false;
+	}
+	return true;
+}
+
+/* Do the facilities and parties the event names exist? */
+static bool check_refs(struct item *it, const struct seq_ctx *ctx)
+{
+	const Custody__Event *ev = it->ev;
+	const char *facilities[2] = {ev->facility, ev->to_facility};
+	const char *parties[2] = {ev->consignee, ev->carrier};
+
+	for (int i = 0; i < 2; i++) {
+		if (facilities[i][0] != '\0' &&
+		    registry_facility(ctx->reg, facilities[i]) == NULL) {
+			seq_refuse(it, CUSTODY__ERROR_CODE__NOT_FOUND,
+				   "facility %s is not registered", facilities[i]);
+			return false;
+		}
+		if (parties[i][0] != '\0' && registry_party(ctx->reg, parties[i]) == NULL) {
+			seq_refuse(it, CUSTODY__ERROR_CODE__NOT_FOUND, "party %s is not registered",
+				   parties[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void add_event_rows(struct db_job *job, const struct item *it)
+{
+	const Custody__Event *ev = it->ev;
+
+	db_job_add(job, SQL_INSERT_EVENT);
+	db_param_i64(job, (int64_t)it->seq);
+	db_param_bytes(job, it->id, 32);
+	db_param_text(job, enum_name(&custody__event_type__descriptor, ev->type));
+	db_param_text(job, ev->actor);
+	db_param_bytes(job, it->signer, 32);
+	db_param_text(job, ev->facility);
+	db_param_i64(job, ev->occurred_at_ms);
+	db_param_i64(job, it->recorded_ms);
+	db_param_bytes(job, it->body, it->body_len);
+	db_param_bytes(job, it->sig, 64);
+	for (size_t i = 0; i < it->res.n_links; i++) {
+		const struct state_link *l = &it->res.links[i];
+
+		db_job_add(job, SQL_INSERT_LINK);
+		db_param_text(job, l->serial);
+		db_param_i64(job, (int64_t)it->seq);
+		db_param_i64(job, (int64_t)l->prev_seq);
+		db_param_text(job, l->via);
+	}
+}
+
+static void add_device_row(struct db_job *job, const struct dev *d)
+{
+	const char *status = enum_name(&custody__device_status__descriptor, d->status);
+
+	if (!d->is_new) {
+		db_job_add(job, SQL_UPDATE_DEVICE);
+		db_param_text(job, d->serial);
+		db_param_text(job, d->custodian);
+		db_param_text(job, status);
+		db_param_text(job, d->facility);
+		db_param_text(job, d->dest_facility);
+		db_param_text(job, d->parent);
+		db_param_text(job, d->location);
+		db_param_i64(job, (int64_t)d->head_seq);
+		db_param_i64(job, (int64_t)d->last_seq);
+		return;
+	}
+	db_job_add(job, SQL_INSERT_DEVICE);
+	db_param_text(job, d->serial);
+	db_param_text(job, enum_name(&custody__device_kind__descriptor, d->kind));
+	db_param_text(job, d->model);
+	db_param_text(job, d->eccn_class);
+	db_param_i64(job, d->tpp);
+	if (d->has_device_key)
+		db_param_bytes(job, d->device_key, 32);
+	else
+		db_param_text(job, NULL);
+	db_param_text(job, d->owner);
+	db_param_text(job, d->custodian);
+	db_param_text(job, status);
+	db_param_text(job, d->facility);
+	db_param_text(job, d->dest_facility);
+	db_param_text(job, d->parent);
+	db_param_text(job, d->location);
+	db_param_i64(job, (int64_t)d->head_seq);
+	db_param_i64(job, (int64_t)d->last_seq);
+	db_param_i64(job, (int64_t)d->registered_seq);
+}
+
+/* Marks items already stored by earlier batches as duplicates. */
+static void mark_stored(struct item *batch, const PGresult *found)
+{
+	uint8_t id[32];
+
+	for (int r = 0; r < PQntuples(found); r++) {
+		if (db_value_bytes(found, r, 0, id, 32) != CU_OK)
+			continue;
+		for (struct item *it = batch; it != NULL; it = it->next) {
+			if (!it->duplicate && memcmp(it->id, id, 32) == 0) {
+				it->duplicate = true;
+				it->seq = (uint64_t)db_value_i64(found, r, 1);
+				it->recorded_ms = db_value_i64(found, r, 2);
+			}
+		}
+	}
+}
+
+/* Decides one item against the working set; adds its rows if accepted. */
+static int decide_one(struct item *it, struct state_ws *ws, struct hmap *in_batch,
+		      const struct seq_ctx *ctx, struct db_job *job)
+{
+	struct state_ctx sctx = {it->id, *ctx->next_seq, ctx->models};
+	struct item *first = hmap_get(in_batch, it->id, 32);
+
+	if (it->duplicate)
+		return CU_OK;
+	if (first != NULL) {
+		it->dup_of = first;
+		return CU_OK;
+	}
+	if (hmap_put(in_batch, it->id, 32, it, NULL) != CU_OK)
+		return CU_ERR_NOMEM;
+	if (!authorize(it, ws, ctx) || !check_refs(it, ctx))
+		return CU_OK;
+	if (state_apply(ws, it->ev, &sctx, &it->res) != CU_OK)
+		return CU_ERR_NOMEM;
+	if (it->res.code != 0)
+		return CU_OK;
+	it->seq = (*ctx->next_seq)++;
+	it->recorded_ms = ctx->now_ms;
+	it->written = true;
+	add_event_rows(job, it);
+	return CU_OK;
+}
+
+struct db_job *seq_events_decide(struct item *batch, const struct db_job *loaded,
+				 const struct seq_ctx *ctx, db_done_fn done, void *arg,
+				 bool *nothing_to_write)
+{
+	struct state_ws *ws = load_ws(db_job_result(loaded, 1));
+	struct hmap *in_batch = hmap_new();
+	struct db_job *job = db_job_new(done, arg);
+	int rc = ws != NULL && in_batch != NULL && job != NULL ? CU_OK : CU_ERR_NOMEM;
+	size_t pos = 0, accepted = 0;
+	struct dev *d;
+
+	*nothing_to_write = false;
+	if (rc == CU_OK) {
+		mark_stored(batch, db_job_result(loaded, 0));
+		db_job_add(job, SQL_BEGIN);
+	}
+	for (struct item *it = batch; it != NULL && rc == CU_OK; it = it->next) {
+		rc = decide_one(it, ws, in_batch, ctx, job);
+		accepted += it->written;
+	}
+	while (rc == CU_OK && (d = state_ws_next(ws, &pos)) != NULL) {
+		if (d->dirty)
+			add_device_row(job, d);
+	}
+	if (rc == CU_OK)
+		db_job_add(job, SQL_COMMIT);
+	state_ws_free(ws);
+	hmap_free(in_batch, NULL);
+	if (rc != CU_OK || accepted == 0) {
+		db_job_free(job);
+		*nothing_to_write = rc == CU_OK;
+		return NULL;
+	}
+	return job;
+}

@@ -1,0 +1,84 @@
+/*
+ * seq_internal.h - what the sequencer's files share: the queued item and
+ * the per-kind batch steps. Not for other modules.
+ *
+ * sequencer.c   queue, batch lifecycle, resync, answers
+ * seq_events.c  deciding and writing a batch of custody events
+ * seq_admin.c   deciding and writing one admin action
+ */
+#ifndef CUSTODY_SEQ_INTERNAL_H
+#define CUSTODY_SEQ_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "custody.pb-c.h"
+#include "db.h"
+#include "models.h"
+#include "registry.h"
+#include "state.h"
+
+struct req;
+
+/* One queued submission and, once decided, its verdict. */
+struct item {
+	struct item *next;
+	struct req *req;
+	bool is_admin;
+	uint8_t id[32];
+	uint8_t *body; /* exact signed bytes (owned) */
+	size_t body_len;
+	uint8_t signer[32];
+	uint8_t sig[64];
+	Custody__Event *ev;	   /* owned, events */
+	Custody__AdminAction *act; /* owned, admin actions */
+
+	/* verdict */
+	struct state_result res; /* res.code 0 = accepted */
+	uint64_t seq;
+	int64_t recorded_ms;
+	bool duplicate;	     /* stored before, by an earlier batch */
+	bool unchanged;	     /* admin: identical record already registered */
+	struct item *dup_of; /* same bytes earlier in this batch */
+	bool written;	     /* part of the batch's transaction */
+};
+
+/* Context the batch steps need. */
+struct seq_ctx {
+	struct registry *reg;
+	const struct models *models;
+	const uint8_t *admin_key;
+	uint64_t *next_seq;	  /* events */
+	uint64_t *next_admin_seq; /* admin actions */
+	int64_t now_ms;
+};
+
+/* Sets item's verdict to an error. */
+void seq_refuse(struct item *item, Custody__ErrorCode code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Events: the load job (existing ids, device closure). */
+struct db_job *seq_events_load_job(struct item *batch, db_done_fn done, void *arg);
+
+/*
+ * Events: decides every item from the load job's results and returns the
+ * write job (NULL with *nothing_to_write when all were refused or
+ * duplicates; NULL otherwise means out of memory).
+ */
+struct db_job *seq_events_decide(struct item *batch, const struct db_job *loaded,
+				 const struct seq_ctx *ctx, db_done_fn done, void *arg,
+				 bool *nothing_to_write);
+
+/* Admin: the load job (has this action been applied?). */
+struct db_job *seq_admin_load_job(struct item *item, db_done_fn done, void *arg);
+
+/* Admin: decides the action; returns the write job like seq_events_decide. */
+struct db_job *seq_admin_decide(struct item *item, const struct db_job *loaded,
+				const struct seq_ctx *ctx, db_done_fn done, void *arg,
+				bool *nothing_to_write);
+
+/* Admin: after COMMIT, applies the registration to the in-memory registry. */
+int seq_admin_commit(struct item *item, struct registry *reg);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * sequencer.h - the single writer (DESIGN section 7).
+ *
+ * Verified submissions (custody events and admin actions) queue here. The
+ * sequencer takes them in arrival order in batches: it loads the state of
+ * every device the batch names, decides each submission with the state
+ * machine and the registry, writes all accepted ones in one transaction,
+ * and only after COMMIT answers every waiting client. One fsync per batch,
+ * not per event. It holds a PostgreSQL advisory lock on its connection, so
+ * a second custodyd on the same database cannot write.
+ */
+#ifndef CUSTODY_SEQUENCER_H
+#define CUSTODY_SEQUENCER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "cu_err.h"
+#include "custody.pb-c.h"
+#include "db.h"
+#include "models.h"
+#include "registry.h"
+
+struct req;
+
+struct sequencer_options {
+	int batch_max;	 /* submissions per transaction */
+	int linger_ms;	 /* wait for more before writing a short batch */
+	int max_pending; /* queued submissions before UNAVAILABLE */
+	uint8_t admin_key[32];
+	const struct models *models;	   /* borrowed; outlives the sequencer */
+	void (*on_fatal)(const char *why); /* cannot ever start (lock held) */
+	void (*on_ready)(void);		   /* first time ready to write */
+};
+
+/* Sets up the sequencer on db's write lane. */
+CU_MUST_USE int sequencer_init(struct event_base *base, struct db *db,
+			       const struct sequencer_options *opt);
+
+/* Frees queued submissions (answering them UNAVAILABLE) and the state. */
+void sequencer_free(void);
+
+/* db lane callback for the write lane: resynchronize when it comes up. */
+void sequencer_lane(bool up);
+
+/*
+ * Queues a verified event. Takes ownership of ev (protobuf-c unpacked) and
+ * of req; copies env's bytes. id is SHA-256 of env->body.
+ */
+void sequencer_submit_event(struct req *req, const Custody__SignedEnvelope *env, Custody__Event *ev,
+			    const uint8_t id[32]);
+
+/* Queues a verified admin action; like sequencer_submit_event. */
+void sequencer_submit_admin(struct req *req, const Custody__SignedEnvelope *env,
+			    Custody__AdminAction *act, const uint8_t id[32]);
+
+/* The registry as last committed; borrowed. NULL before the first sync. */
+const struct registry *sequencer_registry(void);
+
+/* True if pk is the configured bootstrap admin key. */
+bool sequencer_is_bootstrap_admin(const uint8_t pk[32]);
+
+/*
+ * Stops taking submissions (queued ones get UNAVAILABLE) and calls done
+ * once the batch in flight, if any, has been committed and answered.
+ */
+void sequencer_drain(void (*done)(void));
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * sql.h - every SQL statement custodyd runs, named. db.c prepares them all
+ * on each connection; callers refer to them by this enum, so the SQL lives
+ * in one file (sql.c) where it can be read and reviewed together.
+ */
+#ifndef CUSTODY_SQL_H
+#define CUSTODY_SQL_H
+
+enum sql_stmt {
+	/* sequencer: start-up and registry */
+	SQL_TRY_LOCK,
+	SQL_MAX_SEQS,
+	SQL_LOAD_PARTIES,
+	SQL_LOAD_KEYS,
+	SQL_LOAD_FACILITIES,
+	/* sequencer: batches */
+	SQL_BEGIN,
+	SQL_COMMIT,
+	SQL_FIND_EVENTS,
+	SQL_LOAD_DEVICES,
+	SQL_INSERT_EVENT,
+	SQL_INSERT_LINK,
+	SQL_INSERT_DEVICE,
+	SQL_UPDATE_DEVICE,
+	SQL_FIND_ADMIN,
+	SQL_INSERT_ADMIN,
+	SQL_INSERT_PARTY,
+	SQL_INSERT_KEY,
+	SQL_INSERT_FACILITY,
+	/* queries */
+	SQL_WHERE,
+	SQL_CONTENTS_SUMMARY,
+	SQL_DEVICE_EXISTS,
+	SQL_HISTORY,
+	SQL_FACILITY_EXISTS,
+	SQL_INVENTORY_FACILITY,
+	SQL_INVENTORY_COUNTRY,
+	SQL_LIST_FACILITY,
+	SQL_LIST_COUNTRY,
+	SQL_CONTENTS,
+	SQL_COUNT
+};
+
+/* The SQL text of stmt. */
+const char *sql_text(enum sql_stmt stmt);
+
+/* The prepared-statement name of stmt ("custody_<n>"). */
+const char *sql_name(enum sql_stmt stmt);
+
+/* The advisory lock key of the sequencer: one writer per database. */
+#define SQL_SEQUENCER_LOCK_KEY 0x637573746f6479LL /* "custody" */
+
+#endif

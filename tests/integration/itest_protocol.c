@@ -1,0 +1,869 @@
+/*
+ * itest_protocol.c - drives a running custodyd through the raw protocol:
+ * malformed, truncated, oversized and garbage frames, unknown request
+ * types, missing fields, bad and unregistered signatures, replays, stale
+ * heads, pipelining, and events on destroyed or contained devices. After
+ * every bad input it checks with libpq that nothing was stored and that
+ * the daemon still serves another client.
+ *
+ * Run by tests/integration/10-protocol.sh with:
+ *   CUSTODY_SERVER=unix:PATH  CUSTODY_ADMIN_KEY=secret key file of the
+ *   daemon's bootstrap admin  PG* + ITEST_DBNAME for the daemon's database
+ */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libpq-fe.h>
+#include <sodium.h>
+
+#include "codec.h"
+#include "envelope.h"
+#include "frame.h"
+#include "key.h"
+
+#define TIMEOUT_MS 10000
+
+static struct cu_key *admin_key, *exporter_key, *stranger_key;
+static PGconn *pg;
+static uint64_t next_id = 1;
+static int serial_counter;
+
+/* ---- plumbing ----------------------------------------------------------- */
+
+static int connect_daemon(void)
+{
+	const char *server = getenv("CUSTODY_SERVER");
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	assert_non_null(server);
+	assert_true(strncmp(server, "unix:", 5) == 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", server + 5);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static void send_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		assert_true(n > 0);
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Reads exactly len bytes; returns 0 on EOF before any byte, -1 on timeout. */
+static int recv_exact(int fd, uint8_t *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd p = {fd, POLLIN, 0};
+		ssize_t n;
+
+		if (poll(&p, 1, TIMEOUT_MS) != 1)
+			return -1;
+		n = recv(fd, buf + got, len - got, 0);
+		if (n == 0)
+			return got == 0 ? 0 : -1;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return got == 0 ? 0 : -1; /* reset by peer counts as closed */
+		got += (size_t)n;
+	}
+	return 1;
+}
+
+/* Reads one response frame; NULL if the connection was closed. */
+static Custody__Response *recv_response(int fd)
+{
+	uint8_t hdr[4], *body;
+	uint32_t len = 0;
+	Custody__Response *resp;
+	int rc = recv_exact(fd, hdr, 4);
+
+	if (rc == 0)
+		return NULL;
+	assert_int_equal(rc, 1);
+	assert_int_equal(frame_decode_header(hdr, 16u << 20, &len), CU_OK);
+	body = malloc(len);
+	assert_int_equal(recv_exact(fd, body, len), 1);
+	resp = custody__response__unpack(NULL, len, body);
+	free(body);
+	assert_non_null(resp);
+	return resp;
+}
+
+static void send_request(int fd, Custody__Request *req)
+{
+	uint8_t *buf;
+	size_t len;
+
+	assert_int_equal(frame_pack(&req->base, 16u << 20, &buf, &len), CU_OK);
+	send_all(fd, buf, len);
+	free(buf);
+}
+
+/* Sends req with a fresh id and returns the response with that id. */
+static Custody__Response *call(int fd, Custody__Request *req)
+{
+	Custody__Response *resp;
+
+	req->id = next_id++;
+	send_request(fd, req);
+	resp = recv_response(fd);
+	assert_non_null(resp);
+	assert_int_equal(resp->id, req->id);
+	return resp;
+}
+
+/* One request on a fresh connection. */
+static Custody__Response *call_once(Custody__Request *req)
+{
+	int fd = connect_daemon();
+	Custody__Response *resp = call(fd, req);
+
+	close(fd);
+	return resp;
+}
+
+static void expect_error(Custody__Response *resp, Custody__ErrorCode code, const char *text)
+{
+	assert_int_equal(resp->body_case, CUSTODY__RESPONSE__BODY_ERROR);
+	if (resp->error->code != code)
+		fail_msg("expected error %d, got %d: %s", code, resp->error->code,
+			 resp->error->message);
+	if (text != NULL && strstr(resp->error->message, text) == NULL)
+		fail_msg("error \"%s\" lacks \"%s\"", resp->error->message, text);
+	assert_true(strlen(resp->error->message) > 5);
+	custody__response__free_unpacked(resp, NULL);
+}
+
+static long count_rows(const char *sql)
+{
+	PGresult *res = PQexec(pg, sql);
+	long n;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(res));
+	n = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return n;
+}
+
+/* Everything that a bad input must leave unchanged. */
+struct snapshot {
+	long events, links, devices, admin;
+};
+
+static struct snapshot snap(void)
+{
+	struct snapshot s = {
+	    count_rows("SELECT count(*) FROM events"),
+	    count_rows("SELECT count(*) FROM event_devices"),
+	    count_rows("SELECT count(*) FROM devices"),
+	    count_rows("SELECT count(*) FROM admin_actions"),
+	};
+	return s;
+}
+
+static void assert_unchanged(struct snapshot before)
+{
+	struct snapshot now = snap();
+
+	assert_int_equal(now.events, before.events);
+	assert_int_equal(now.links, before.links);
+	assert_int_equal(now.devices, before.devices);
+	assert_int_equal(now.admin, before.admin);
+}
+
+/* ---- building requests --------------------------------------------------- */
+
+static Custody__Response *submit_env(int fd, Custody__SignedEnvelope *env)
+{
+	Custody__Request req = CUSTODY__REQUEST__INIT;
+
+	req.body_case = CUSTODY__REQUEST__BODY_SUBMIT;
+	req.submit = env;
+	return call(fd, &req);
+}
+
+static Custody__Response *submit(struct cu_key *key, Custody__Event *ev)
+{
+	Custody__SignedEnvelope env;
+	Custody__Response *resp;
+	int fd = connect_daemon();
+
+	assert_int_equal(envelope_seal(ENVELOPE_EVENT, key, &ev->base, &env), CU_OK);
+	resp = submit_env(fd, &env);
+	envelope_clear(&env);
+	close(fd);
+	return resp;
+}
+
+static Custody__Response *admin(struct cu_key *key, Custody__AdminAction *act)
+{
+	Custody__Request req = CUSTODY__REQUEST__INIT;
+	Custody__SignedEnvelope env;
+	Custody__Response *resp;
+
+	act->issued_at_ms = codec_now_ms();
+	assert_int_equal(envelope_seal(ENVELOPE_ADMIN, key, &act->base, &env), CU_OK);
+	req.body_case = CUSTODY__REQUEST__BODY_ADMIN;
+	req.admin = &env;
+	resp = call_once(&req);
+	envelope_clear(&env);
+	return resp;
+}
+
+static void expect_ok(Custody__Response *resp, Custody__Response__BodyCase body)
+{
+	if (resp->body_case == CUSTODY__RESPONSE__BODY_ERROR)
+		fail_msg("unexpected error %d: %s", resp->error->code, resp->error->message);
+	assert_int_equal(resp->body_case, body);
+	custody__response__free_unpacked(resp, NULL);
+}
+
+/* An event of type on the given devices (prev filled by the caller). */
+struct ev {
+	Custody__Event e;
+	Custody__DeviceRef refs[4];
+	Custody__DeviceRef *ptrs[4];
+	Custody__DeviceRef container;
+	uint8_t prevs[5][32];
+	char serials[4][32];
+};
+
+static void ev_init(struct ev *ev, Custody__EventType type, const char *facility)
+{
+	memset(ev, 0, sizeof(*ev));
+	custody__event__init(&ev->e);
+	ev->e.type = type;
+	ev->e.actor = "acme";
+	ev->e.occurred_at_ms = codec_now_ms();
+	ev->e.facility = (char *)facility;
+	ev->e.devices = ev->ptrs;
+}
+
+static void ev_add(struct ev *ev, const char *serial, const uint8_t *prev)
+{
+	size_t i = ev->e.n_devices++;
+
+	custody__device_ref__init(&ev->refs[i]);
+	snprintf(ev->serials[i], sizeof(ev->serials[i]), "%s", serial);
+	ev->refs[i].serial = ev->serials[i];
+	if (prev != NULL) {
+		memcpy(ev->prevs[i], prev, 32);
+		ev->refs[i].prev.data = ev->prevs[i];
+		ev->refs[i].prev.len = 32;
+	} else {
+		ev->refs[i].kind = CUSTODY__DEVICE_KIND__CHIP;
+		ev->refs[i].model = "H100-SXM";
+	}
+	ev->ptrs[i] = &ev->refs[i];
+}
+
+/* The current head of a device, via where. */
+static void head_of(const char *serial, uint8_t head[32])
+{
+	Custody__Request req = CUSTODY__REQUEST__INIT;
+	Custody__WhereRequest w = CUSTODY__WHERE_REQUEST__INIT;
+	Custody__Response *resp;
+
+	w.serial = (char *)serial;
+	req.body_case = CUSTODY__REQUEST__BODY_WHERE;
+	req.where = &w;
+	resp = call_once(&req);
+	assert_int_equal(resp->body_case, CUSTODY__RESPONSE__BODY_WHERE);
+	assert_int_equal(resp->where->head.len, 32);
+	memcpy(head, resp->where->head.data, 32);
+	custody__response__free_unpacked(resp, NULL);
+}
+
+/* Registers a new chip at us-1 and returns its serial (static buffer). */
+static const char *new_chip(uint8_t head[32])
+{
+	static char serial[32];
+	struct ev ev;
+
+	snprintf(serial, sizeof(serial), "ITEST-%d-%d", (int)getpid(), ++serial_counter);
+	ev_init(&ev, CUSTODY__EVENT_TYPE__REGISTER, "us-1");
+	ev_add(&ev, serial, NULL);
+	expect_ok(submit(exporter_key, &ev.e), CUSTODY__RESPONSE__BODY_SUBMIT);
+	head_of(serial, head);
+	return serial;
+}
+
+/* The daemon still answers a well-formed request on a new connection. */
+static void assert_daemon_serves(void)
+{
+	Custody__Request req = CUSTODY__REQUEST__INIT;
+	Custody__InventoryRequest inv = CUSTODY__INVENTORY_REQUEST__INIT;
+
+	inv.facility = "us-1";
+	req.body_case = CUSTODY__REQUEST__BODY_INVENTORY;
+	req.inventory = &inv;
+	expect_ok(call_once(&req), CUSTODY__RESPONSE__BODY_INVENTORY);
+}
+
+/* ---- setup: a party with an exporter key and two facilities -------------- */
+
+static int setup(void **state)
+{
+	Custody__AdminAction act = CUSTODY__ADMIN_ACTION__INIT;
+	Custody__Party party = CUSTODY__PARTY__INIT;
+	Custody__KeyRecord key = CUSTODY__KEY_RECORD__INIT;
+	Custody__Facility fac = CUSTODY__FACILITY__INIT;
+	Custody__Role roles[2] = {CUSTODY__ROLE__EXPORTER, CUSTODY__ROLE__OPERATOR};
+	const char *ids[2] = {"us-1", "jp-1"}, *countries[2] = {"US", "JP"};
+	char conninfo[256];
+
+	(void)state;
+	snprintf(conninfo, sizeof(conninfo), "dbname=%s", getenv("ITEST_DBNAME"));
+	pg = PQconnectdb(conninfo);
+	assert_int_equal(PQstatus(pg), CONNECTION_OK);
+	assert_int_equal(key_load(getenv("CUSTODY_ADMIN_KEY"), &admin_key), CU_OK);
+	assert_int_equal(key_generate(&exporter_key), CU_OK);
+	assert_int_equal(key_generate(&stranger_key), CU_OK);
+
+	party.id = "acme";
+	party.name = "Acme Cloud";
+	party.country = party.hq_country = party.parent_country = "US";
+	party.roles = roles;
+	party.n_roles = 2;
+	act.action_case = CUSTODY__ADMIN_ACTION__ACTION_REGISTER_PARTY;
+	act.register_party = &party;
+	expect_ok(admin(admin_key, &act), CUSTODY__RESPONSE__BODY_ADMIN);
+
+	key.pubkey.data = exporter_key->pk;
+	key.pubkey.len = 32;
+	key.party = "acme";
+	key.role = CUSTODY__ROLE__EXPORTER;
+	act.action_case = CUSTODY__ADMIN_ACTION__ACTION_REGISTER_KEY;
+	act.register_key = &key;
+	expect_ok(admin(admin_key, &act), CUSTODY__RESPONSE__BODY_ADMIN);
+
+	for (int i = 0; i < 2; i++) {
+		fac.id = (char *)ids[i];
+		fac.name = (char *)ids[i];
+		fac.owner = fac.operator_ = "acme";
+		fac.country = (char *)countries[i];
+		act.action_case = CUSTODY__ADMIN_ACTION__ACTION_REGISTER_FACILITY;
+		act.register_facility = &fac;
+		expect_ok(admin(admin_key, &act), CUSTODY__RESPONSE__BODY_ADMIN);
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	key_free(admin_key);
+	key_free(exporter_key);
+	key_free(stranger_key);
+	PQfinish(pg);
+	return 0;
+}
+
+/* ---- frames ---------------------------------------------------------------- */
+
+static void test_truncated_frame(void **state)
+{
+	struct snapshot before = snap();
+	uint8_t partial[14] = {0, 0, 0, 100, 8, 1};
+	int stalled = connect_daemon();
+
+	(void)state;
+	/* A frame that promises 100 bytes and stops after 10 ... */
+	send_all(stalled, partial, sizeof(partial));
+	/* ... does not keep anyone else waiting. */
+	assert_daemon_serves();
+	close(stalled);
+	assert_daemon_serves();
+	assert_unchanged(before);
+}
+
+static void test_oversized_frame(void **state)
+{
+	struct snapshot before = snap();
+	uint8_t hdr[4] = {0x7f, 0xff, 0xff, 0xff};
+	int fd = connect_daemon();
+	Custody__Response *resp;
+
+	(void)state;
+	send_all(fd, hdr, sizeof(hdr));
+	resp = recv_response(fd);
+	assert_non_null(resp);
+	assert_int_equal(resp->id, 0);
+	expect_error(resp, CUSTODY__ERROR_CODE__BAD_REQUEST, "max_frame_bytes");
+	assert_null(recv_response(fd)); /* and the connection is closed */
+	close(fd);
+	assert_daemon_serves();
+	assert_unchanged(before);
+}
+
+static void test_empty_frame(void **state)
+{
+	uint8_t hdr[4] = {0, 0, 0, 0};
+	int fd = connect_daemon();
+
+	(void)state;
+	send_all(fd, hdr, sizeof(hdr));
+	expect_error(recv_response(fd), CUSTODY__ERROR_CODE__BAD_REQUEST, "empty frame");
+	assert_null(recv_response(fd));
+	close(fd);
+	assert_daemon_serves();
+}
+
+static void test_garbage_frame(void **state)
+{
+	struct snapshot before = snap();
+	uint8_t junk[4 + 24];
+	Custody__Request req = CUSTODY__REQUEST__INIT;
+	Custody__WhereRequest w = CUSTODY__WHERE_REQUEST__INIT;
+	int fd = connect_daemon();
+	Custody__Response *resp;
+
+	(void)state;
+	frame_encode_header(junk, 24);
+	memset(junk + 4, 0xff, 24);
+	send_all(fd, junk, sizeof(junk));
+	resp = recv_response(fd);
+	assert_non_null(resp);
+	assert_int_equal(resp->id, 0);
+	expect_error(resp, CUSTODY__ERROR_CODE__BAD_REQUEST, "not a valid protobuf Request");
+	/* The framing is intact, so the same connection goes on. */
+	w.serial = "NO-SUCH-DEVICE";
+	req.body_case = CUSTODY__REQUEST__BODY_WHERE;
+	req.where = &w;
+	expect_error(call(fd, &req), CUSTODY__ERROR_CODE__NOT_FOUND, "NO-SUCH-DEVICE");
+	close(fd);
+	assert_unchanged(before);
+}
+
+static void test_unknown_request_type(void **state)
+{
+	/* id = 7 (field 1, varint), then field 99 (length-delimited, 1 byte). */
+	uint8_t frame[] = {0, 0, 0, 6, 0x08, 0x07, 0x9a, 0x06, 0x01, 0x00};
+	int fd = connect_daemon();
+	Custody__Response *resp;
+
+	(void)state;
+	send_all(fd, frame, sizeof(frame));
+	resp = recv_response(fd);
+	assert_non_null(resp);
+	assert_int_equal(resp->id, 7);
+	expect_error(resp, CUSTODY__ERROR_CODE__BAD_REQUEST, "does not know");
+	close(fd);
+	assert_daemon_serves();
+}
+
+static void test_request_id_zero(void **state)
+{
+	Custody__Request req = CUSTODY__REQUEST__INIT;
+	Custody__WhereRequest w = CUSTODY__WHERE_REQUEST__INIT;
+	int fd = connect_daemon();
+
+	(void)state;
+	w.serial = "X";
+	req.body_case = CUSTODY__REQUEST__BODY_WHERE;
+	req.where = &w;
+	send_request(fd, &req);
+	expect_error(recv_response(fd), CUSTODY__ERROR_CODE__BAD_REQUEST, "id 0");
+	close(fd);
+}
+
+static void test_missing_fields(void **state)
+{
+	struct snapshot before = snap();
+	Custody__Request req = CUSTODY__REQUEST__INIT;
+	Custody__SignedEnvelope env = CUSTODY__SIGNED_ENVELOPE__INIT;
+	Custody__WhereRequest w = CUSTODY__WHERE_REQUEST__INIT;
+	Custody__InventoryRequest inv = CUSTODY__INVENTORY_REQUEST__INIT;
+	struct ev ev;
+
+	(void)state;
+	req.body_case = CUSTODY__REQUEST__BODY_SUBMIT;
+	req.submit = &env;
+	expect_error(call_once(&req), CUSTODY__ERROR_CODE__BAD_REQUEST, "envelope");
+
+	req.body_case = CUSTODY__REQUEST__BODY_WHERE;
+	req.where = &w;
+	expect_error(call_once(&req), CUSTODY__ERROR_CODE__BAD_REQUEST, "serial");
+
+	req.body_case = CUSTODY__REQUEST__BODY_INVENTORY;
+	req.inventory = &inv;
+	expect_error(call_once(&req), CUSTODY__ERROR_CODE__BAD_REQUEST, "exactly one");
+
+	/* Properly signed, but REGISTER without a facility. */
+	ev_init(&ev, CUSTODY__EVENT_TYPE__REGISTER, "");
+	ev_add(&ev, "ITEST-NOFAC", NULL);
+	expect_error(submit(exporter_key, &ev.e), CUSTODY__ERROR_CODE__BAD_REQUEST,
+		     "facility is required");
+
+	/* A body that is not an Event at all. */
+	env.body.data = (uint8_t *)"\xff\xff\xff";
+	env.body.len = 3;
+	env.signer.data = exporter_key->pk;
+	env.signer.len = 32;
+	env.sig.data = malloc(64);
+	env.sig.len = 64;
+	assert_int_equal(
+	    envelope_sign(ENVELOPE_EVENT, exporter_key, env.body.data, 3, env.sig.data), CU_OK);
+	req.body_case = CUSTODY__REQUEST__BODY_SUBMIT;
+	req.submit = &env;
+	expect_error(call_once(&req), CUSTODY__ERROR_CODE__BAD_REQUEST, "not a valid Event");
+	free(env.sig.data);
+	assert_unchanged(before);
+	assert_daemon_serves();
+}
+
+/* ---- signatures -------------------------------------------------------------- */
+
+static void test_unregistered_key(void **state)
+{
+	struct snapshot before = snap();
+	struct ev ev;
+
+	(void)state;
+	ev_init(&ev, CUSTODY__EVENT_TYPE__REGISTER, "us-1");
+	ev_add(&ev, "ITEST-STRANGER", NULL);
+	expect_error(submit(stranger_key, &ev.e), CUSTODY__ERROR_CODE__UNAUTHENTICATED,
+		     "not registered");
+	assert_unchanged(before);
+	assert_int_equal(count_rows("SELECT count(*) FROM devices WHERE serial = 'ITEST-STRANGER'"),
+			 0);
+	assert_daemon_serves();
+}
+
+static void test_bad_signature(void **state)
+{
+	struct snapshot before = snap();
+	Custody__SignedEnvelope env;
+	struct ev ev;
+	int fd = connect_daemon();
+
+	(void)state;
+	ev_init(&ev, CUSTODY__EVENT_TYPE__REGISTER, "us-1");
+	ev_add(&ev, "ITEST-BADSIG", NULL);
+	assert_int_equal(envelope_seal(ENVELOPE_EVENT, exporter_key, &ev.e.base, &env), CU_OK);
+	env.sig.data[10] ^= 0x01;
+	expect_error(submit_env(fd, &env), CUSTODY__ERROR_CODE__UNAUTHENTICATED, "signature");
+	env.sig.data[10] ^= 0x01;
+	env.body.data[env.body.len - 1] ^= 0x01; /* the signed bytes changed */
+	expect_error(submit_env(fd, &env), CUSTODY__ERROR_CODE__UNAUTHENTICATED, "signature");
+	envelope_clear(&env);
+
+	/* An event signed as if it were an admin action (wrong domain). */
+	assert_int_equal(envelope_seal(ENVELOPE_ADMIN, exporter_key, &ev.e.base, &env), CU_OK);
+	expect_error(submit_env(fd, &env), CUSTODY__ERROR_CODE__UNAUTHENTICATED, "signature");
+	envelope_clear(&env);
+	close(fd);
+	assert_unchanged(before);
+	assert_daemon_serves();
+}
+
+static void test_admin_authorization(void **state)
+{
+	struct snapshot before = snap();
+	Custody__AdminAction act = CUSTODY__ADMIN_ACTION__INIT;
+	Custody__Party party = CUSTODY__PARTY__INIT;
+	Custody__Role role = CUSTODY__ROLE__EXPORTER;
+
+	(void)state;
+	party.id = "evil";
+	party.name = "Evil Corp";
+	party.country = party.hq_country = party.parent_country = "US";
+	party.roles = &role;
+	party.n_roles = 1;
+	act.action_case = CUSTODY__ADMIN_ACTION__ACTION_REGISTER_PARTY;
+	act.register_party = &party;
+	expect_error(admin(exporter_key, &act), CUSTODY__ERROR_CODE__FORBIDDEN, "ADMIN");
+	expect_error(admin(stranger_key, &act), CUSTODY__ERROR_CODE__UNAUTHENTICATED,
+		     "bootstrap admin");
+	assert_unchanged(before);
+}
+
+/* ---- chains ------------------------------------------------------------------- */
+
+static void test_replay_is_idempotent(void **state)
+{
+	Custody__SignedEnvelope env;
+	Custody__Response *a, *b, *c, *d;
+	uint8_t head[32];
+	struct ev ev;
+	char sql[256];
+	int fd = connect_daemon();
+	const char *serial = new_chip(head);
+	struct snapshot before;
+
+	(void)state;
+	ev_init(&ev, CUSTODY__EVENT_TYPE__MOVE, "us-1");
+	ev.e.location = "cage 1";
+	ev_add(&ev, serial, head);
+	assert_int_equal(envelope_seal(ENVELOPE_EVENT, exporter_key, &ev.e.base, &env), CU_OK);
+	a = submit_env(fd, &env);
+	assert_int_equal(a->body_case, CUSTODY__RESPONSE__BODY_SUBMIT);
+	assert_false(a->submit->duplicate);
+	before = snap();
+	b = submit_env(fd, &env);
+	assert_int_equal(b->body_case, CUSTODY__RESPONSE__BODY_SUBMIT);
+	assert_true(b->submit->duplicate);
+	assert_int_equal(b->submit->seq, a->submit->seq);
+	assert_memory_equal(b->submit->event_id.data, a->submit->event_id.data, 32);
+	assert_int_equal(b->submit->recorded_at_ms, a->submit->recorded_at_ms);
+	assert_unchanged(before);
+
+	/* Replays pipelined into one batch: still stored once. */
+	{
+		Custody__Request req = CUSTODY__REQUEST__INIT;
+
+		req.body_case = CUSTODY__REQUEST__BODY_SUBMIT;
+		req.submit = &env;
+		req.id = 9001;
+		send_request(fd, &req);
+		req.id = 9002;
+		send_request(fd, &req);
+		c = recv_response(fd);
+		d = recv_response(fd);
+		assert_int_equal(c->body_case, CUSTODY__RESPONSE__BODY_SUBMIT);
+		assert_int_equal(d->body_case, CUSTODY__RESPONSE__BODY_SUBMIT);
+		assert_int_equal(c->submit->seq, a->submit->seq);
+		assert_int_equal(d->submit->seq, a->submit->seq);
+	}
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM event_devices WHERE serial = '%s'",
+		 serial);
+	assert_int_equal(count_rows(sql), 2); /* REGISTER and the one MOVE */
+	assert_unchanged(before);
+	custody__response__free_unpacked(a, NULL);
+	custody__response__free_unpacked(b, NULL);
+	custody__response__free_unpacked(c, NULL);
+	custody__response__free_unpacked(d, NULL);
+	envelope_clear(&env);
+	close(fd);
+}
+
+static void test_stale_prev_conflict(void **state)
+{
+	uint8_t head[32], new_head[32];
+	const char *serial = new_chip(head);
+	struct snapshot before;
+	Custody__Response *resp;
+	struct ev ev;
+
+	(void)state;
+	ev_init(&ev, CUSTODY__EVENT_TYPE__MOVE, "us-1");
+	ev.e.location = "cage 2";
+	ev_add(&ev, serial, head);
+	expect_ok(submit(exporter_key, &ev.e), CUSTODY__RESPONSE__BODY_SUBMIT);
+	head_of(serial, new_head);
+
+	before = snap();
+	ev.e.location = "cage 3"; /* a different event with the old prev */
+	resp = submit(exporter_key, &ev.e);
+	assert_int_equal(resp->body_case, CUSTODY__RESPONSE__BODY_ERROR);
+	assert_int_equal(resp->error->code, CUSTODY__ERROR_CODE__CONFLICT);
+	assert_int_equal(resp->error->n_heads, 1);
+	assert_string_equal(resp->error->heads[0]->serial, serial);
+	assert_memory_equal(resp->error->heads[0]->prev.data, new_head, 32);
+	custody__response__free_unpacked(resp, NULL);
+	assert_unchanged(before);
+}
+
+static void test_pipelined_conflict(void **state)
+{
+	uint8_t head[32];
+	const char *serial = new_chip(head);
+	Custody__SignedEnvelope env[2];
+	Custody__Request req = CUSTODY__REQUEST__INIT;
+	int ok = 0, conflict = 0;
+	int fd = connect_daemon();
+	struct ev ev;
+
+	(void)state;
+	/* Two different events naming the same prev: only one can win. */
+	for (int i = 0; i < 2; i++) {
+		ev_init(&ev, CUSTODY__EVENT_TYPE__MOVE, "us-1");
+		ev.e.location = i == 0 ? "rack A" : "rack B";
+		ev_add(&ev, serial, head);
+		assert_int_equal(envelope_seal(ENVELOPE_EVENT, exporter_key, &ev.e.base, &env[i]),
+				 CU_OK);
+		req.body_case = CUSTODY__REQUEST__BODY_SUBMIT;
+		req.submit = &env[i];
+		req.id = 500 + (uint64_t)i;
+		send_request(fd, &req);
+	}
+	for (int i = 0; i < 2; i++) {
+		Custody__Response *resp = recv_response(fd);
+
+		assert_non_null(resp);
+		if (resp->body_case == CUSTODY__RESPONSE__BODY_SUBMIT)
+			ok++;
+		else if (resp->error->code == CUSTODY__ERROR_CODE__CONFLICT)
+			conflict++;
+		custody__response__free_unpacked(resp, NULL);
+	}
+	assert_int_equal(ok, 1);
+	assert_int_equal(conflict, 1);
+	envelope_clear(&env[0]);
+	envelope_clear(&env[1]);
+	close(fd);
+}
+
+static void test_destroyed_device(void **state)
+{
+	uint8_t head[32];
+	const char *serial = new_chip(head);
+	struct snapshot before;
+	Custody__Response *resp;
+	struct ev ev;
+
+	(void)state;
+	ev_init(&ev, CUSTODY__EVENT_TYPE__DESTROY, "us-1");
+	ev_add(&ev, serial, head);
+	expect_ok(submit(exporter_key, &ev.e), CUSTODY__RESPONSE__BODY_SUBMIT);
+	head_of(serial, head);
+
+	before = snap();
+	ev_init(&ev, CUSTODY__EVENT_TYPE__MOVE, "us-1");
+	ev.e.location = "anywhere";
+	ev_add(&ev, serial, head);
+	resp = submit(exporter_key, &ev.e);
+	assert_int_equal(resp->body_case, CUSTODY__RESPONSE__BODY_ERROR);
+	assert_int_equal(resp->error->code, CUSTODY__ERROR_CODE__REJECTED);
+	assert_int_equal(resp->error->n_rules, 1);
+	assert_string_equal(resp->error->rules[0]->rule, "state.destroyed");
+	assert_int_equal(resp->error->rules[0]->severity, CUSTODY__SEVERITY__SEVERITY_REJECT);
+	custody__response__free_unpacked(resp, NULL);
+	assert_unchanged(before);
+}
+
+static void test_contained_device(void **state)
+{
+	uint8_t chip_head[32], srv_head[32];
+	const char *chip;
+	char chip_serial[32], srv_serial[32];
+	struct snapshot before;
+	struct ev ev;
+
+	(void)state;
+	chip = new_chip(chip_head);
+	snprintf(chip_serial, sizeof(chip_serial), "%s", chip);
+	snprintf(srv_serial, sizeof(srv_serial), "%s-SRV", chip);
+	ev_init(&ev, CUSTODY__EVENT_TYPE__REGISTER, "us-1");
+	ev_add(&ev, srv_serial, NULL);
+	ev.refs[0].kind = CUSTODY__DEVICE_KIND__SERVER;
+	ev.refs[0].model = "DGX-H100";
+	expect_ok(submit(exporter_key, &ev.e), CUSTODY__RESPONSE__BODY_SUBMIT);
+	head_of(srv_serial, srv_head);
+
+	ev_init(&ev, CUSTODY__EVENT_TYPE__PACK, "us-1");
+	ev_add(&ev, chip_serial, chip_head);
+	custody__device_ref__init(&ev.container);
+	ev.container.serial = srv_serial;
+	ev.container.prev.data = srv_head;
+	ev.container.prev.len = 32;
+	ev.e.container = &ev.container;
+	expect_ok(submit(exporter_key, &ev.e), CUSTODY__RESPONSE__BODY_SUBMIT);
+	head_of(chip_serial, chip_head);
+
+	before = snap();
+	ev_init(&ev, CUSTODY__EVENT_TYPE__SHIP, "us-1");
+	ev.e.to_facility = "jp-1";
+	ev_add(&ev, chip_serial, chip_head);
+	{
+		Custody__Response *resp = submit(exporter_key, &ev.e);
+
+		assert_int_equal(resp->body_case, CUSTODY__RESPONSE__BODY_ERROR);
+		assert_int_equal(resp->error->code, CUSTODY__ERROR_CODE__REJECTED);
+		assert_string_equal(resp->error->rules[0]->rule, "state.contained");
+		custody__response__free_unpacked(resp, NULL);
+	}
+	assert_unchanged(before);
+}
+
+static void test_pipelining(void **state)
+{
+	enum { N = 100 };
+	Custody__Request req = CUSTODY__REQUEST__INIT;
+	Custody__WhereRequest w = CUSTODY__WHERE_REQUEST__INIT;
+	bool seen[N] = {false};
+	int fd = connect_daemon();
+
+	(void)state;
+	w.serial = "NOT-THERE";
+	req.body_case = CUSTODY__REQUEST__BODY_WHERE;
+	req.where = &w;
+	for (int i = 0; i < N; i++) {
+		req.id = 1000 + (uint64_t)i;
+		send_request(fd, &req);
+	}
+	for (int i = 0; i < N; i++) {
+		Custody__Response *resp = recv_response(fd);
+
+		assert_non_null(resp);
+		assert_true(resp->id >= 1000 && resp->id < 1000 + N);
+		assert_false(seen[resp->id - 1000]);
+		seen[resp->id - 1000] = true;
+		expect_error(resp, CUSTODY__ERROR_CODE__NOT_FOUND, "NOT-THERE");
+	}
+	close(fd);
+}
+
+static void test_append_only(void **state)
+{
+	const char *statements[] = {
+	    "UPDATE events SET type = 'DESTROY'",
+	    "DELETE FROM events",
+	    "DELETE FROM event_devices",
+	    "UPDATE admin_actions SET kind = 'x'",
+	    "TRUNCATE events CASCADE",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
+		PGresult *res = PQexec(pg, statements[i]);
+
+		assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+		if (strstr(PQresultErrorMessage(res), "append-only") == NULL)
+			fail_msg("%s: %s", statements[i], PQresultErrorMessage(res));
+		PQclear(res);
+	}
+	assert_true(count_rows("SELECT count(*) FROM events") > 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_truncated_frame),	 cmocka_unit_test(test_oversized_frame),
+	    cmocka_unit_test(test_empty_frame),		 cmocka_unit_test(test_garbage_frame),
+	    cmocka_unit_test(test_unknown_request_type), cmocka_unit_test(test_request_id_zero),
+	    cmocka_unit_test(test_missing_fields),	 cmocka_unit_test(test_unregistered_key),
+	    cmocka_unit_test(test_bad_signature),	 cmocka_unit_test(test_admin_authorization),
+	    cmocka_unit_test(test_replay_is_idempotent), cmocka_unit_test(test_stale_prev_conflict),
+	    cmocka_unit_test(test_pipelined_conflict),	 cmocka_unit_test(test_destroyed_device),
+	    cmocka_unit_test(test_contained_device),	 cmocka_unit_test(test_pipelining),
+	    cmocka_unit_test(test_append_only),
+	};
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

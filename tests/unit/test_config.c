@@ -1,0 +1,137 @@
+/* Unit tests for daemon/config.c and daemon/csv.c: defaults, required
+ * keys, bad values with line numbers, and CSV quoting. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "csv.h"
+
+static char path[64];
+
+static void write_file(const char *text)
+{
+	int fd;
+	FILE *f;
+
+	strcpy(path, "/tmp/custody-cfg-XXXXXX");
+	fd = mkstemp(path);
+	f = fdopen(fd, "w");
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_defaults_and_values(void **state)
+{
+	struct config *cfg = NULL;
+	char err[256] = "";
+
+	(void)state;
+	write_file("# comment\n"
+		   "database = host=/tmp/x dbname=custody\n"
+		   "admin_key=AAAA\n"
+		   "  models_file =  /x/models.csv  \n"
+		   "unix_socket_mode = 0600\n"
+		   "batch_max_events = 64\n");
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), CU_OK);
+	assert_string_equal(cfg->database, "host=/tmp/x dbname=custody");
+	assert_string_equal(cfg->models_file, "/x/models.csv");
+	assert_int_equal(cfg->unix_socket_mode, 0600);
+	assert_int_equal(cfg->batch_max_events, 64);
+	assert_int_equal(cfg->max_frame_bytes, 1048576); /* default */
+	assert_string_equal(cfg->listen_tcp, "127.0.0.1:7420");
+	config_free(cfg);
+	unlink(path);
+}
+
+static void expect_error(const char *text, const char *want)
+{
+	struct config *cfg = NULL;
+	char err[256] = "";
+
+	write_file(text);
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), CU_ERR_INVALID);
+	assert_null(cfg);
+	if (strstr(err, want) == NULL)
+		fail_msg("error \"%s\" lacks \"%s\"", err, want);
+	unlink(path);
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	expect_error("database = x\nadmin_key = y\n", "models_file is required");
+	expect_error("database = x\nadmin_key = y\nmodels_file = z\nbogus = 1\n",
+		     "line 4: unknown key \"bogus\"");
+	expect_error("database = x\ndatabase = y\n", "line 2: database is set twice");
+	expect_error("database = x\nadmin_key = y\nmodels_file = z\nmax_frame_bytes = 12\n",
+		     "line 4: max_frame_bytes");
+	expect_error("database = x\nadmin_key = y\nmodels_file = z\nbatch_max_events = 1x\n",
+		     "line 4");
+	expect_error("just words\n", "line 1: expected");
+}
+
+static void test_missing_file(void **state)
+{
+	struct config *cfg = NULL;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(config_load("/nonexistent/custodyd.conf", &cfg, err, sizeof(err)),
+			 CU_ERR_NOT_FOUND);
+	assert_non_null(strstr(err, "/nonexistent/custodyd.conf"));
+}
+
+static void test_csv(void **state)
+{
+	struct csv *csv = NULL;
+	char **f;
+	size_t n;
+
+	(void)state;
+	write_file("# skipped\na,b,c\n\"x, y\",\"say \"\"hi\"\"\",\r\n\"multi\nline\",2,3\n");
+	assert_int_equal(csv_open(path, 1, &csv), CU_OK);
+	assert_int_equal(csv_next(csv, &f, &n), CU_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(f[2], "c");
+	assert_int_equal(csv_next(csv, &f, &n), CU_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(f[0], "x, y");
+	assert_string_equal(f[1], "say \"hi\"");
+	assert_string_equal(f[2], "");
+	assert_int_equal(csv_next(csv, &f, &n), CU_OK);
+	assert_string_equal(f[0], "multi\nline");
+	assert_int_equal(csv_line(csv), 4);
+	assert_int_equal(csv_next(csv, &f, &n), CU_ERR_NOT_FOUND);
+	csv_close(csv);
+	unlink(path);
+
+	write_file("a,\"unterminated\n");
+	assert_int_equal(csv_open(path, 0, &csv), CU_OK);
+	assert_int_equal(csv_next(csv, &f, &n), CU_ERR_INVALID);
+	csv_close(csv);
+	unlink(path);
+	write_file("a,\"x\"y\n");
+	assert_int_equal(csv_open(path, 0, &csv), CU_OK);
+	assert_int_equal(csv_next(csv, &f, &n), CU_ERR_INVALID);
+	csv_close(csv);
+	unlink(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_defaults_and_values),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_csv),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
