@@ -2,6 +2,7 @@
  * keys, bad values with line numbers, and CSV quoting. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -125,6 +126,59 @@ static void test_csv(void **state)
 	unlink(path);
 }
 
+/*
+ * deploy/custodyd.conf documents every key the daemon knows, and only
+ * those: each key appears as "key =" or "#key =" at the start of a line.
+ */
+static void test_example_documents_every_key(void **state)
+{
+	const char *example = getenv("CUSTODY_EXAMPLE_CONF");
+	const struct config_key_info *keys;
+	size_t n, documented = 0;
+	char line[1024];
+	FILE *f;
+
+	(void)state;
+	assert_non_null(example);
+	keys = config_keys(&n);
+	f = fopen(example, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *p = line[0] == '#' ? line + 1 : line;
+		size_t len = strcspn(p, " =");
+		bool known = false;
+
+		if (len == 0 || strncmp(p + len, " =", 2) != 0 ||
+		    (p[len + 2] != ' ' && p[len + 2] != '\n'))
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			if (strlen(keys[i].name) == len && strncmp(keys[i].name, p, len) == 0)
+				known = true;
+		}
+		if (!known)
+			fail_msg("%s documents an unknown key: %s", example, line);
+		documented++;
+	}
+	fclose(f);
+	for (size_t i = 0; i < n; i++) {
+		char want[80];
+
+		snprintf(want, sizeof(want), "%s =", keys[i].name);
+		f = fopen(example, "r");
+		while (fgets(line, sizeof(line), f) != NULL) {
+			const char *p = line + (line[0] == '#');
+
+			if (strncmp(p, want, strlen(want)) == 0 &&
+			    (p[strlen(want)] == ' ' || p[strlen(want)] == '\n'))
+				break;
+		}
+		if (feof(f))
+			fail_msg("%s does not document key %s", example, keys[i].name);
+		fclose(f);
+	}
+	assert_int_equal(documented, n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -132,6 +186,7 @@ int main(void)
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_csv),
+	    cmocka_unit_test(test_example_documents_every_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
