@@ -98,6 +98,20 @@ daemon_pid_alive()
 	[ -n "$state" ] && [ "$state" != Z ]
 }
 
+# daemon_term_wait PID SECONDS: SIGTERM process PID and wait until it is gone (or a zombie);
+# SIGKILL it after SECONDS and return 1 then.
+daemon_term_wait()
+{
+	local pid=$1 i
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < $2 * 10; i++)); do
+		daemon_pid_alive "$pid" || return 0
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	return 1
+}
+
 # _daemon_conf_get KEY: the value of the last KEY line of $DAEMON_CONF.
 _daemon_conf_get()
 {
@@ -141,17 +155,11 @@ _daemon_launch()
 # status (non-zero also when it had to be killed) and shows the log tail when non-zero.
 _daemon_terminate()
 {
-	local pid=${DAEMON_PID:-} rc=0 i
+	local pid=${DAEMON_PID:-} rc=0
 	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < DAEMON_STOP_TIMEOUT_S * 10; i++)); do
-		daemon_pid_alive "$pid" || break
-		sleep 0.1
-	done
-	if daemon_pid_alive "$pid"; then
+	if ! daemon_term_wait "$pid" "$DAEMON_STOP_TIMEOUT_S"; then
 		echo "daemon.sh: custodyd ($DAEMON_NAME) still running ${DAEMON_STOP_TIMEOUT_S}s" \
-			"after SIGTERM; killing it" >&2
-		kill -KILL "$pid" 2>/dev/null || true
+			"after SIGTERM; killed it" >&2
 		wait "$pid" 2>/dev/null || true
 		rc=137
 	else
