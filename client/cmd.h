@@ -23,6 +23,7 @@ struct cmd_def {
 	cmd_fn run;
 	const char *help;  /* one line, no final period */
 	const char *usage; /* arguments and options after the name */
+	const char *more;  /* further help shared by a family, or NULL */
 };
 
 CU_MUST_USE int cmd_keygen(struct ctl *ctl, int argc, char **argv);

@@ -86,15 +86,11 @@ int cmd_contents(struct ctl *ctl, int argc, char **argv)
 	Custody__Request req = CUSTODY__REQUEST__INIT;
 	Custody__ContentsRequest contents = CUSTODY__CONTENTS_REQUEST__INIT;
 	Custody__Response *resp = NULL;
-	bool help = false;
 	int first = 0;
-	int rc = ctl_parse_positional(ctl, argc, argv, 1, 1, &first, &help);
+	int rc = ctl_parse_positional(ctl, argc, argv, 1, 1, &first);
 
-	if (rc != CU_OK || help) {
-		if (help)
-			ctl_print_usage(ctl, stdout);
+	if (rc != CU_OK)
 		return rc;
-	}
 	contents.serial = argv[first];
 	req.body_case = CUSTODY__REQUEST__BODY_CONTENTS;
 	req.contents = &contents;

@@ -71,9 +71,21 @@ struct event_spec {
 	bool one_device;
 };
 
+static const char common_help[] =
+    "Event options (all event commands):\n"
+    "  --facility F          where it happens (default for most types: where the\n"
+    "                        devices are now, as the server reports)\n"
+    "  --at TIME             when it happened (default now): 2026-11-22T13:40:00Z,\n"
+    "                        2026-11-22 or now\n"
+    "  --note TEXT           free text, at most 1024 bytes\n"
+    "  --actor PARTY         acting party (default: the party of the --key key)\n"
+    "  --prev SERIAL=HEX64   previous event id of SERIAL (default: its current head,\n"
+    "                        asked from the server); repeatable\n"
+    "  --dry-run             print the event and its id; do not sign or send it\n";
+
 #define EV(name, help, usage)                                                                      \
 	{                                                                                          \
-		name, cmd_event, help, usage " [EVENT OPTIONS]"                                    \
+		name, cmd_event, help, usage " [EVENT OPTIONS]", common_help                       \
 	}
 
 static const struct event_spec specs[] = {
@@ -115,18 +127,6 @@ static const struct event_spec specs[] = {
 
 #define N_SPECS (sizeof(specs) / sizeof(specs[0]))
 
-static const char common_help[] =
-    "Event options (all event commands):\n"
-    "  --facility F          where it happens (default for most types: where the\n"
-    "                        devices are now, as the server reports)\n"
-    "  --at TIME             when it happened (default now): 2026-11-22T13:40:00Z,\n"
-    "                        2026-11-22 or now\n"
-    "  --note TEXT           free text, at most 1024 bytes\n"
-    "  --actor PARTY         acting party (default: the party of the --key key)\n"
-    "  --prev SERIAL=HEX64   previous event id of SERIAL (default: its current head,\n"
-    "                        asked from the server); repeatable\n"
-    "  --dry-run             print the event and its id; do not sign or send it\n";
-
 size_t cmd_event_count(void)
 {
 	return N_SPECS;
@@ -138,25 +138,15 @@ const struct cmd_def *cmd_event_def(size_t i)
 }
 
 static const struct option event_opts[] = {
-    {"facility", required_argument, NULL, 'f'},
-    {"kind", required_argument, NULL, 'k'},
-    {"model", required_argument, NULL, 'm'},
-    {"device-key", required_argument, NULL, 'K'},
-    {"container", required_argument, NULL, 'c'},
-    {"to", required_argument, NULL, 't'},
-    {"consignee", required_argument, NULL, 'C'},
-    {"carrier", required_argument, NULL, 'r'},
-    {"deadline", required_argument, NULL, 'd'},
-    {"location", required_argument, NULL, 'l'},
-    {"contents", required_argument, NULL, 'i'},
-    {"reason", required_argument, NULL, 'R'},
-    {"at", required_argument, NULL, 'a'},
-    {"note", required_argument, NULL, 'n'},
-    {"actor", required_argument, NULL, 'A'},
-    {"prev", required_argument, NULL, 'p'},
-    {"dry-run", no_argument, NULL, 'D'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    {"facility", required_argument, NULL, 'f'},	 {"kind", required_argument, NULL, 'k'},
+    {"model", required_argument, NULL, 'm'},	 {"device-key", required_argument, NULL, 'K'},
+    {"container", required_argument, NULL, 'c'}, {"to", required_argument, NULL, 't'},
+    {"consignee", required_argument, NULL, 'C'}, {"carrier", required_argument, NULL, 'r'},
+    {"deadline", required_argument, NULL, 'd'},	 {"location", required_argument, NULL, 'l'},
+    {"contents", required_argument, NULL, 'i'},	 {"reason", required_argument, NULL, 'R'},
+    {"at", required_argument, NULL, 'a'},	 {"note", required_argument, NULL, 'n'},
+    {"actor", required_argument, NULL, 'A'},	 {"prev", required_argument, NULL, 'p'},
+    {"dry-run", no_argument, NULL, 'D'},	 {NULL, 0, NULL, 0},
 };
 
 /* Names of the OPT_* bits for messages, in bit order. */
@@ -188,7 +178,7 @@ struct event_args {
 	size_t n_prevs;
 	char **serials; /* borrowed from argv */
 	size_t n_serials;
-	bool dry_run, help;
+	bool dry_run;
 };
 
 /* Frees what a owns (the contents and prev arrays), not a itself. */
@@ -345,11 +335,7 @@ static int parse_args(struct ctl *ctl, const struct event_spec *spec, int argc, 
 	a->prevs = calloc((size_t)argc, sizeof(*a->prevs)); /* at most one per argument */
 	if (a->prevs == NULL)
 		return ctl_fail(ctl, CTL_EXIT_IO, "IO", "out of memory");
-	while ((c = getopt_long(argc, argv, ":h", event_opts, NULL)) != -1) {
-		if (c == 'h') {
-			a->help = true;
-			return CU_OK;
-		}
+	while ((c = getopt_long(argc, argv, ":", event_opts, NULL)) != -1) {
 		if (c == '?' || c == ':')
 			return ctl_bad_option(ctl, event_opts, argv, c);
 		if (type_option(ctl, a, c) != CU_OK)
@@ -768,13 +754,8 @@ int cmd_event(struct ctl *ctl, int argc, char **argv)
 	if (spec == NULL)
 		return ctl_usage_error(ctl, "unknown event command \"%s\"", argv[0]);
 	rc = parse_args(ctl, spec, argc, argv, &a);
-	if (rc != CU_OK || a.help) {
-		if (a.help) {
-			ctl_print_usage(ctl, stdout);
-			printf("\n%s", common_help);
-		}
+	if (rc != CU_OK)
 		goto fail;
-	}
 	/* The key signs, and names the actor when --actor is absent. */
 	if (a.dry_run && a.actor == NULL && ctl->key_path == NULL) {
 		rc = ctl_usage_error(ctl,

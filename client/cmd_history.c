@@ -34,7 +34,7 @@ struct history_opts {
 	const char *serial;
 	uint64_t limit;
 	uint64_t after_seq;
-	bool all, help;
+	bool all;
 };
 
 /* The fetched pages: HistoryResult responses, owned. */
@@ -54,7 +54,6 @@ static const struct option history_opts[] = {
     {"limit", required_argument, NULL, 'l'},
     {"after", required_argument, NULL, 'a'},
     {"all", no_argument, NULL, 'A'},
-    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
@@ -63,19 +62,17 @@ static int parse_opts(struct ctl *ctl, int argc, char **argv, struct history_opt
 {
 	int c, rc = CU_OK;
 
-	while (rc == CU_OK && (c = getopt_long(argc, argv, ":h", history_opts, NULL)) != -1) {
+	while (rc == CU_OK && (c = getopt_long(argc, argv, ":", history_opts, NULL)) != -1) {
 		if (c == 'l')
 			rc = ctl_parse_uint(ctl, "--limit", optarg, 1, MAX_PAGE_SIZE, &o->limit);
 		else if (c == 'a')
 			rc = ctl_parse_uint(ctl, "--after", optarg, 0, UINT64_MAX, &o->after_seq);
 		else if (c == 'A')
 			o->all = true;
-		else if (c == 'h')
-			o->help = true;
 		else
 			rc = ctl_bad_option(ctl, history_opts, argv, c);
 	}
-	if (rc != CU_OK || o->help)
+	if (rc != CU_OK)
 		return rc;
 	if (optind + 1 != argc)
 		return ctl_usage_error(ctl, "history: give exactly one device SERIAL");
@@ -402,11 +399,8 @@ int cmd_history(struct ctl *ctl, int argc, char **argv)
 	size_t bad = 0;
 	int rc = parse_opts(ctl, argc, argv, &o);
 
-	if (rc != CU_OK || o.help) {
-		if (o.help)
-			ctl_print_usage(ctl, stdout);
+	if (rc != CU_OK)
 		return rc;
-	}
 	rc = fetch_pages(ctl, &o, &p);
 	if (rc == CU_OK)
 		rc = print_pages(ctl, &o, &p, &bad);

@@ -18,17 +18,13 @@
 struct inventory_opts {
 	const char *facility, *country, *after;
 	uint64_t limit;
-	bool devices, help;
+	bool devices;
 };
 
 static const struct option inventory_opts[] = {
-    {"facility", required_argument, NULL, 'f'},
-    {"country", required_argument, NULL, 'c'},
-    {"devices", no_argument, NULL, 'd'},
-    {"limit", required_argument, NULL, 'l'},
-    {"after", required_argument, NULL, 'a'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    {"facility", required_argument, NULL, 'f'}, {"country", required_argument, NULL, 'c'},
+    {"devices", no_argument, NULL, 'd'},	{"limit", required_argument, NULL, 'l'},
+    {"after", required_argument, NULL, 'a'},	{NULL, 0, NULL, 0},
 };
 
 /* Parses argv (borrowed) into o, whose strings then point into argv. */
@@ -36,7 +32,7 @@ static int parse_opts(struct ctl *ctl, int argc, char **argv, struct inventory_o
 {
 	int c, rc = CU_OK;
 
-	while (rc == CU_OK && (c = getopt_long(argc, argv, ":h", inventory_opts, NULL)) != -1) {
+	while (rc == CU_OK && (c = getopt_long(argc, argv, ":", inventory_opts, NULL)) != -1) {
 		if (c == 'f')
 			o->facility = optarg;
 		else if (c == 'c')
@@ -47,12 +43,10 @@ static int parse_opts(struct ctl *ctl, int argc, char **argv, struct inventory_o
 			rc = ctl_parse_uint(ctl, "--limit", optarg, 1, MAX_PAGE_SIZE, &o->limit);
 		else if (c == 'a')
 			o->after = optarg;
-		else if (c == 'h')
-			o->help = true;
 		else
 			rc = ctl_bad_option(ctl, inventory_opts, argv, c);
 	}
-	if (rc != CU_OK || o->help)
+	if (rc != CU_OK)
 		return rc;
 	if ((o->facility == NULL) == (o->country == NULL))
 		return ctl_usage_error(ctl, "inventory: give either --facility F or --country CC");
@@ -174,11 +168,8 @@ int cmd_inventory(struct ctl *ctl, int argc, char **argv)
 	struct inventory_opts o = {0};
 	int rc = parse_opts(ctl, argc, argv, &o);
 
-	if (rc != CU_OK || o.help) {
-		if (o.help)
-			ctl_print_usage(ctl, stdout);
+	if (rc != CU_OK)
 		return rc;
-	}
 	if (o.facility != NULL)
 		inv.facility = (char *)o.facility;
 	if (o.country != NULL)

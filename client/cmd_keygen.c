@@ -35,15 +35,11 @@ int cmd_keygen(struct ctl *ctl, int argc, char **argv)
 {
 	struct cu_key *key = NULL;
 	char pub_file[4096];
-	bool help = false;
 	int first = 0;
-	int rc = ctl_parse_positional(ctl, argc, argv, 1, 1, &first, &help);
+	int rc = ctl_parse_positional(ctl, argc, argv, 1, 1, &first);
 
-	if (rc != CU_OK || help) {
-		if (help)
-			ctl_print_usage(ctl, stdout);
+	if (rc != CU_OK)
 		return rc;
-	}
 	rc = key_generate(&key);
 	if (rc != CU_OK) {
 		rc = ctl_fail(ctl, CTL_EXIT_IO, "IO", "cannot generate a key: %s", cu_strerror(rc));
@@ -67,15 +63,11 @@ int cmd_pubkey(struct ctl *ctl, int argc, char **argv)
 {
 	uint8_t pk[KEY_PUBLIC_BYTES];
 	const char *spec;
-	bool help = false;
 	int first = 0;
-	int rc = ctl_parse_positional(ctl, argc, argv, 0, 1, &first, &help);
+	int rc = ctl_parse_positional(ctl, argc, argv, 0, 1, &first);
 
-	if (rc != CU_OK || help) {
-		if (help)
-			ctl_print_usage(ctl, stdout);
+	if (rc != CU_OK)
 		return rc;
-	}
 	spec = first < argc ? argv[first] : ctl->key_path;
 	if (spec == NULL)
 		return ctl_usage_error(ctl, "pubkey: give a key FILE, --key FILE or CUSTODY_KEY");

@@ -121,19 +121,22 @@ static int parse_roles(struct ctl *ctl, char *text, Custody__Role *roles, Custod
 }
 
 static const struct option party_opts[] = {
-    {"name", required_argument, NULL, 'n'},  {"country", required_argument, NULL, 'c'},
-    {"hq", required_argument, NULL, 'q'},    {"parent-country", required_argument, NULL, 'p'},
-    {"roles", required_argument, NULL, 'r'}, {"trusted", no_argument, NULL, 't'},
-    {"help", no_argument, NULL, 'h'},	     {NULL, 0, NULL, 0},
+    {"name", required_argument, NULL, 'n'},
+    {"country", required_argument, NULL, 'c'},
+    {"hq", required_argument, NULL, 'q'},
+    {"parent-country", required_argument, NULL, 'p'},
+    {"roles", required_argument, NULL, 'r'},
+    {"trusted", no_argument, NULL, 't'},
+    {NULL, 0, NULL, 0},
 };
 
 /* Parses register-party's options into p; roles is p's role storage. */
 static int parse_party(struct ctl *ctl, int argc, char **argv, Custody__Party *p,
-		       Custody__Role *roles, bool *help)
+		       Custody__Role *roles)
 {
 	int c;
 
-	while ((c = getopt_long(argc, argv, ":h", party_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":", party_opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			p->name = optarg;
@@ -154,9 +157,6 @@ static int parse_party(struct ctl *ctl, int argc, char **argv, Custody__Party *p
 		case 't':
 			p->trusted_exporter = true;
 			break;
-		case 'h':
-			*help = true;
-			return CU_OK;
 		default:
 			return ctl_bad_option(ctl, party_opts, argv, c);
 		}
@@ -177,14 +177,10 @@ int cmd_register_party(struct ctl *ctl, int argc, char **argv)
 	Custody__AdminAction act = CUSTODY__ADMIN_ACTION__INIT;
 	Custody__Party party = CUSTODY__PARTY__INIT;
 	Custody__Role roles[MAX_ROLES];
-	bool help = false;
-	int rc = parse_party(ctl, argc, argv, &party, roles, &help);
+	int rc = parse_party(ctl, argc, argv, &party, roles);
 
-	if (rc != CU_OK || help) {
-		if (help)
-			ctl_print_usage(ctl, stdout);
+	if (rc != CU_OK)
 		return rc;
-	}
 	act.action_case = CUSTODY__ADMIN_ACTION__ACTION_REGISTER_PARTY;
 	act.register_party = &party;
 	return submit_action(ctl, &act, "register_party", "party", party.id);
@@ -195,17 +191,15 @@ static const struct option key_opts[] = {
     {"role", required_argument, NULL, 'r'},
     {"valid-from", required_argument, NULL, 'f'},
     {"valid-until", required_argument, NULL, 'u'},
-    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
 /* Parses register-key's options into k; *spec gets the PUBKEY argument. */
-static int parse_key(struct ctl *ctl, int argc, char **argv, Custody__KeyRecord *k, char **spec,
-		     bool *help)
+static int parse_key(struct ctl *ctl, int argc, char **argv, Custody__KeyRecord *k, char **spec)
 {
 	int c, role = 0, rc = CU_OK;
 
-	while (rc == CU_OK && (c = getopt_long(argc, argv, ":h", key_opts, NULL)) != -1) {
+	while (rc == CU_OK && (c = getopt_long(argc, argv, ":", key_opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			k->party = optarg;
@@ -221,9 +215,6 @@ static int parse_key(struct ctl *ctl, int argc, char **argv, Custody__KeyRecord 
 		case 'u':
 			rc = ctl_parse_time(ctl, "--valid-until", optarg, &k->valid_until_ms);
 			break;
-		case 'h':
-			*help = true;
-			return CU_OK;
 		default:
 			return ctl_bad_option(ctl, key_opts, argv, c);
 		}
@@ -243,14 +234,10 @@ int cmd_register_key(struct ctl *ctl, int argc, char **argv)
 	uint8_t pk[KEY_PUBLIC_BYTES];
 	char pub[KEY_PUB_TEXT_MAX];
 	char *spec = NULL;
-	bool help = false;
-	int rc = parse_key(ctl, argc, argv, &rec, &spec, &help);
+	int rc = parse_key(ctl, argc, argv, &rec, &spec);
 
-	if (rc != CU_OK || help) {
-		if (help)
-			ctl_print_usage(ctl, stdout);
+	if (rc != CU_OK)
 		return rc;
-	}
 	rc = ctl_load_pub(ctl, "PUBKEY", spec, pk);
 	if (rc != CU_OK)
 		return rc;
@@ -263,11 +250,15 @@ int cmd_register_key(struct ctl *ctl, int argc, char **argv)
 }
 
 static const struct option facility_opts[] = {
-    {"name", required_argument, NULL, 'n'},	{"owner", required_argument, NULL, 'o'},
-    {"operator", required_argument, NULL, 'p'}, {"country", required_argument, NULL, 'c'},
-    {"lat", required_argument, NULL, 'y'},	{"lon", required_argument, NULL, 'x'},
-    {"authorized", no_argument, NULL, 'a'},	{"authorized-since", required_argument, NULL, 's'},
-    {"help", no_argument, NULL, 'h'},		{NULL, 0, NULL, 0},
+    {"name", required_argument, NULL, 'n'},
+    {"owner", required_argument, NULL, 'o'},
+    {"operator", required_argument, NULL, 'p'},
+    {"country", required_argument, NULL, 'c'},
+    {"lat", required_argument, NULL, 'y'},
+    {"lon", required_argument, NULL, 'x'},
+    {"authorized", no_argument, NULL, 'a'},
+    {"authorized-since", required_argument, NULL, 's'},
+    {NULL, 0, NULL, 0},
 };
 
 /* Handles one register-facility option c; *coords counts --lat/--lon. */
@@ -302,15 +293,11 @@ static int facility_option(struct ctl *ctl, int c, Custody__Facility *f, int *co
 }
 
 /* Parses register-facility's options into f. */
-static int parse_facility(struct ctl *ctl, int argc, char **argv, Custody__Facility *f, bool *help)
+static int parse_facility(struct ctl *ctl, int argc, char **argv, Custody__Facility *f)
 {
 	int c, coords = 0;
 
-	while ((c = getopt_long(argc, argv, ":h", facility_opts, NULL)) != -1) {
-		if (c == 'h') {
-			*help = true;
-			return CU_OK;
-		}
+	while ((c = getopt_long(argc, argv, ":", facility_opts, NULL)) != -1) {
 		if (c == '?' || c == ':')
 			return ctl_bad_option(ctl, facility_opts, argv, c);
 		if (facility_option(ctl, c, f, &coords) != CU_OK)
@@ -330,14 +317,10 @@ int cmd_register_facility(struct ctl *ctl, int argc, char **argv)
 {
 	Custody__AdminAction act = CUSTODY__ADMIN_ACTION__INIT;
 	Custody__Facility facility = CUSTODY__FACILITY__INIT;
-	bool help = false;
-	int rc = parse_facility(ctl, argc, argv, &facility, &help);
+	int rc = parse_facility(ctl, argc, argv, &facility);
 
-	if (rc != CU_OK || help) {
-		if (help)
-			ctl_print_usage(ctl, stdout);
+	if (rc != CU_OK)
 		return rc;
-	}
 	act.action_case = CUSTODY__ADMIN_ACTION__ACTION_REGISTER_FACILITY;
 	act.register_facility = &facility;
 	return submit_action(ctl, &act, "register_facility", "facility", facility.id);

@@ -104,15 +104,11 @@ int cmd_where(struct ctl *ctl, int argc, char **argv)
 	Custody__WhereRequest where = CUSTODY__WHERE_REQUEST__INIT;
 	Custody__Response *resp = NULL;
 	struct out_json j;
-	bool help = false;
 	int first = 0;
-	int rc = ctl_parse_positional(ctl, argc, argv, 1, 1, &first, &help);
+	int rc = ctl_parse_positional(ctl, argc, argv, 1, 1, &first);
 
-	if (rc != CU_OK || help) {
-		if (help)
-			ctl_print_usage(ctl, stdout);
+	if (rc != CU_OK)
 		return rc;
-	}
 	where.serial = argv[first];
 	req.body_case = CUSTODY__REQUEST__BODY_WHERE;
 	req.where = &where;

@@ -112,15 +112,11 @@ int cmd_whoami(struct ctl *ctl, int argc, char **argv)
 	Custody__Response *resp = NULL;
 	uint8_t pk[KEY_PUBLIC_BYTES];
 	char pub[KEY_PUB_TEXT_MAX];
-	bool help = false;
 	int first = 0;
-	int rc = ctl_parse_positional(ctl, argc, argv, 0, 0, &first, &help);
+	int rc = ctl_parse_positional(ctl, argc, argv, 0, 0, &first);
 
-	if (rc != CU_OK || help) {
-		if (help)
-			ctl_print_usage(ctl, stdout);
+	if (rc != CU_OK)
 		return rc;
-	}
 	if (ctl->key_path == NULL)
 		return ctl_usage_error(ctl,
 				       "whoami needs a key: pass --key FILE or set CUSTODY_KEY");

@@ -183,21 +183,15 @@ int ctl_bad_option(struct ctl *ctl, const struct option *opts, char **argv, int 
 }
 
 int ctl_parse_positional(struct ctl *ctl, int argc, char **argv, int min_args, int max_args,
-			 int *first, bool *help)
+			 int *first)
 {
 	static const struct option opts[] = {
-	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c, n;
 
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		if (c != 'h')
-			return ctl_bad_option(ctl, opts, argv, c);
-		*help = true;
-	}
-	if (*help)
-		return CU_OK;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1)
+		return ctl_bad_option(ctl, opts, argv, c);
 	n = argc - optind;
 	if (n < min_args)
 		return ctl_usage_error(ctl, "%s: missing argument (usage: " PROG " %s %s)",

@@ -88,13 +88,12 @@ void ctl_print_usage(const struct ctl *ctl, FILE *f);
 CU_MUST_USE int ctl_bad_option(struct ctl *ctl, const struct option *opts, char **argv, int c);
 
 /*
- * Parses the argv of a command that takes only --help and between
- * min_args and max_args positional arguments. *first gets the index of the
- * first positional argument; *help is set (and nothing else checked) when
- * --help was given.
+ * Parses the argv of a command that takes no options and between min_args
+ * and max_args positional arguments (--help is handled before commands
+ * run, in main.c). *first gets the index of the first positional argument.
  */
 CU_MUST_USE int ctl_parse_positional(struct ctl *ctl, int argc, char **argv, int min_args,
-				     int max_args, int *first, bool *help);
+				     int max_args, int *first);
 
 /* A usage error "CMD: OPT is required" unless given. */
 CU_MUST_USE int ctl_require(struct ctl *ctl, bool given, const char *opt);

@@ -140,12 +140,38 @@ static int parse_global(struct ctl *ctl, int argc, char **argv, bool *help, int 
 	return CU_OK;
 }
 
-/* Runs "help [COMMAND]": the command's own --help, or the overview. */
+/* Makes cmd the current command of ctl (for usage and error messages). */
+static void select_command(struct ctl *ctl, const struct cmd_def *cmd)
+{
+	ctl->cmd_name = cmd->name;
+	ctl->cmd_help = cmd->help;
+	ctl->cmd_usage = cmd->usage;
+}
+
+/* Prints cmd's usage, and its family's shared help, on stdout. */
+static int show_usage(struct ctl *ctl, const struct cmd_def *cmd)
+{
+	select_command(ctl, cmd);
+	ctl_print_usage(ctl, stdout);
+	if (cmd->more != NULL)
+		printf("\n%s", cmd->more);
+	return CU_OK;
+}
+
+/* Does a command's argv ask for help ("--help" or "-h" before any "--")? */
+static bool asks_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Runs "help [COMMAND]": the command's usage, or the overview. */
 static int run_help(struct ctl *ctl, int argc, char **argv)
 {
 	const struct cmd_def *cmd = argc > 1 ? find_command(argv[1]) : NULL;
-	char help_opt[] = "--help";
-	char *cmd_argv[3] = {NULL, help_opt, NULL};
 
 	if (argc <= 1) {
 		print_help(stdout);
@@ -153,15 +179,10 @@ static int run_help(struct ctl *ctl, int argc, char **argv)
 	}
 	if (cmd == NULL)
 		return ctl_usage_error(ctl, "unknown command \"%s\"", argv[1]);
-	ctl->cmd_name = cmd->name;
-	ctl->cmd_help = cmd->help;
-	ctl->cmd_usage = cmd->usage;
-	cmd_argv[0] = (char *)cmd->name;
-	optind = 0;
-	return cmd->run(ctl, 2, cmd_argv);
+	return show_usage(ctl, cmd);
 }
 
-/* Runs the command at argv[0]. */
+/* Runs the command at argv[0]; --help anywhere in it shows its usage. */
 static int run_command(struct ctl *ctl, int argc, char **argv)
 {
 	const struct cmd_def *cmd = find_command(argv[0]);
@@ -170,9 +191,9 @@ static int run_command(struct ctl *ctl, int argc, char **argv)
 		return run_help(ctl, argc, argv);
 	if (cmd == NULL)
 		return ctl_usage_error(ctl, "unknown command \"%s\"", argv[0]);
-	ctl->cmd_name = cmd->name;
-	ctl->cmd_help = cmd->help;
-	ctl->cmd_usage = cmd->usage;
+	if (asks_help(argc, argv))
+		return show_usage(ctl, cmd);
+	select_command(ctl, cmd);
 	optind = 0; /* glibc: start a fresh scan of the command's argv */
 	return cmd->run(ctl, argc, argv);
 }
