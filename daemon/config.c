@@ -8,7 +8,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,19 +83,6 @@ const struct config_key_info *config_keys(size_t *count)
 	return key_infos;
 }
 
-static int fail(char *err, size_t err_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t err_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, err_size, fmt, ap);
-	va_end(ap);
-	return CU_ERR_INVALID;
-}
-
 /* Stores text as the value of key def in cfg. */
 static int set_value(struct config *cfg, const struct key_def *def, const char *text)
 {
@@ -155,24 +141,24 @@ static int parse_line(struct config *cfg, char *line, int lineno, unsigned char 
 		return CU_OK;
 	eq = strchr(line, '=');
 	if (eq == NULL)
-		return fail(err, err_size, "line %d: expected \"key = value\"", lineno);
+		return cu_fail(err, err_size, "line %d: expected \"key = value\"", lineno);
 	*eq = '\0';
 	key = trim(line);
 	value = trim(eq + 1);
 	def = find_key(key);
 	if (def == NULL)
-		return fail(err, err_size, "line %d: unknown key \"%.64s\"", lineno, key);
+		return cu_fail(err, err_size, "line %d: unknown key \"%.64s\"", lineno, key);
 	if (seen[def - key_defs])
-		return fail(err, err_size, "line %d: %s is set twice", lineno, key);
+		return cu_fail(err, err_size, "line %d: %s is set twice", lineno, key);
 	seen[def - key_defs] = 1;
 	rc = set_value(cfg, def, value);
 	if (rc == CU_ERR_NOMEM)
-		return fail(err, err_size, "out of memory");
+		return cu_fail(err, err_size, "out of memory");
 	if (rc != CU_OK)
-		return fail(err, err_size,
-			    "line %d: %s: \"%.64s\" is not a valid value (%s %ld..%ld)", lineno,
-			    key, value, def->type == KEY_MODE ? "octal" : "integer", def->min,
-			    def->max);
+		return cu_fail(err, err_size,
+			       "line %d: %s: \"%.64s\" is not a valid value (%s %ld..%ld)", lineno,
+			       key, value, def->type == KEY_MODE ? "octal" : "integer", def->min,
+			       def->max);
 	return CU_OK;
 }
 
@@ -183,9 +169,9 @@ static int apply_defaults(struct config *cfg, const unsigned char *seen, char *e
 		if (seen[i])
 			continue;
 		if (key_defs[i].default_text == NULL)
-			return fail(err, err_size, "%s is required", key_defs[i].name);
+			return cu_fail(err, err_size, "%s is required", key_defs[i].name);
 		if (set_value(cfg, &key_defs[i], key_defs[i].default_text) != CU_OK)
-			return fail(err, err_size, "out of memory");
+			return cu_fail(err, err_size, "out of memory");
 	}
 	return CU_OK;
 }
@@ -211,8 +197,8 @@ int config_load(const char *path, struct config **out, char *err, size_t err_siz
 	while (fgets(line, sizeof(line), f) != NULL) {
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
-			rc = fail(err, err_size, "line %d: longer than %zu bytes", lineno,
-				  sizeof(line) - 2);
+			rc = cu_fail(err, err_size, "line %d: longer than %zu bytes", lineno,
+				     sizeof(line) - 2);
 			goto fail;
 		}
 		rc = parse_line(cfg, line, lineno, seen, err, err_size);

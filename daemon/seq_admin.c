@@ -29,7 +29,6 @@ static bool authorize(struct item *it, const struct seq_ctx *ctx)
 {
 	const struct key_rec *key;
 	char pk[KEY_PUB_TEXT_MAX];
-	const char *why;
 
 	if (memcmp(it->signer, ctx->admin_key, 32) == 0)
 		return true;
@@ -40,12 +39,8 @@ static bool authorize(struct item *it, const struct seq_ctx *ctx)
 			   "signer key %s is neither the bootstrap admin key nor registered", pk);
 		return false;
 	}
-	why = registry_key_unusable(key, ctx->now_ms);
-	if (why != NULL) {
-		seq_refuse(it, CUSTODY__ERROR_CODE__UNAUTHENTICATED, "signer key %s is %s", pk,
-			   why);
+	if (!seq_key_usable(it, key, ctx))
 		return false;
-	}
 	if (key->role != CUSTODY__ROLE__ADMIN) {
 		seq_refuse(it, CUSTODY__ERROR_CODE__FORBIDDEN,
 			   "admin actions need the bootstrap admin key or an ADMIN key; this key "

@@ -122,7 +122,6 @@ static bool authorize(struct item *it, const struct state_ws *ws, const struct s
 	const struct key_rec *key = registry_key(ctx->reg, it->signer);
 	const Custody__Event *ev = it->ev;
 	char pk[KEY_PUB_TEXT_MAX];
-	const char *why;
 
 	key_pub_format(it->signer, pk);
 	if (key == NULL) {
@@ -143,12 +142,8 @@ static bool authorize(struct item *it, const struct state_ws *ws, const struct s
 		}
 		return true;
 	}
-	why = registry_key_unusable(key, ctx->now_ms);
-	if (why != NULL) {
-		seq_refuse(it, CUSTODY__ERROR_CODE__UNAUTHENTICATED, "signer key %s is %s", pk,
-			   why);
+	if (!seq_key_usable(it, key, ctx))
 		return false;
-	}
 	if (strcmp(key->party, ev->actor) != 0) {
 		seq_refuse(it, CUSTODY__ERROR_CODE__FORBIDDEN,
 			   "signer key belongs to party %s, not to actor %s", key->party,

@@ -58,6 +58,12 @@ struct seq_ctx {
 void seq_refuse(struct item *item, Custody__ErrorCode code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * Refuses the item (UNAUTHENTICATED) if key, which signed it, is revoked,
+ * expired or not yet valid at ctx->now_ms; returns whether it is usable.
+ */
+bool seq_key_usable(struct item *item, const struct key_rec *key, const struct seq_ctx *ctx);
+
 /* Events: the load job (existing ids, device closure). */
 struct db_job *seq_events_load_job(struct item *batch, db_done_fn done, void *arg);
 

@@ -23,6 +23,7 @@
 #include "codec.h"
 #include "conn.h"
 #include "enums.h"
+#include "key.h"
 #include "log.h"
 #include "seq_internal.h"
 
@@ -76,6 +77,18 @@ void seq_refuse(struct item *it, Custody__ErrorCode code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(it->res.message, sizeof(it->res.message), fmt, ap);
 	va_end(ap);
+}
+
+bool seq_key_usable(struct item *it, const struct key_rec *key, const struct seq_ctx *ctx)
+{
+	const char *why = registry_key_unusable(key, ctx->now_ms);
+	char pk[KEY_PUB_TEXT_MAX];
+
+	if (why == NULL)
+		return true;
+	key_pub_format(it->signer, pk);
+	seq_refuse(it, CUSTODY__ERROR_CODE__UNAUTHENTICATED, "signer key %s is %s", pk, why);
+	return false;
 }
 
 /* Answers a refused item: the error with its rule or conflicting heads. */

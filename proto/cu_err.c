@@ -1,6 +1,19 @@
 /* cu_err.c - descriptions of the error codes in cu_err.h. */
 #include "cu_err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
+int cu_fail(char *err, size_t err_size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, err_size, fmt, ap);
+	va_end(ap);
+	return CU_ERR_INVALID;
+}
+
 const char *cu_strerror(int err)
 {
 	switch (err) {

@@ -27,4 +27,12 @@ enum cu_err {
 /* Returns a static, human-readable description of err. */
 const char *cu_strerror(int err);
 
+#include <stddef.h>
+
+/*
+ * Writes a printf-style message into err (err_size bytes) and returns
+ * CU_ERR_INVALID: the one-liner of every validator that explains itself.
+ */
+int cu_fail(char *err, size_t err_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -6,7 +6,6 @@
 #include "validate.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,19 +13,6 @@
 #include "enums.h"
 
 #define STR(s) ((s) != NULL ? (s) : "")
-
-static int fail(char *err, size_t err_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t err_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, err_size, fmt, ap);
-	va_end(ap);
-	return CU_ERR_INVALID;
-}
 
 static bool is_alnum(char c)
 {
@@ -187,34 +173,35 @@ static int check_device_ref(const Custody__DeviceRef *d, bool registering, const
 			    char *err, size_t err_size)
 {
 	if (!validate_serial(d->serial))
-		return fail(err, err_size,
-			    "%s: serial \"%.64s\" is not valid (1-64 of A-Z a-z 0-9 . _ : / -, "
-			    "starting with a letter or digit)",
-			    where, STR(d->serial));
+		return cu_fail(err, err_size,
+			       "%s: serial \"%.64s\" is not valid (1-64 of A-Z a-z 0-9 . _ : / -, "
+			       "starting with a letter or digit)",
+			       where, STR(d->serial));
 	if (registering) {
 		if (d->prev.len != 0)
-			return fail(err, err_size, "%s (%s): REGISTER takes no prev", where,
-				    d->serial);
+			return cu_fail(err, err_size, "%s (%s): REGISTER takes no prev", where,
+				       d->serial);
 		if (d->kind < CUSTODY__DEVICE_KIND__CHIP || d->kind > CUSTODY__DEVICE_KIND__RACK)
-			return fail(err, err_size,
-				    "%s (%s): kind must be chip, board, server or rack", where,
-				    d->serial);
+			return cu_fail(err, err_size,
+				       "%s (%s): kind must be chip, board, server or rack", where,
+				       d->serial);
 		if (STR(d->model)[0] == '\0' || !validate_text(d->model, VALIDATE_MODEL_MAX))
-			return fail(err, err_size,
-				    "%s (%s): model is required (at most %d bytes of text)", where,
-				    d->serial, VALIDATE_MODEL_MAX);
+			return cu_fail(err, err_size,
+				       "%s (%s): model is required (at most %d bytes of text)",
+				       where, d->serial, VALIDATE_MODEL_MAX);
 		if (d->device_key.len != 0 && d->device_key.len != 32)
-			return fail(err, err_size, "%s (%s): device_key must be 32 bytes", where,
-				    d->serial);
+			return cu_fail(err, err_size, "%s (%s): device_key must be 32 bytes", where,
+				       d->serial);
 		return CU_OK;
 	}
 	if (d->prev.len != 32)
-		return fail(err, err_size, "%s (%s): prev must be the 32-byte id of its last event",
-			    where, d->serial);
+		return cu_fail(err, err_size,
+			       "%s (%s): prev must be the 32-byte id of its last event", where,
+			       d->serial);
 	if (d->kind != 0 || STR(d->model)[0] != '\0' || d->device_key.len != 0)
-		return fail(err, err_size,
-			    "%s (%s): kind, model and device_key are for REGISTER only", where,
-			    d->serial);
+		return cu_fail(err, err_size,
+			       "%s (%s): kind, model and device_key are for REGISTER only", where,
+			       d->serial);
 	return CU_OK;
 }
 
@@ -229,11 +216,11 @@ static int check_devices(const Custody__Event *ev, unsigned fields, char *err, s
 	int rc;
 
 	if (n == 0 || n > VALIDATE_MAX_DEVICES)
-		return fail(err, err_size, "devices: between 1 and %d devices required",
-			    VALIDATE_MAX_DEVICES);
+		return cu_fail(err, err_size, "devices: between 1 and %d devices required",
+			       VALIDATE_MAX_DEVICES);
 	if ((fields & F_ONE_DEVICE) && n != 1)
-		return fail(err, err_size, "devices: %s acts on exactly one device",
-			    enum_name(&custody__event_type__descriptor, ev->type));
+		return cu_fail(err, err_size, "devices: %s acts on exactly one device",
+			       enum_name(&custody__event_type__descriptor, ev->type));
 	for (size_t i = 0; i < n; i++) {
 		snprintf(where, sizeof(where), "devices[%zu]", i);
 		rc = check_device_ref(ev->devices[i], registering, where, err, err_size);
@@ -242,22 +229,23 @@ static int check_devices(const Custody__Event *ev, unsigned fields, char *err, s
 	}
 	if (fields & F_CONTAINER) {
 		if (ev->container == NULL)
-			return fail(err, err_size, "container is required");
+			return cu_fail(err, err_size, "container is required");
 		rc = check_device_ref(ev->container, false, "container", err, err_size);
 		if (rc != CU_OK)
 			return rc;
 	} else if (ev->container != NULL) {
-		return fail(err, err_size, "container: only PACK and UNPACK name a container");
+		return cu_fail(err, err_size, "container: only PACK and UNPACK name a container");
 	}
 	names = malloc((n + 1) * sizeof(*names));
 	if (names == NULL)
-		return fail(err, err_size, "out of memory");
+		return cu_fail(err, err_size, "out of memory");
 	for (size_t i = 0; i < n; i++)
 		names[i] = ev->devices[i]->serial;
 	if (ev->container != NULL)
 		names[n++] = ev->container->serial;
 	dup = find_duplicate(names, n);
-	rc = dup != NULL ? fail(err, err_size, "devices: %s appears more than once", dup) : CU_OK;
+	rc =
+	    dup != NULL ? cu_fail(err, err_size, "devices: %s appears more than once", dup) : CU_OK;
 	free(names);
 	return rc;
 }
@@ -270,23 +258,23 @@ static int check_contents(const Custody__Event *ev, char *err, size_t err_size)
 	int rc = CU_OK;
 
 	if (ev->n_reported_contents > VALIDATE_MAX_DEVICES)
-		return fail(err, err_size, "reported_contents: at most %d serials",
-			    VALIDATE_MAX_DEVICES);
+		return cu_fail(err, err_size, "reported_contents: at most %d serials",
+			       VALIDATE_MAX_DEVICES);
 	for (size_t i = 0; i < ev->n_reported_contents; i++) {
 		if (!validate_serial(ev->reported_contents[i]))
-			return fail(err, err_size,
-				    "reported_contents[%zu]: \"%.64s\" is not a serial", i,
-				    STR(ev->reported_contents[i]));
+			return cu_fail(err, err_size,
+				       "reported_contents[%zu]: \"%.64s\" is not a serial", i,
+				       STR(ev->reported_contents[i]));
 	}
 	if (ev->n_reported_contents < 2)
 		return CU_OK;
 	names = malloc(ev->n_reported_contents * sizeof(*names));
 	if (names == NULL)
-		return fail(err, err_size, "out of memory");
+		return cu_fail(err, err_size, "out of memory");
 	memcpy(names, ev->reported_contents, ev->n_reported_contents * sizeof(*names));
 	dup = find_duplicate(names, ev->n_reported_contents);
 	if (dup != NULL)
-		rc = fail(err, err_size, "reported_contents: %s appears more than once", dup);
+		rc = cu_fail(err, err_size, "reported_contents: %s appears more than once", dup);
 	free(names);
 	return rc;
 }
@@ -298,28 +286,31 @@ static int check_places(const Custody__Event *ev, unsigned fields, char *err, si
 	bool has_facility = STR(ev->facility)[0] != '\0';
 
 	if ((fields & F_FACILITY) && !has_facility)
-		return fail(err, err_size, "facility is required for %s", type);
+		return cu_fail(err, err_size, "facility is required for %s", type);
 	if (!(fields & (F_FACILITY | F_FACILITY_OPT)) && has_facility)
-		return fail(err, err_size, "facility: %s takes none", type);
+		return cu_fail(err, err_size, "facility: %s takes none", type);
 	if (has_facility && !validate_ident(ev->facility))
-		return fail(err, err_size, "facility: \"%.64s\" is not a valid id", ev->facility);
+		return cu_fail(err, err_size, "facility: \"%.64s\" is not a valid id",
+			       ev->facility);
 	if (fields & F_TO_FACILITY) {
 		if (!validate_ident(ev->to_facility))
-			return fail(err, err_size, "to_facility: a valid facility id is required");
+			return cu_fail(err, err_size,
+				       "to_facility: a valid facility id is required");
 		if (strcmp(ev->to_facility, ev->facility) == 0)
-			return fail(err, err_size, "to_facility: same as facility");
+			return cu_fail(err, err_size, "to_facility: same as facility");
 	} else if (STR(ev->to_facility)[0] != '\0') {
-		return fail(err, err_size, "to_facility: only SHIP and RMA_OUT take one");
+		return cu_fail(err, err_size, "to_facility: only SHIP and RMA_OUT take one");
 	}
 	if (!(fields & F_SHIPPING) &&
 	    (STR(ev->consignee)[0] != '\0' || STR(ev->carrier)[0] != '\0' || ev->deadline_ms != 0))
-		return fail(err, err_size, "consignee, carrier and deadline_ms are for SHIP only");
+		return cu_fail(err, err_size,
+			       "consignee, carrier and deadline_ms are for SHIP only");
 	if (STR(ev->consignee)[0] != '\0' && !validate_ident(ev->consignee))
-		return fail(err, err_size, "consignee: not a valid party id");
+		return cu_fail(err, err_size, "consignee: not a valid party id");
 	if (STR(ev->carrier)[0] != '\0' && !validate_ident(ev->carrier))
-		return fail(err, err_size, "carrier: not a valid party id");
+		return cu_fail(err, err_size, "carrier: not a valid party id");
 	if (ev->deadline_ms != 0 && ev->deadline_ms <= ev->occurred_at_ms)
-		return fail(err, err_size, "deadline_ms: must be after occurred_at_ms");
+		return cu_fail(err, err_size, "deadline_ms: must be after occurred_at_ms");
 	return CU_OK;
 }
 
@@ -330,27 +321,29 @@ static int check_details(const Custody__Event *ev, unsigned fields, char *err, s
 	bool has_location = STR(ev->location)[0] != '\0';
 
 	if ((fields & F_LOCATION_REQ) && !has_location)
-		return fail(err, err_size, "location is required for %s", type);
+		return cu_fail(err, err_size, "location is required for %s", type);
 	if (!(fields & F_LOCATION) && has_location)
-		return fail(err, err_size, "location: %s takes none", type);
+		return cu_fail(err, err_size, "location: %s takes none", type);
 	if (!validate_text(ev->location, VALIDATE_LOCATION_MAX))
-		return fail(err, err_size, "location: at most %d bytes of text",
-			    VALIDATE_LOCATION_MAX);
+		return cu_fail(err, err_size, "location: at most %d bytes of text",
+			       VALIDATE_LOCATION_MAX);
 	if (fields & F_REASON) {
 		if (ev->reason < CUSTODY__REPORT_REASON__REPORT_LOST ||
 		    ev->reason > CUSTODY__REPORT_REASON__REPORT_OTHER)
-			return fail(err, err_size,
-				    "reason: lost, stolen, tampered, found or other is required");
+			return cu_fail(
+			    err, err_size,
+			    "reason: lost, stolen, tampered, found or other is required");
 		if (ev->reason == CUSTODY__REPORT_REASON__REPORT_FOUND &&
 		    STR(ev->facility)[0] == '\0')
-			return fail(err, err_size, "facility is required to report a device found");
+			return cu_fail(err, err_size,
+				       "facility is required to report a device found");
 	} else if (ev->reason != 0) {
-		return fail(err, err_size, "reason: only REPORT takes one");
+		return cu_fail(err, err_size, "reason: only REPORT takes one");
 	}
 	if (!(fields & F_CONTENTS) && ev->n_reported_contents != 0)
-		return fail(err, err_size, "reported_contents: only ATTEST takes them");
+		return cu_fail(err, err_size, "reported_contents: only ATTEST takes them");
 	if (!validate_text(ev->note, VALIDATE_NOTE_MAX))
-		return fail(err, err_size, "note: at most %d bytes of text", VALIDATE_NOTE_MAX);
+		return cu_fail(err, err_size, "note: at most %d bytes of text", VALIDATE_NOTE_MAX);
 	return check_contents(ev, err, err_size);
 }
 
@@ -361,15 +354,16 @@ int validate_event(const Custody__Event *ev, int64_t now_ms, int64_t max_skew_ms
 	int rc;
 
 	if (fields == 0)
-		return fail(err, err_size, "type: unknown event type %d", (int)ev->type);
+		return cu_fail(err, err_size, "type: unknown event type %d", (int)ev->type);
 	if (!validate_ident(ev->actor))
-		return fail(err, err_size, "actor: a valid party id is required");
+		return cu_fail(err, err_size, "actor: a valid party id is required");
 	if (ev->occurred_at_ms <= 0)
-		return fail(err, err_size, "occurred_at_ms is required");
+		return cu_fail(err, err_size, "occurred_at_ms is required");
 	if (ev->occurred_at_ms > now_ms + max_skew_ms)
-		return fail(err, err_size,
-			    "occurred_at_ms is %lld ms in the future (allowed clock skew %lld ms)",
-			    (long long)(ev->occurred_at_ms - now_ms), (long long)max_skew_ms);
+		return cu_fail(
+		    err, err_size,
+		    "occurred_at_ms is %lld ms in the future (allowed clock skew %lld ms)",
+		    (long long)(ev->occurred_at_ms - now_ms), (long long)max_skew_ms);
 	rc = check_devices(ev, fields, err, err_size);
 	if (rc == CU_OK)
 		rc = check_places(ev, fields, err, err_size);
@@ -383,25 +377,25 @@ static int check_party(const Custody__Party *p, char *err, size_t err_size)
 	unsigned seen = 0;
 
 	if (!validate_ident(p->id))
-		return fail(err, err_size, "party.id: 1-64 of A-Z a-z 0-9 . _ - required");
+		return cu_fail(err, err_size, "party.id: 1-64 of A-Z a-z 0-9 . _ - required");
 	if (STR(p->name)[0] == '\0' || !validate_text(p->name, VALIDATE_NAME_MAX))
-		return fail(err, err_size, "party.name: 1-%d bytes of text required",
-			    VALIDATE_NAME_MAX);
+		return cu_fail(err, err_size, "party.name: 1-%d bytes of text required",
+			       VALIDATE_NAME_MAX);
 	if (!validate_country(p->country) || !validate_country(p->hq_country) ||
 	    !validate_country(p->parent_country))
-		return fail(err, err_size,
-			    "party: country, hq_country and parent_country must be ISO 3166 "
-			    "alpha-2 codes (e.g. US)");
+		return cu_fail(err, err_size,
+			       "party: country, hq_country and parent_country must be ISO 3166 "
+			       "alpha-2 codes (e.g. US)");
 	if (p->n_roles == 0)
-		return fail(err, err_size, "party.roles: at least one role required");
+		return cu_fail(err, err_size, "party.roles: at least one role required");
 	for (size_t i = 0; i < p->n_roles; i++) {
 		int r = p->roles[i];
 
 		if (r < CUSTODY__ROLE__ADMIN || r > CUSTODY__ROLE__WITNESS)
-			return fail(err, err_size, "party.roles[%zu]: unknown role %d", i, r);
+			return cu_fail(err, err_size, "party.roles[%zu]: unknown role %d", i, r);
 		if (seen & (1u << r))
-			return fail(err, err_size, "party.roles: %s listed twice",
-				    enum_name(&custody__role__descriptor, r));
+			return cu_fail(err, err_size, "party.roles: %s listed twice",
+				       enum_name(&custody__role__descriptor, r));
 		seen |= 1u << r;
 	}
 	return CU_OK;
@@ -410,34 +404,34 @@ static int check_party(const Custody__Party *p, char *err, size_t err_size)
 static int check_key(const Custody__KeyRecord *k, char *err, size_t err_size)
 {
 	if (k->pubkey.len != 32)
-		return fail(err, err_size, "key.pubkey: 32-byte Ed25519 public key required");
+		return cu_fail(err, err_size, "key.pubkey: 32-byte Ed25519 public key required");
 	if (!validate_ident(k->party))
-		return fail(err, err_size, "key.party: a valid party id is required");
+		return cu_fail(err, err_size, "key.party: a valid party id is required");
 	if (k->role < CUSTODY__ROLE__ADMIN || k->role > CUSTODY__ROLE__WITNESS)
-		return fail(err, err_size, "key.role: a role is required");
+		return cu_fail(err, err_size, "key.role: a role is required");
 	if (k->valid_from_ms < 0 || k->valid_until_ms < 0 ||
 	    (k->valid_until_ms != 0 && k->valid_until_ms <= k->valid_from_ms))
-		return fail(err, err_size, "key: valid_until_ms must be after valid_from_ms");
+		return cu_fail(err, err_size, "key: valid_until_ms must be after valid_from_ms");
 	return CU_OK;
 }
 
 static int check_facility(const Custody__Facility *f, char *err, size_t err_size)
 {
 	if (!validate_ident(f->id))
-		return fail(err, err_size, "facility.id: 1-64 of A-Z a-z 0-9 . _ - required");
+		return cu_fail(err, err_size, "facility.id: 1-64 of A-Z a-z 0-9 . _ - required");
 	if (STR(f->name)[0] == '\0' || !validate_text(f->name, VALIDATE_NAME_MAX))
-		return fail(err, err_size, "facility.name: 1-%d bytes of text required",
-			    VALIDATE_NAME_MAX);
+		return cu_fail(err, err_size, "facility.name: 1-%d bytes of text required",
+			       VALIDATE_NAME_MAX);
 	if (!validate_ident(f->owner) || !validate_ident(f->operator_))
-		return fail(err, err_size, "facility: owner and operator party ids required");
+		return cu_fail(err, err_size, "facility: owner and operator party ids required");
 	if (!validate_country(f->country))
-		return fail(err, err_size, "facility.country: ISO 3166 alpha-2 code required");
+		return cu_fail(err, err_size, "facility.country: ISO 3166 alpha-2 code required");
 	if (!isfinite(f->latitude) || !isfinite(f->longitude) || f->latitude < -90 ||
 	    f->latitude > 90 || f->longitude < -180 || f->longitude > 180)
-		return fail(err, err_size,
-			    "facility: latitude must be in [-90, 90], longitude in [-180, 180]");
+		return cu_fail(err, err_size,
+			       "facility: latitude must be in [-90, 90], longitude in [-180, 180]");
 	if (f->authorized_since_ms < 0)
-		return fail(err, err_size, "facility.authorized_since_ms: must not be negative");
+		return cu_fail(err, err_size, "facility.authorized_since_ms: must not be negative");
 	return CU_OK;
 }
 
@@ -445,9 +439,9 @@ int validate_admin(const Custody__AdminAction *act, int64_t now_ms, int64_t max_
 		   size_t err_size)
 {
 	if (act->issued_at_ms <= 0)
-		return fail(err, err_size, "issued_at_ms is required");
+		return cu_fail(err, err_size, "issued_at_ms is required");
 	if (act->issued_at_ms > now_ms + max_skew_ms)
-		return fail(err, err_size, "issued_at_ms is in the future");
+		return cu_fail(err, err_size, "issued_at_ms is in the future");
 	switch (act->action_case) {
 	case CUSTODY__ADMIN_ACTION__ACTION_REGISTER_PARTY:
 		return check_party(act->register_party, err, err_size);
@@ -456,6 +450,6 @@ int validate_admin(const Custody__AdminAction *act, int64_t now_ms, int64_t max_
 	case CUSTODY__ADMIN_ACTION__ACTION_REGISTER_FACILITY:
 		return check_facility(act->register_facility, err, err_size);
 	default:
-		return fail(err, err_size, "action: unknown or missing admin action");
+		return cu_fail(err, err_size, "action: unknown or missing admin action");
 	}
 }
