@@ -639,9 +639,13 @@ static void conn_lost(struct db_conn *c, const char *why)
 	for (char *p = msg; *p != '\0'; p++)
 		if (*p == '\n')
 			*p = ' ';
-	if (!c->db->closing)
+	/* A lost connection is news; a failed retry only at the longest backoff. */
+	if (!c->db->closing && (c->state != CONN_CONNECTING || c->backoff_ms == BACKOFF_MAX_MS))
 		log_warn("database %s connection %d lost: %s (retry in %d ms)", lane_name(c->lane),
 			 c->index, msg, c->backoff_ms);
+	else if (!c->db->closing)
+		log_debug("database %s connection %d: %s (retry in %d ms)", lane_name(c->lane),
+			  c->index, msg, c->backoff_ms);
 	if (c->io != NULL)
 		event_free(c->io);
 	c->io = NULL;
