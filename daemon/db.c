@@ -123,6 +123,20 @@ static char *arena_alloc(struct db_job *job, size_t n)
 	return c->data + c->used - n;
 }
 
+static struct call *add_call(struct db_job *job, enum call_kind kind, enum sql_stmt stmt);
+
+/* Appends literal SQL without parameters (copied); failures set nomem. */
+static void add_sql_call(struct db_job *job, const char *sql)
+{
+	struct call *c = add_call(job, CALL_SQL, SQL_COUNT);
+	char *copy = c != NULL ? arena_alloc(job, strlen(sql) + 1) : NULL;
+
+	if (copy != NULL) {
+		memcpy(copy, sql, strlen(sql) + 1);
+		c->sql = copy;
+	}
+}
+
 static struct call *add_call(struct db_job *job, enum call_kind kind, enum sql_stmt stmt)
 {
 	struct call *c;
@@ -450,14 +464,14 @@ static void lane_fail_queued(struct db *db, enum db_lane lane, const char *why)
 static void conn_rollback(struct db_conn *c)
 {
 	struct db_job *rb = db_job_new(NULL, NULL);
-	struct call *call = rb != NULL ? add_call(rb, CALL_SQL, SQL_BEGIN) : NULL;
 
-	if (call == NULL) {
+	if (rb != NULL)
+		add_sql_call(rb, "ROLLBACK");
+	if (rb == NULL || rb->nomem) {
 		db_job_free(rb);
 		conn_lost(c, "out of memory");
 		return;
 	}
-	call->sql = "ROLLBACK";
 	c->job = rb;
 	c->internal = true;
 	conn_send(c);
@@ -677,7 +691,6 @@ static void conn_setup(struct db_conn *c)
 {
 	struct db_job *job = db_job_new(NULL, NULL);
 	char set_timeout[64];
-	struct call *call;
 
 	if (PQsetnonblocking(c->pg, 1) != 0 || !PQenterPipelineMode(c->pg) || job == NULL) {
 		db_job_free(job);
@@ -686,15 +699,7 @@ static void conn_setup(struct db_conn *c)
 	}
 	snprintf(set_timeout, sizeof(set_timeout), "SET statement_timeout = %d",
 		 c->db->statement_timeout_ms);
-	call = add_call(job, CALL_SQL, SQL_BEGIN);
-	if (call != NULL)
-		call->sql = arena_alloc(job, strlen(set_timeout) + 1);
-	if (call == NULL || call->sql == NULL) {
-		db_job_free(job);
-		conn_lost(c, "out of memory");
-		return;
-	}
-	memcpy((char *)call->sql, set_timeout, strlen(set_timeout) + 1);
+	add_sql_call(job, set_timeout);
 	for (int s = 0; s < SQL_COUNT; s++)
 		add_call(job, CALL_PREPARE, (enum sql_stmt)s);
 	if (job->nomem) {

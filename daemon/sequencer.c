@@ -450,7 +450,6 @@ static int load_parties(struct registry *reg, const PGresult *res)
 
 	for (int r = 0; r < PQntuples(res); r++) {
 		char roles[256], *save = NULL;
-		int role;
 
 		memset(&p, 0, sizeof(p));
 		snprintf(p.id, sizeof(p.id), "%s", PQgetvalue(res, r, 0));
@@ -460,7 +459,9 @@ static int load_parties(struct registry *reg, const PGresult *res)
 		snprintf(p.parent_country, sizeof(p.parent_country), "%s", PQgetvalue(res, r, 4));
 		snprintf(roles, sizeof(roles), "%s", PQgetvalue(res, r, 5));
 		for (char *t = strtok_r(roles, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-			if (enum_parse(&custody__role__descriptor, t, NULL, &role) == CU_OK)
+			int role = enum_value(&custody__role__descriptor, t);
+
+			if (role != 0)
 				p.roles |= 1u << role;
 		}
 		p.trusted_exporter = db_value_bool(res, r, 6);
@@ -473,17 +474,15 @@ static int load_parties(struct registry *reg, const PGresult *res)
 static int load_keys(struct registry *reg, const PGresult *res)
 {
 	struct key_rec k;
-	int role = 0;
 
 	for (int r = 0; r < PQntuples(res); r++) {
 		memset(&k, 0, sizeof(k));
 		if (db_value_bytes(res, r, 0, k.pubkey, 32) != CU_OK)
 			return CU_ERR_INVALID;
 		snprintf(k.party, sizeof(k.party), "%s", PQgetvalue(res, r, 1));
-		if (enum_parse(&custody__role__descriptor, PQgetvalue(res, r, 2), NULL, &role) !=
-		    CU_OK)
+		k.role = enum_value(&custody__role__descriptor, PQgetvalue(res, r, 2));
+		if (k.role == 0)
 			return CU_ERR_INVALID;
-		k.role = role;
 		k.valid_from_ms = db_value_i64(res, r, 3);
 		k.valid_until_ms = db_value_i64(res, r, 4);
 		k.revoked_at_ms = db_value_i64(res, r, 5);
