@@ -148,6 +148,17 @@ static const char *const texts[SQL_COUNT] = {
 		     " SELECT d.serial, d.kind, d.model, d.parent_serial, t.depth, d.status,"
 		     " d.tpp, d.eccn_class FROM t JOIN devices d USING (serial)"
 		     " ORDER BY t.path",
+
+    /* ---- alerts, watch and reports (h_alerts.c, watch.c, h_report.c) ---- */
+    [SQL_ALERTS] = "SELECT 1 /* placeholder */",
+    [SQL_ALERT_ONE] = "SELECT 1 /* placeholder */",
+    [SQL_ALERT_NOTES] = "SELECT 1 /* placeholder */",
+    [SQL_ALERTS_AFTER] = "SELECT 1 /* placeholder */",
+    [SQL_ALERT_MAX_ID] = "SELECT 1 /* placeholder */",
+    [SQL_VEU_SITES] = "SELECT 1 /* placeholder */",
+    [SQL_VEU_RECEIVED] = "SELECT 1 /* placeholder */",
+    [SQL_SHIPMENT_EVENT] = "SELECT 1 /* placeholder */",
+    [SQL_SHIPMENT_ITEMS] = "SELECT 1 /* placeholder */",
 };
 
 const char *sql_text(enum sql_stmt stmt)

@@ -38,6 +38,16 @@ enum sql_stmt {
 	SQL_LIST_FACILITY,
 	SQL_LIST_COUNTRY,
 	SQL_CONTENTS,
+	/* queries: alerts, watch and reports (h_alerts.c, watch.c, h_report.c) */
+	SQL_ALERTS,
+	SQL_ALERT_ONE,
+	SQL_ALERT_NOTES,
+	SQL_ALERTS_AFTER,
+	SQL_ALERT_MAX_ID,
+	SQL_VEU_SITES,
+	SQL_VEU_RECEIVED,
+	SQL_SHIPMENT_EVENT,
+	SQL_SHIPMENT_ITEMS,
 	SQL_COUNT
 };
 
