@@ -36,6 +36,13 @@ CU_MUST_USE int cmd_where(struct ctl *ctl, int argc, char **argv);
 CU_MUST_USE int cmd_history(struct ctl *ctl, int argc, char **argv);
 CU_MUST_USE int cmd_inventory(struct ctl *ctl, int argc, char **argv);
 CU_MUST_USE int cmd_contents(struct ctl *ctl, int argc, char **argv);
+/* "policy load KIND FILE ..." and "policy show" (cmd_policy.c). */
+CU_MUST_USE int cmd_policy(struct ctl *ctl, int argc, char **argv);
+CU_MUST_USE int cmd_alerts(struct ctl *ctl, int argc, char **argv);
+CU_MUST_USE int cmd_alert(struct ctl *ctl, int argc, char **argv);
+CU_MUST_USE int cmd_watch(struct ctl *ctl, int argc, char **argv);
+/* "report veu|shipment ..."; any other "report ..." is the REPORT event. */
+CU_MUST_USE int cmd_report(struct ctl *ctl, int argc, char **argv);
 
 struct out_json;
 

@@ -15,7 +15,11 @@
  *   4. facility: --facility, else where the devices are (if the type acts
  *      where the devices are; they must agree);
  *   5. validate_event locally, then seal (event domain) and submit, or
- *      with --dry-run print the event and its id.
+ *      with --dry-run print the event and its id;
+ *   6. show the policy verdict: ACCEPT, or ACCEPT_WITH_ALERTS with the
+ *      rules that fired and the alerts raised (exit 0), or REJECTED with
+ *      every rule, the seq under which the event is kept as evidence and
+ *      its alerts (exit 1).
  *
  * Nothing is asked of the server that the command line already says, so
  * a --dry-run with --actor, --prev and --facility works offline.
@@ -23,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alert_fmt.h"
 #include "cmd.h"
 #include "codec.h"
 #include "enums.h"
@@ -53,6 +58,7 @@ enum {
 	OPT_LOCATION = 1 << 9,
 	OPT_CONTENTS = 1 << 10,
 	OPT_REASON = 1 << 11,
+	OPT_LICENSE = 1 << 12,
 };
 
 /* Where the facility of an event comes from when --facility is absent. */
@@ -98,9 +104,11 @@ static const struct event_spec specs[] = {
     {EV("unpack", "Take devices out of a container", "SERIAL... --container SERIAL"),
      CUSTODY__EVENT_TYPE__UNPACK, OPT_FACILITY | OPT_CONTAINER, OPT_CONTAINER, FAC_CURRENT, false},
     {EV("ship", "Ship devices to another facility",
-	"SERIAL... --to F [--consignee PARTY] [--carrier PARTY] [--deadline TIME]"),
-     CUSTODY__EVENT_TYPE__SHIP, OPT_FACILITY | OPT_TO | OPT_CONSIGNEE | OPT_CARRIER | OPT_DEADLINE,
-     OPT_TO, FAC_CURRENT, false},
+	"SERIAL... --to F [--consignee PARTY] [--carrier PARTY] [--deadline TIME]\n"
+	"       [--license NUMBER]"),
+     CUSTODY__EVENT_TYPE__SHIP,
+     OPT_FACILITY | OPT_TO | OPT_CONSIGNEE | OPT_CARRIER | OPT_DEADLINE | OPT_LICENSE, OPT_TO,
+     FAC_CURRENT, false},
     {EV("receive", "Receive devices at a facility", "SERIAL... --facility F"),
      CUSTODY__EVENT_TYPE__RECEIVE, OPT_FACILITY, OPT_FACILITY, FAC_AS_GIVEN, false},
     {EV("install", "Install devices (racked, powered) where they are", "SERIAL... [--location L]"),
@@ -112,8 +120,8 @@ static const struct event_spec specs[] = {
     {EV("attest", "Attest a device's presence and what is inside it",
 	"SERIAL [--contents S1,S2,...]"),
      CUSTODY__EVENT_TYPE__ATTEST, OPT_FACILITY | OPT_CONTENTS, 0, FAC_PRESENT, true},
-    {EV("rma-out", "Send devices to a repair site", "SERIAL... --to F"),
-     CUSTODY__EVENT_TYPE__RMA_OUT, OPT_FACILITY | OPT_TO, OPT_TO, FAC_CURRENT, false},
+    {EV("rma-out", "Send devices to a repair site", "SERIAL... --to F [--license NUMBER]"),
+     CUSTODY__EVENT_TYPE__RMA_OUT, OPT_FACILITY | OPT_TO | OPT_LICENSE, OPT_TO, FAC_CURRENT, false},
     {EV("rma-in", "Receive devices back from repair", "SERIAL... --facility F"),
      CUSTODY__EVENT_TYPE__RMA_IN, OPT_FACILITY, OPT_FACILITY, FAC_AS_GIVEN, false},
     {EV("decommission", "Take devices out of service for good", "SERIAL..."),
@@ -138,25 +146,36 @@ const struct cmd_def *cmd_event_def(size_t i)
 }
 
 static const struct option event_opts[] = {
-    {"facility", required_argument, NULL, 'f'},	 {"kind", required_argument, NULL, 'k'},
-    {"model", required_argument, NULL, 'm'},	 {"device-key", required_argument, NULL, 'K'},
-    {"container", required_argument, NULL, 'c'}, {"to", required_argument, NULL, 't'},
-    {"consignee", required_argument, NULL, 'C'}, {"carrier", required_argument, NULL, 'r'},
-    {"deadline", required_argument, NULL, 'd'},	 {"location", required_argument, NULL, 'l'},
-    {"contents", required_argument, NULL, 'i'},	 {"reason", required_argument, NULL, 'R'},
-    {"at", required_argument, NULL, 'a'},	 {"note", required_argument, NULL, 'n'},
-    {"actor", required_argument, NULL, 'A'},	 {"prev", required_argument, NULL, 'p'},
-    {"dry-run", no_argument, NULL, 'D'},	 {NULL, 0, NULL, 0},
+    {"facility", required_argument, NULL, 'f'},
+    {"kind", required_argument, NULL, 'k'},
+    {"model", required_argument, NULL, 'm'},
+    {"device-key", required_argument, NULL, 'K'},
+    {"container", required_argument, NULL, 'c'},
+    {"to", required_argument, NULL, 't'},
+    {"consignee", required_argument, NULL, 'C'},
+    {"carrier", required_argument, NULL, 'r'},
+    {"deadline", required_argument, NULL, 'd'},
+    {"location", required_argument, NULL, 'l'},
+    {"contents", required_argument, NULL, 'i'},
+    {"reason", required_argument, NULL, 'R'},
+    {"at", required_argument, NULL, 'a'},
+    {"note", required_argument, NULL, 'n'},
+    {"actor", required_argument, NULL, 'A'},
+    {"prev", required_argument, NULL, 'p'},
+    {"dry-run", no_argument, NULL, 'D'},
+    {"license", required_argument, NULL, 'L'},
+    {NULL, 0, NULL, 0},
 };
 
 /* Names of the OPT_* bits for messages, in bit order. */
 static const char *const opt_names[] = {
-    "--facility",  "--kind",	"--model",    "--device-key", "--container", "--to",
-    "--consignee", "--carrier", "--deadline", "--location",   "--contents",  "--reason",
+    "--facility", "--kind",	 "--model",   "--device-key", "--container",
+    "--to",	  "--consignee", "--carrier", "--deadline",   "--location",
+    "--contents", "--reason",	 "--license",
 };
 
 #define N_OPT_BITS (sizeof(opt_names) / sizeof(opt_names[0]))
-_Static_assert(1u << (N_OPT_BITS - 1) == OPT_REASON, "opt_names must name every OPT_* bit");
+_Static_assert(1u << (N_OPT_BITS - 1) == OPT_LICENSE, "opt_names must name every OPT_* bit");
 
 struct prev_override {
 	const char *serial; /* borrowed from argv */
@@ -167,7 +186,7 @@ struct prev_override {
 struct event_args {
 	const struct event_spec *spec;
 	unsigned given; /* OPT_* seen */
-	const char *facility, *model, *container, *to, *consignee, *carrier;
+	const char *facility, *model, *container, *to, *consignee, *carrier, *license;
 	const char *location, *note, *actor;
 	int kind, reason;
 	int64_t at_ms, deadline_ms;
@@ -273,6 +292,10 @@ static int type_option(struct ctl *ctl, struct event_args *a, int c)
 	case 'C':
 		a->given |= OPT_CONSIGNEE;
 		a->consignee = optarg;
+		return CU_OK;
+	case 'L':
+		a->given |= OPT_LICENSE;
+		a->license = optarg;
 		return CU_OK;
 	case 'r':
 		a->given |= OPT_CARRIER;
@@ -417,6 +440,8 @@ static void build_fields(const struct event_args *a, struct event_build *b)
 		ev->to_facility = (char *)a->to;
 	if (a->consignee != NULL)
 		ev->consignee = (char *)a->consignee;
+	if (a->license != NULL)
+		ev->license = (char *)a->license;
 	if (a->carrier != NULL)
 		ev->carrier = (char *)a->carrier;
 	if (a->location != NULL)
@@ -655,6 +680,23 @@ static int print_dry_run(struct ctl *ctl, const Custody__Event *ev)
 	return CU_OK;
 }
 
+/* Prints the verdict of an accepted event r (borrowed) for people. */
+static void print_verdict(const Custody__SubmitResult *r)
+{
+	char ids[ALERT_FMT_LINE_MAX], rule[ALERT_FMT_LINE_MAX];
+
+	alert_fmt_ids(r->alert_ids, r->n_alert_ids, ids, sizeof(ids));
+	if (r->verdict != 0 && r->n_alert_ids > 0)
+		printf("verdict: %s, alerts %s\n",
+		       enum_name(&custody__verdict__descriptor, r->verdict), ids);
+	else if (r->verdict != 0)
+		printf("verdict: %s\n", enum_name(&custody__verdict__descriptor, r->verdict));
+	for (size_t i = 0; i < r->n_rules; i++) {
+		alert_fmt_rule(r->rules[i], rule, sizeof(rule));
+		printf("  rule %s\n", rule);
+	}
+}
+
 /* Prints the server's acceptance of the event with id sent_id. */
 static int print_accepted(struct ctl *ctl, const Custody__Event *ev, const Custody__SubmitResult *r,
 			  const uint8_t sent_id[ID_BYTES])
@@ -671,10 +713,17 @@ static int print_accepted(struct ctl *ctl, const Custody__Event *ev, const Custo
 		out_json_kuint(&j, "seq", r->seq);
 		out_json_kbool(&j, "duplicate", r->duplicate);
 		out_json_ktime(&j, "recorded_at", r->recorded_at_ms);
+		out_json_key(&j, "verdict");
+		alert_fmt_verdict_json(&j, r->verdict);
+		out_json_key(&j, "rules");
+		alert_fmt_rules_json(&j, r->rules, r->n_rules);
+		out_json_key(&j, "alert_ids");
+		alert_fmt_ids_json(&j, r->alert_ids, r->n_alert_ids);
 		out_json_end_object(&j);
 	} else {
 		printf("%s accepted: event %s seq %llu%s\n", type, out_id(&r->event_id, hex),
 		       (unsigned long long)r->seq, r->duplicate ? " (already recorded)" : "");
+		print_verdict(r);
 	}
 	if (r->event_id.len != ID_BYTES || memcmp(r->event_id.data, sent_id, ID_BYTES) != 0) {
 		fprintf(stderr, "custodyctl: the server acknowledged a different event id than the "
@@ -682,6 +731,91 @@ static int print_accepted(struct ctl *ctl, const Custody__Event *ev, const Custo
 		ctl_set_status(ctl, CTL_EXIT_SERVER);
 		return CU_ERR_SIGNATURE;
 	}
+	return CU_OK;
+}
+
+/*
+ * Reports the REJECTED error e (borrowed): on stderr every rule hit, where
+ * the event is kept as evidence and the alerts raised; with --json one
+ * {"verdict":"REJECT","error":{...}} document (the error object as
+ * ctl.c writes it, plus recorded_seq, event_id and alert_ids). Exit 1.
+ */
+static int print_rejected(struct ctl *ctl, const Custody__Error *e)
+{
+	char text[ALERT_FMT_LINE_MAX], hex[OUT_ID_TEXT];
+	struct out_json j;
+
+	ctl_note("custodyctl: REJECTED: %s", e->message);
+	for (size_t i = 0; i < e->n_rules; i++) {
+		alert_fmt_rule(e->rules[i], text, sizeof(text));
+		ctl_note("  rule %s", text);
+	}
+	if (e->recorded_seq != 0)
+		ctl_note("  kept as evidence: seq %llu, event %s",
+			 (unsigned long long)e->recorded_seq, out_id(&e->event_id, hex));
+	if (e->n_alert_ids > 0) {
+		alert_fmt_ids(e->alert_ids, e->n_alert_ids, text, sizeof(text));
+		ctl_note("  alerts raised: %s", text);
+	}
+	if (ctl->json && !ctl->error_reported) {
+		out_json_init(&j, stdout);
+		out_json_begin_object(&j);
+		out_json_kstr(&j, "verdict", "REJECT");
+		out_json_key(&j, "error");
+		out_json_begin_object(&j);
+		out_json_kstr(&j, "code", "REJECTED");
+		out_json_kstr(&j, "message", e->message);
+		out_json_key(&j, "rules");
+		alert_fmt_rules_json(&j, e->rules, e->n_rules);
+		out_json_key(&j, "heads");
+		out_json_begin_array(&j);
+		out_json_end_array(&j);
+		out_json_kuint(&j, "recorded_seq", e->recorded_seq);
+		out_json_kid(&j, "event_id", &e->event_id);
+		out_json_key(&j, "alert_ids");
+		alert_fmt_ids_json(&j, e->alert_ids, e->n_alert_ids);
+		out_json_end_object(&j);
+		out_json_end_object(&j);
+	}
+	ctl->error_reported = true;
+	ctl_set_status(ctl, CTL_EXIT_SERVER);
+	return CU_ERR_INVALID;
+}
+
+/*
+ * Sends the submission req (borrowed) and waits for its answer, like
+ * ctl_call but showing a REJECTED verdict in full (print_rejected). On
+ * success *resp (owned by the caller) holds a SubmitResult.
+ */
+static int call_submit(struct ctl *ctl, Custody__Request *req, Custody__Response **resp)
+{
+	Custody__Response *r = NULL;
+	uint64_t id = 0;
+	int rc = ctl_send(ctl, req, &id);
+
+	while (rc == CU_OK) {
+		rc = ctl_recv(ctl, &r);
+		if (rc != CU_OK)
+			return rc;
+		if (r->id == id || r->id == 0)
+			break;
+		custody__response__free_unpacked(r, NULL); /* an answer nobody waits for */
+	}
+	if (rc != CU_OK)
+		return rc;
+	if (r->body_case == CUSTODY__RESPONSE__BODY_ERROR && r->error != NULL)
+		rc = r->error->code == CUSTODY__ERROR_CODE__REJECTED
+			 ? print_rejected(ctl, r->error)
+			 : ctl_server_error(ctl, r->error);
+	else if (r->body_case != CUSTODY__RESPONSE__BODY_SUBMIT || r->submit == NULL)
+		rc = ctl_fail(ctl, CTL_EXIT_IO, "PROTOCOL",
+			      "%s: unexpected response (body %d, expected %d)", ctl->server,
+			      (int)r->body_case, (int)CUSTODY__RESPONSE__BODY_SUBMIT);
+	if (rc != CU_OK) {
+		custody__response__free_unpacked(r, NULL);
+		return rc;
+	}
+	*resp = r;
 	return CU_OK;
 }
 
@@ -699,7 +833,7 @@ static int submit_event(struct ctl *ctl, const struct cu_key *key, const Custody
 	envelope_id(env.body.data, env.body.len, id);
 	req.body_case = CUSTODY__REQUEST__BODY_SUBMIT;
 	req.submit = &env;
-	rc = ctl_call(ctl, &req, CUSTODY__RESPONSE__BODY_SUBMIT, &resp);
+	rc = call_submit(ctl, &req, &resp);
 	if (rc != CU_OK)
 		goto fail;
 	rc = print_accepted(ctl, ev, resp->submit, id);

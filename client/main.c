@@ -55,6 +55,60 @@ static const struct cmd_def commands[] = {
      "\n"
      "  --devices       also list the devices (paged: --limit, --after)"},
     {"contents", cmd_contents, "List everything inside a container", "SERIAL"},
+    {"policy", cmd_policy, "Load policy data (admin key), or show the policy in force",
+     "load KIND FILE [--effective TIME] [--source TEXT] [--dry-run]\n"
+     "       policy show\n"
+     "\n"
+     "  KIND is country-groups, country-overrides, models, roster, licenses or\n"
+     "  screening; FILE is its published CSV (the Consolidated Screening List also\n"
+     "  as consolidated.json). A load replaces all data of its kind from TIME on\n"
+     "  (2026-11-22T13:40:00Z, 2026-11-22 or now; default now).\n"
+     "  --source TEXT  what to record as the data's origin (default: the file name)\n"
+     "  --dry-run      check the file and print the load, signed if a key is given;\n"
+     "                 send nothing\n"
+     "  show prints the regime, its parameters and every version of the data."},
+    {"alerts", cmd_alerts, "List alerts raised by the policy rules, oldest first",
+     "[--device S] [--facility F] [--country CC] [--rule R]\n"
+     "       [--state open|acknowledged|resolved] [--exporter PARTY]\n"
+     "       [--since TIME] [--until TIME] [--limit N] [--after ID] [--all]\n"
+     "\n"
+     "  --rule R     a rule id, or a prefix ending in \".\" (handoff.)\n"
+     "  --since, --until  raised at or after / before TIME (2026-11-22T13:40:00Z,\n"
+     "               2026-11-22 or now)\n"
+     "  --limit N    page size (server default 1000, at most 10000)\n"
+     "  --after ID   only alerts after alert ID\n"
+     "  --all        follow pages until the end"},
+    {"alert", cmd_alert, "Show an alert, or acknowledge, resolve or comment on it (signed)",
+     "show ID\n"
+     "       alert ack|resolve|comment ID --note TEXT\n"
+     "\n"
+     "  show prints the alert and its notes. ack, resolve and comment sign a note\n"
+     "  with --key (a regulator's key, the devices' exporter's, or an admin key);\n"
+     "  TEXT is at most 1024 bytes."},
+    {"watch", cmd_watch, "Print alerts as they are raised; reconnect and resume after a loss",
+     "[--after ID] [--country CC] [--facility F] [--rule R]\n"
+     "       [--exporter PARTY] [--state-file PATH] [--count N]\n"
+     "\n"
+     "  Prints every matching alert after ID (default 0: all stored ones first),\n"
+     "  one line each (--json: one object a line), and then each new one. A lost\n"
+     "  connection is retried (100 ms doubling to 5 s) and resumed after the\n"
+     "  last alert printed, so none is lost or printed twice.\n"
+     "  --state-file PATH  start after the id stored in PATH (unless --after) and\n"
+     "                     store each printed alert's id there\n"
+     "  --count N          exit after N alerts\n"
+     "  SIGINT/SIGTERM end the watch with status 0."},
+    {"report", cmd_report, "Write a VEU inventory report or a shipment notice",
+     "veu --exporter PARTY --from TIME --to TIME [--format csv|json]\n"
+     "       report shipment EVENT_ID [--format text|csv|json]\n"
+     "       report SERIAL... --reason lost|stolen|tampered|found|other [EVENT OPTIONS]\n"
+     "\n"
+     "  veu: the items each authorized site of the exporter received in\n"
+     "  [--from, --to), as CSV (default) or JSON with the on-hand totals.\n"
+     "  shipment: the contents and ECCNs of a SHIP or RMA_OUT event (id in hex).\n"
+     "  --json means --format json. 'report SERIAL...' is the custody event that\n"
+     "  reports devices; its EVENT OPTIONS are every event's (see '" PROG " help\n"
+     "  ship'). A device named veu or shipment goes after the options:\n"
+     "  'report --reason lost veu'."},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -1,10 +1,15 @@
 /*
  * net.c - the client connection (see net.h).
  *
- * The socket is non-blocking and every wait goes through poll() with what
+ * The socket is non-blocking and every wait goes through ppoll() with what
  * is left of a deadline, so the timeout bounds a whole frame (a server
  * that drips one byte a second cannot stretch it). Writes use MSG_NOSIGNAL
  * so a server that hangs up gives an error, not SIGPIPE.
+ *
+ * A long-running command (watch) blocks its stop signals and hands us the
+ * mask to wait with (net_set_interrupt): a signal can then only arrive
+ * inside ppoll, after the stop flag was checked, so none is lost between
+ * the check and the wait.
  */
 #include "net.h"
 
@@ -14,7 +19,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +55,19 @@ static int set_err(char *err, size_t err_size, int rc, const char *fmt, ...)
 	return rc;
 }
 
+/* The stop flag and wait mask of net_set_interrupt; NULL: none. */
+static const volatile sig_atomic_t *stop_flag;
+static sigset_t wait_mask;
+
+void net_set_interrupt(const volatile sig_atomic_t *flag, const sigset_t *mask)
+{
+	stop_flag = flag;
+	if (mask != NULL)
+		wait_mask = *mask;
+	else
+		sigprocmask(SIG_SETMASK, NULL, &wait_mask);
+}
+
 static int64_t monotonic_ms(void)
 {
 	struct timespec ts;
@@ -56,9 +76,19 @@ static int64_t monotonic_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Whether the stop flag is up; then errno is EINTR. */
+static bool stopping(void)
+{
+	if (stop_flag == NULL || *stop_flag == 0)
+		return false;
+	errno = EINTR;
+	return true;
+}
+
 /*
- * Waits until fd is ready for events or deadline_ms (monotonic) passes.
- * Returns CU_OK, CU_ERR_TIMEOUT, or CU_ERR_IO with errno set.
+ * Waits until fd (or nothing, when fd < 0) is ready for events, or
+ * deadline_ms (monotonic; INT64_MAX for never) passes. Returns CU_OK,
+ * CU_ERR_TIMEOUT, or CU_ERR_IO with errno set (EINTR: the stop flag is up).
  */
 static int wait_ready(int fd, short events, int64_t deadline_ms)
 {
@@ -66,16 +96,30 @@ static int wait_ready(int fd, short events, int64_t deadline_ms)
 
 	for (;;) {
 		int64_t left_ms = deadline_ms - monotonic_ms();
+		struct timespec ts;
 		int n;
 
+		if (stopping())
+			return CU_ERR_IO;
 		if (left_ms <= 0)
 			return CU_ERR_TIMEOUT;
-		n = poll(&pfd, 1, left_ms > INT32_MAX ? INT32_MAX : (int)left_ms);
+		if (left_ms > INT32_MAX)
+			left_ms = INT32_MAX;
+		ts.tv_sec = left_ms / 1000;
+		ts.tv_nsec = (long)(left_ms % 1000) * 1000000;
+		n = ppoll(&pfd, fd >= 0 ? 1 : 0, &ts, stop_flag != NULL ? &wait_mask : NULL);
 		if (n > 0)
 			return CU_OK;
 		if (n < 0 && errno != EINTR)
 			return CU_ERR_IO;
 	}
+}
+
+int net_sleep_ms(int ms)
+{
+	int rc = wait_ready(-1, 0, monotonic_ms() + ms);
+
+	return rc == CU_ERR_TIMEOUT ? CU_OK : rc;
 }
 
 /*
@@ -330,15 +374,23 @@ int net_send(struct net_conn *c, Custody__Request *req, uint64_t *id)
 	return rc;
 }
 
-/* Reads one frame and unpacks it; the length is checked before allocating. */
-static int read_response(struct net_conn *c, Custody__Response **resp)
+/*
+ * Reads one frame and unpacks it; the length is checked before allocating.
+ * With wait_idle the wait for the frame to begin is unbounded; the frame
+ * itself must still arrive within the timeout.
+ */
+static int read_response(struct net_conn *c, bool wait_idle, Custody__Response **resp)
 {
-	int64_t deadline_ms = monotonic_ms() + c->timeout_ms;
+	int64_t deadline_ms;
 	uint8_t hdr[FRAME_HEADER_BYTES];
 	uint8_t *body = NULL;
 	uint32_t body_len = 0;
-	int rc = read_exact(c, hdr, sizeof(hdr), deadline_ms);
+	int rc = CU_OK;
 
+	if (wait_idle && wait_ready(c->fd, POLLIN, INT64_MAX) != CU_OK)
+		return set_err(c->err, sizeof(c->err), CU_ERR_IO, "receiving: %s", strerror(errno));
+	deadline_ms = monotonic_ms() + c->timeout_ms;
+	rc = read_exact(c, hdr, sizeof(hdr), deadline_ms);
 	if (rc != CU_OK)
 		return rc;
 	rc = frame_decode_header(hdr, NET_MAX_RESPONSE_BYTES, &body_len);
@@ -367,7 +419,7 @@ int net_recv(struct net_conn *c, Custody__Response **resp)
 {
 	for (;;) {
 		Custody__Response *r = NULL;
-		int rc = read_response(c, &r);
+		int rc = read_response(c, false, &r);
 
 		if (rc != CU_OK)
 			return rc;
@@ -397,4 +449,25 @@ int net_call(struct net_conn *c, Custody__Request *req, Custody__Response **resp
 		custody__response__free_unpacked(r, NULL); /* an answer nobody waits for */
 	}
 	return rc;
+}
+
+int net_recv_any(struct net_conn *c, bool wait_idle, Custody__Response **resp)
+{
+	return read_response(c, wait_idle, resp);
+}
+
+void net_keepalive(struct net_conn *c, int idle_s)
+{
+	struct sockaddr_storage addr;
+	socklen_t len = sizeof(addr);
+	int one = 1, interval_s = 10, probes = 3;
+
+	/* Best effort: an old kernel without these options keeps its defaults. */
+	if (getsockname(c->fd, (struct sockaddr *)&addr, &len) != 0 ||
+	    (addr.ss_family != AF_INET && addr.ss_family != AF_INET6))
+		return;
+	setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof(idle_s));
+	setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval_s, sizeof(interval_s));
+	setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof(probes));
 }

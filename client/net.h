@@ -6,11 +6,14 @@
  * with ids 1, 2, 3...; responses come back as frames whose length is
  * checked against NET_MAX_RESPONSE_BYTES before anything is allocated.
  * Every connect, read and write is bounded by the timeout, so a silent or
- * slow server cannot hang the client.
+ * slow server cannot hang the client; only a watcher waiting for pushed
+ * (id 0) messages may wait without bound for the next one to begin.
  */
 #ifndef CUSTODY_CLIENT_NET_H
 #define CUSTODY_CLIENT_NET_H
 
+#include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +59,37 @@ CU_MUST_USE int net_recv(struct net_conn *c, Custody__Response **resp);
  * An id-0 error is returned as the answer. *resp is owned by the caller.
  */
 CU_MUST_USE int net_call(struct net_conn *c, Custody__Request *req, Custody__Response **resp);
+
+/*
+ * Reads the next message of any id, pushes included; *resp is owned by the
+ * caller. With wait_idle the wait for a message to begin has no bound (a
+ * closed connection still ends it, with CU_ERR_IO); the message itself
+ * must then arrive within the timeout. For watchers of pushed alerts.
+ */
+CU_MUST_USE int net_recv_any(struct net_conn *c, bool wait_idle, Custody__Response **resp);
+
+/*
+ * Makes every later wait (connect, send, receive, net_sleep_ms) give up
+ * with CU_ERR_IO and errno EINTR once *flag (borrowed for the rest of the
+ * run; set by a signal handler) is non-zero. The caller blocks its stop
+ * signals and passes in mask (copied; NULL: the current mask) the mask to
+ * wait with, which lets them in: a signal then only arrives inside a wait,
+ * after the flag was checked, so none is lost.
+ */
+void net_set_interrupt(const volatile sig_atomic_t *flag, const sigset_t *mask);
+
+/*
+ * Turns on TCP keepalive probes after idle_s seconds of silence (then
+ * every 10 s, giving up after 3), so a long idle wait notices a peer that
+ * vanished without closing. Does nothing on a Unix socket.
+ */
+void net_keepalive(struct net_conn *c, int idle_s);
+
+/*
+ * Sleeps ms milliseconds (reconnect backoff). Returns CU_OK, or CU_ERR_IO
+ * when the stop flag of net_set_interrupt went up.
+ */
+CU_MUST_USE int net_sleep_ms(int ms);
 
 /* The reason for the last failure on c (borrowed, valid until the next call). */
 const char *net_error(const struct net_conn *c);

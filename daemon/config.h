@@ -18,6 +18,17 @@ struct config {
 	int unix_socket_mode;	     /* permission bits of the Unix socket */
 	char *admin_key;	     /* bootstrap admin public key or its file */
 	char *models_file;	     /* accelerator model table (CSV) */
+	char *country_groups_file;   /* EAR country groups (CSV) */
+	char *policy_regime;	     /* may2025, jan2025 or siia */
+	int site_notice_days;	     /* authorized site notice before first shipment */
+	int transfer_notice_days;    /* advance notice of moves between countries */
+	int ship_deadline_days;	     /* SHIP without a deadline: received within */
+	int rma_deadline_days;	     /* RMA_OUT without a deadline: back within */
+	int attest_interval_hours;   /* installed chips attest at least this often */
+	int max_travel_kmh;	     /* faster than this between facilities: alert */
+	char *transshipment_hubs;    /* country codes, comma-separated */
+	int lpp_cap_tpp;	     /* License Exception LPP: TPP per consignee-year */
+	int timer_interval_ms;	     /* how often the timer rules run */
 	char *pid_file;		     /* "" = none */
 	char *log_level;	     /* debug, info, warn, error */
 	int db_pool_size;	     /* query connections (plus one sequencer) */

@@ -9,7 +9,9 @@
  * inside a reply, so replies cannot recurse into request processing.
  *
  * Lifetime: a connection is freed when its socket is closed and no request
- * is in flight. Requests in flight hold the struct, not the socket.
+ * is in flight. Requests in flight hold the struct, not the socket. An
+ * observer (an alert watch) holds neither: it is told when the socket
+ * closes and lets go of the connection then.
  */
 #include "conn.h"
 
@@ -36,6 +38,8 @@ struct conn {
 	bool closing; /* take no more requests; close once answered and flushed */
 	bool eof;     /* the client finished sending; answer what is buffered */
 	bool reading; /* EV_READ currently enabled on the socket */
+	const struct conn_observer *observer;
+	void *observer_arg;
 };
 
 struct req {
@@ -71,6 +75,16 @@ static void conn_free(struct conn *conn)
 	free(conn);
 }
 
+/* Tells the observer, if any, that the socket is gone, and forgets it. */
+static void notify_closed(struct conn *conn)
+{
+	const struct conn_observer *obs = conn->observer;
+
+	conn->observer = NULL;
+	if (obs != NULL && obs->closed != NULL)
+		obs->closed(conn->observer_arg);
+}
+
 /* Closes the socket; frees the connection if nothing is in flight. */
 static void conn_close(struct conn *conn)
 {
@@ -80,6 +94,7 @@ static void conn_close(struct conn *conn)
 		bufferevent_free(conn->bev);
 		conn->bev = NULL;
 		open_count--;
+		notify_closed(conn);
 	}
 	if (conn->inflight == 0)
 		conn_free(conn);
@@ -252,10 +267,16 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
 		conn_process_input(conn);
 }
 
+/* Runs when the output buffer has drained (low watermark 0). */
 static void on_write(struct bufferevent *bev, void *arg)
 {
+	struct conn *conn = arg;
+
 	(void)bev;
-	conn_update(arg);
+	if (!conn_update(conn) || conn->bev == NULL)
+		return;
+	if (conn->observer != NULL && conn->observer->drained != NULL && output_len(conn) == 0)
+		conn->observer->drained(conn->observer_arg);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -393,4 +414,42 @@ void req_fail(struct req *req, Custody__ErrorCode code, const char *fmt, ...)
 	resp.body_case = CUSTODY__RESPONSE__BODY_ERROR;
 	resp.error = &err;
 	req_reply(req, &resp);
+}
+
+struct conn *req_conn(const struct req *req)
+{
+	return req->conn;
+}
+
+int conn_push(struct conn *conn, Custody__Response *resp)
+{
+	if (conn->bev == NULL || conn->closing)
+		return CU_ERR_IO;
+	if (output_len(conn) >= limits.max_output_bytes)
+		return CU_ERR_TOO_BIG;
+	resp->id = 0;
+	conn_send(conn, resp);
+	/*
+	 * Reading stops by itself once the output is over the limit (may_take).
+	 * A failed write marks the connection closing; close it from the loop,
+	 * never from inside the caller's iteration over its observers.
+	 */
+	if (conn->closing)
+		event_active(conn->kick, EV_TIMEOUT, 0);
+	return CU_OK;
+}
+
+int conn_observe(struct conn *conn, const struct conn_observer *obs, void *arg)
+{
+	if (conn->observer != NULL)
+		return CU_ERR_EXISTS;
+	conn->observer = obs;
+	conn->observer_arg = arg;
+	return CU_OK;
+}
+
+void conn_unobserve(struct conn *conn)
+{
+	conn->observer = NULL;
+	conn->observer_arg = NULL;
 }

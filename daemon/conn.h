@@ -84,4 +84,36 @@ void req_fail(struct req *req, Custody__ErrorCode code, const char *fmt, ...)
 void conn_send_error(struct conn *conn, Custody__ErrorCode code, const char *message,
 		     int close_after);
 
+/* The connection a request came on; valid while req is unanswered. */
+struct conn *req_conn(const struct req *req);
+
+/*
+ * Sends a server-pushed message (id 0, set here) on conn; resp is borrowed.
+ * CU_ERR_IO if the connection is closed or closing, CU_ERR_TOO_BIG if its
+ * unsent output already reaches max_output_bytes: nothing is sent then, so
+ * the caller decides what a slow client gets (watch.c).
+ */
+CU_MUST_USE int conn_push(struct conn *conn, Custody__Response *resp);
+
+/*
+ * Something that outlives single requests on a connection (an alert watch)
+ * and must learn when the connection goes away. closed runs once, when the
+ * socket is closed; from then on the observer must not use conn (it may be
+ * freed any time). drained runs whenever everything queued has been sent.
+ * Neither may close the connection.
+ */
+struct conn_observer {
+	void (*closed)(void *arg);
+	void (*drained)(void *arg);
+};
+
+/*
+ * Attaches obs (borrowed, static) with arg to conn. One observer per
+ * connection: CU_ERR_EXISTS if conn has one already.
+ */
+CU_MUST_USE int conn_observe(struct conn *conn, const struct conn_observer *obs, void *arg);
+
+/* Detaches the observer of conn, if any; its callbacks will not run again. */
+void conn_unobserve(struct conn *conn);
+
 #endif

@@ -23,6 +23,11 @@ static const struct route routes[] = {
     {CUSTODY__REQUEST__BODY_INVENTORY, "inventory", h_inventory},
     {CUSTODY__REQUEST__BODY_CONTENTS, "contents", h_contents},
     {CUSTODY__REQUEST__BODY_KEY_INFO, "key_info", h_key_info},
+    {CUSTODY__REQUEST__BODY_ALERTS, "alerts", h_alerts},
+    {CUSTODY__REQUEST__BODY_WATCH, "watch", h_watch},
+    {CUSTODY__REQUEST__BODY_VEU_REPORT, "veu_report", h_veu_report},
+    {CUSTODY__REQUEST__BODY_SHIPMENT, "shipment", h_shipment},
+    {CUSTODY__REQUEST__BODY_POLICY_INFO, "policy_info", h_policy_info},
 };
 
 void dispatch_frame(struct conn *conn, const uint8_t *body, size_t len)

@@ -33,5 +33,10 @@ void h_history(struct req *req, const Custody__Request *msg);
 void h_contents(struct req *req, const Custody__Request *msg);
 void h_inventory(struct req *req, const Custody__Request *msg);
 void h_key_info(struct req *req, const Custody__Request *msg);
+void h_alerts(struct req *req, const Custody__Request *msg);
+void h_watch(struct req *req, const Custody__Request *msg); /* watch.c */
+void h_veu_report(struct req *req, const Custody__Request *msg);
+void h_shipment(struct req *req, const Custody__Request *msg);
+void h_policy_info(struct req *req, const Custody__Request *msg);
 
 #endif

@@ -27,9 +27,12 @@
 #include "listener.h"
 #include "log.h"
 #include "migrate.h"
-#include "models.h"
+#include "policy_file.h"
 #include "query.h"
+#include "rules.h"
 #include "sequencer.h"
+#include "validate.h"
+#include "watch.h"
 
 #define DEFAULT_CONFIG	 "/etc/custody/custodyd.conf"
 #define EXIT_USAGE	 2
@@ -39,7 +42,8 @@
 static struct {
 	struct event_base *base;
 	struct config *cfg;
-	struct models *models;
+	Custody__PolicyLoad *builtin[2]; /* country groups, models */
+	struct rules_params rules;
 	struct db *db;
 	struct event *sig_term, *sig_int, *sig_hup, *shutdown_tick;
 	int64_t shutdown_deadline_ms;
@@ -162,17 +166,59 @@ static int setup_signals(void)
 	return CU_OK;
 }
 
-/* Loads the model table and the admin key named in the config. */
+/* Parses the rule parameters of the config into d.rules. */
+static int load_rules(void)
+{
+	char hubs[256], *save = NULL;
+	int regime = rules_regime_parse(d.cfg->policy_regime);
+
+	rules_params_default(&d.rules);
+	if (regime < 0) {
+		log_error("policy_regime: \"%s\" is not may2025, jan2025 or siia",
+			  d.cfg->policy_regime);
+		return CU_ERR_INVALID;
+	}
+	d.rules.regime = (enum regime)regime;
+	d.rules.site_notice_ms = (int64_t)d.cfg->site_notice_days * 86400000;
+	d.rules.transfer_notice_ms = (int64_t)d.cfg->transfer_notice_days * 86400000;
+	d.rules.max_travel_kmh = d.cfg->max_travel_kmh;
+	d.rules.lpp_cap_tpp = d.cfg->lpp_cap_tpp;
+	d.rules.n_hubs = 0;
+	snprintf(hubs, sizeof(hubs), "%s", d.cfg->transshipment_hubs);
+	for (char *t = strtok_r(hubs, ", ", &save); t != NULL; t = strtok_r(NULL, ", ", &save)) {
+		if (!validate_country(t) || d.rules.n_hubs == RULES_MAX_HUBS) {
+			log_error("transshipment_hubs: \"%s\" is not a list of at most %d country "
+				  "codes",
+				  d.cfg->transshipment_hubs, RULES_MAX_HUBS);
+			return CU_ERR_INVALID;
+		}
+		memcpy(d.rules.hubs[d.rules.n_hubs++], t, 3);
+	}
+	return CU_OK;
+}
+
+/* Loads the built-in policy files, the rule parameters and the admin key. */
 static int load_policy(uint8_t admin_key[32])
 {
-	char err[256];
+	static const struct {
+		Custody__PolicyKind kind;
+		const char *key;
+	} files[2] = {{CUSTODY__POLICY_KIND__COUNTRY_GROUPS, "country_groups_file"},
+		      {CUSTODY__POLICY_KIND__MODELS, "models_file"}};
+	const char *paths[2] = {d.cfg->country_groups_file, d.cfg->models_file};
+	char err[POLICY_FILE_ERR_MAX];
 	int rc;
 
-	rc = models_load(d.cfg->models_file, &d.models, err, sizeof(err));
-	if (rc != CU_OK) {
-		log_error("models_file %s: %s", d.cfg->models_file, err);
-		return rc;
+	for (int i = 0; i < 2; i++) {
+		rc = policy_file_load(files[i].kind, paths[i], &d.builtin[i], err, sizeof(err));
+		if (rc != CU_OK) {
+			log_error("%s: %s", files[i].key, err);
+			return rc;
+		}
 	}
+	rc = load_rules();
+	if (rc != CU_OK)
+		return rc;
 	rc = key_pub_load(d.cfg->admin_key, admin_key);
 	if (rc != CU_OK) {
 		log_error("admin_key: not a public key or key file (%s)", cu_strerror(rc));
@@ -190,7 +236,13 @@ static int start(const uint8_t admin_key[32])
 	    .batch_max = d.cfg->batch_max_events,
 	    .linger_ms = d.cfg->batch_linger_ms,
 	    .max_pending = d.cfg->max_pending,
-	    .models = d.models,
+	    .builtin = (const Custody__PolicyLoad *const *)d.builtin,
+	    .n_builtin = 2,
+	    .rules = d.rules,
+	    .ship_deadline_ms = (int64_t)d.cfg->ship_deadline_days * 86400000,
+	    .rma_deadline_ms = (int64_t)d.cfg->rma_deadline_days * 86400000,
+	    .attest_interval_ms = (int64_t)d.cfg->attest_interval_hours * 3600000,
+	    .sweep_interval_ms = d.cfg->timer_interval_ms,
 	    .on_fatal = fatal_exit,
 	    .on_ready = on_ready,
 	};
@@ -208,6 +260,7 @@ static int start(const uint8_t admin_key[32])
 	    sequencer_init(d.base, d.db, &so) != CU_OK)
 		return CU_ERR_NOMEM;
 	query_init(d.db);
+	watch_init(d.db);
 	return CU_OK;
 }
 
@@ -218,6 +271,7 @@ static void stop(void)
 	db_free(d.db); /* answers jobs in flight */
 	sequencer_free();
 	conn_close_all();
+	watch_free_all(); /* after the connections have let go of them */
 	if (d.sig_term != NULL)
 		event_free(d.sig_term);
 	if (d.sig_int != NULL)
@@ -228,7 +282,8 @@ static void stop(void)
 		event_free(d.shutdown_tick);
 	if (d.base != NULL)
 		event_base_free(d.base);
-	models_free(d.models);
+	for (int i = 0; i < 2; i++)
+		policy_file_free(d.builtin[i]);
 	if (d.cfg != NULL && d.cfg->pid_file[0] != '\0')
 		unlink(d.cfg->pid_file);
 	config_free(d.cfg);
@@ -249,7 +304,9 @@ static int run(bool migrate_only, bool check_only)
 	if (check_only) {
 		if (load_policy(admin_key) != CU_OK)
 			return 1;
-		printf("configuration OK (%zu models)\n", models_count(d.models));
+		printf("configuration OK (%zu country group rows, %zu models, regime %s)\n",
+		       d.builtin[0]->n_country_groups, d.builtin[1]->n_models,
+		       rules_regime_name(d.rules.regime));
 		return 0;
 	}
 	if (migrate_run(d.cfg->database, err, sizeof(err)) != CU_OK) {

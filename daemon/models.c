@@ -130,6 +130,36 @@ fail:
 	return rc;
 }
 
+int models_from_rows(const Custody__ModelRow *const *rows, size_t n, struct models **out)
+{
+	struct models *models = calloc(1, sizeof(*models));
+	int rc = CU_ERR_NOMEM;
+
+	if (models == NULL || (models->by_name = hmap_new()) == NULL)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		struct model_info *m = calloc(1, sizeof(*m));
+
+		if (m == NULL)
+			goto fail;
+		snprintf(m->name, sizeof(m->name), "%s", rows[i]->model);
+		snprintf(m->eccn_class, sizeof(m->eccn_class), "%s", rows[i]->eccn_class);
+		m->tpp = (int64_t)rows[i]->tpp;
+		if (hmap_get_str(models->by_name, m->name) != NULL ||
+		    hmap_put(models->by_name, m->name, strlen(m->name), m, NULL) != CU_OK) {
+			rc = hmap_get_str(models->by_name, m->name) != NULL ? CU_ERR_EXISTS
+									    : CU_ERR_NOMEM;
+			free(m);
+			goto fail;
+		}
+	}
+	*out = models;
+	return CU_OK;
+fail:
+	models_free(models);
+	return rc;
+}
+
 void models_free(struct models *models)
 {
 	if (models == NULL)
@@ -140,7 +170,7 @@ void models_free(struct models *models)
 
 const struct model_info *models_find(const struct models *models, const char *name)
 {
-	return hmap_get_str(models->by_name, name);
+	return models != NULL ? hmap_get_str(models->by_name, name) : NULL;
 }
 
 size_t models_count(const struct models *models)

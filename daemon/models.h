@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "cu_err.h"
+#include "custody.pb-c.h"
 
 #define MODELS_CLASS_MAX 16
 
@@ -28,6 +29,13 @@ struct models;
  * err names the line.
  */
 CU_MUST_USE int models_load(const char *path, struct models **out, char *err, size_t err_size);
+
+/*
+ * Builds a table from the rows of a MODELS policy load (validated).
+ * CU_ERR_EXISTS if a model is listed twice.
+ */
+CU_MUST_USE int models_from_rows(const Custody__ModelRow *const *rows, size_t n,
+				 struct models **out);
 
 /* Frees the table; accepts NULL. */
 void models_free(struct models *models);

@@ -1,10 +1,16 @@
 /*
- * seq_admin.c - deciding and writing one admin action (registration).
+ * seq_admin.c - deciding and writing one admin action: a registration, a
+ * policy load or an alert note.
  *
- * Admin actions are rare and change who may sign what, so each is a batch
- * of its own: events queued after it are decided against the registry as
- * it stands after its COMMIT. Registering the same thing twice with the
- * same details is answered "unchanged"; with different details, CONFLICT.
+ * Admin actions are rare and change who may sign what and which rules
+ * hold, so each is a batch of its own: events queued after it are decided
+ * against the registry and policy as they stand after its COMMIT.
+ * Registering the same thing twice with the same details is answered
+ * "unchanged"; with different details, CONFLICT. A policy load is stored
+ * as signed (its body is the data) and added to the in-memory store.
+ * Alert notes may also be signed by regulators and by the exporter the
+ * alert is about; each moves the alert along open -> acknowledged ->
+ * resolved or just comments.
  */
 #include <stdio.h>
 #include <string.h>
@@ -21,25 +27,47 @@ struct db_job *seq_admin_load_job(struct item *item, db_done_fn done, void *arg)
 		return NULL;
 	db_job_add(job, SQL_FIND_ADMIN);
 	db_param_bytes(job, item->id, 32);
+	if (item->act->action_case == CUSTODY__ADMIN_ACTION__ACTION_ALERT_NOTE) {
+		db_job_add(job, SQL_FIND_ALERT);
+		db_param_i64(job, (int64_t)item->act->alert_note->alert_id);
+	}
 	return job;
 }
 
-/* May the signer act as admin? Refuses the item if not. */
-static bool authorize(struct item *it, const struct seq_ctx *ctx)
+/*
+ * The signer's registered key if it is usable (NULL for the bootstrap admin
+ * key, which *is_bootstrap then says); refuses the item if neither.
+ */
+static const struct key_rec *signer_key(struct item *it, const struct seq_ctx *ctx,
+					bool *is_bootstrap)
 {
 	const struct key_rec *key;
 	char pk[KEY_PUB_TEXT_MAX];
 
-	if (memcmp(it->signer, ctx->admin_key, 32) == 0)
-		return true;
+	*is_bootstrap = memcmp(it->signer, ctx->admin_key, 32) == 0;
+	if (*is_bootstrap)
+		return NULL;
 	key = registry_key(ctx->reg, it->signer);
 	key_pub_format(it->signer, pk);
 	if (key == NULL) {
 		seq_refuse(it, CUSTODY__ERROR_CODE__UNAUTHENTICATED,
 			   "signer key %s is neither the bootstrap admin key nor registered", pk);
-		return false;
+		return NULL;
 	}
 	if (!seq_key_usable(it, key, ctx))
+		return NULL;
+	return key;
+}
+
+/* May the signer act as admin? Refuses the item if not. */
+static bool authorize(struct item *it, const struct seq_ctx *ctx)
+{
+	bool bootstrap;
+	const struct key_rec *key = signer_key(it, ctx, &bootstrap);
+
+	if (bootstrap)
+		return true;
+	if (key == NULL)
 		return false;
 	if (key->role != CUSTODY__ROLE__ADMIN) {
 		seq_refuse(it, CUSTODY__ERROR_CODE__FORBIDDEN,
@@ -178,6 +206,75 @@ static void decide_facility(struct item *it, const struct seq_ctx *ctx, struct d
 	db_param_i64(job, it->recorded_ms);
 }
 
+static void decide_policy(struct item *it, struct db_job *job)
+{
+	add_admin_row(job, it, "load_policy");
+}
+
+static const char *const note_states[] = {
+    [CUSTODY__ALERT_STATE__OPEN] = "OPEN",
+    [CUSTODY__ALERT_STATE__ACKNOWLEDGED] = "ACKNOWLEDGED",
+    [CUSTODY__ALERT_STATE__RESOLVED] = "RESOLVED",
+};
+
+/*
+ * Alert notes: a regulator on any alert, the exporter on its own, an
+ * admin on any; the step must follow open -> acknowledged -> resolved.
+ */
+static void decide_note(struct item *it, const struct seq_ctx *ctx, const PGresult *alert,
+			struct db_job *job)
+{
+	const Custody__AlertNote *note = it->act->alert_note;
+	bool bootstrap;
+	const struct key_rec *key = signer_key(it, ctx, &bootstrap);
+	const char *party = bootstrap ? "" : key != NULL ? key->party : NULL;
+	int state;
+
+	if (party == NULL)
+		return;
+	if (alert == NULL || PQntuples(alert) == 0) {
+		seq_refuse(it, CUSTODY__ERROR_CODE__NOT_FOUND, "alert %llu does not exist",
+			   (unsigned long long)note->alert_id);
+		return;
+	}
+	if (bootstrap) {
+		seq_refuse(it, CUSTODY__ERROR_CODE__FORBIDDEN,
+			   "an alert note needs the key of a registered party (regulator, the "
+			   "exporter, or an admin), so the note has an author");
+		return;
+	}
+	if (key->role != CUSTODY__ROLE__REGULATOR && key->role != CUSTODY__ROLE__ADMIN &&
+	    !(key->role == CUSTODY__ROLE__EXPORTER &&
+	      strcmp(PQgetvalue(alert, 0, 0), key->party) == 0)) {
+		seq_refuse(it, CUSTODY__ERROR_CODE__FORBIDDEN,
+			   "party %s (role %s) may not annotate alert %llu: regulators may, and "
+			   "the exporter whose devices it is about",
+			   key->party, enum_name(&custody__role__descriptor, key->role),
+			   (unsigned long long)note->alert_id);
+		return;
+	}
+	state = enum_value(&custody__alert_state__descriptor, PQgetvalue(alert, 0, 1));
+	if (state == CUSTODY__ALERT_STATE__RESOLVED && note->state != 0) {
+		seq_refuse(it, CUSTODY__ERROR_CODE__CONFLICT, "alert %llu is already resolved",
+			   (unsigned long long)note->alert_id);
+		return;
+	}
+	if (note->state == CUSTODY__ALERT_STATE__ACKNOWLEDGED &&
+	    state == CUSTODY__ALERT_STATE__ACKNOWLEDGED) {
+		seq_refuse(it, CUSTODY__ERROR_CODE__CONFLICT, "alert %llu is already acknowledged",
+			   (unsigned long long)note->alert_id);
+		return;
+	}
+	add_admin_row(job, it, "alert_note");
+	db_job_add(job, SQL_INSERT_NOTE);
+	db_param_i64(job, (int64_t)it->seq);
+	db_param_i64(job, (int64_t)note->alert_id);
+	db_param_text(job, party);
+	db_param_text(job, note->state != 0 ? note_states[note->state] : "");
+	db_param_text(job, note->note);
+	db_param_i64(job, it->recorded_ms);
+}
+
 struct db_job *seq_admin_decide(struct item *it, const struct db_job *loaded,
 				const struct seq_ctx *ctx, db_done_fn done, void *arg,
 				bool *nothing_to_write)
@@ -192,7 +289,7 @@ struct db_job *seq_admin_decide(struct item *it, const struct db_job *loaded,
 		it->recorded_ms = db_value_i64(found, 0, 1);
 		return NULL;
 	}
-	if (!authorize(it, ctx))
+	if (it->act->action_case != CUSTODY__ADMIN_ACTION__ACTION_ALERT_NOTE && !authorize(it, ctx))
 		return NULL;
 	job = db_job_new(done, arg);
 	if (job == NULL) {
@@ -202,12 +299,25 @@ struct db_job *seq_admin_decide(struct item *it, const struct db_job *loaded,
 	it->seq = *ctx->next_admin_seq;
 	it->recorded_ms = ctx->now_ms;
 	db_job_add(job, SQL_BEGIN);
-	if (it->act->action_case == CUSTODY__ADMIN_ACTION__ACTION_REGISTER_PARTY)
+	switch (it->act->action_case) {
+	case CUSTODY__ADMIN_ACTION__ACTION_REGISTER_PARTY:
 		decide_party(it, ctx, job);
-	else if (it->act->action_case == CUSTODY__ADMIN_ACTION__ACTION_REGISTER_KEY)
+		break;
+	case CUSTODY__ADMIN_ACTION__ACTION_REGISTER_KEY:
 		decide_key(it, ctx, job);
-	else
+		break;
+	case CUSTODY__ADMIN_ACTION__ACTION_REGISTER_FACILITY:
 		decide_facility(it, ctx, job);
+		break;
+	case CUSTODY__ADMIN_ACTION__ACTION_LOAD_POLICY:
+		decide_policy(it, job);
+		break;
+	case CUSTODY__ADMIN_ACTION__ACTION_ALERT_NOTE:
+		decide_note(it, ctx, db_job_result(loaded, 1), job);
+		break;
+	default:
+		seq_refuse(it, CUSTODY__ERROR_CODE__BAD_REQUEST, "unknown admin action");
+	}
 	if (it->res.code != 0 || it->unchanged) {
 		it->seq = 0;
 		db_job_free(job);
@@ -220,22 +330,29 @@ struct db_job *seq_admin_decide(struct item *it, const struct db_job *loaded,
 	return job;
 }
 
-int seq_admin_commit(struct item *it, struct registry *reg)
+int seq_admin_commit(struct item *it, struct registry *reg, struct policy_store *policy)
 {
 	const Custody__AdminAction *act = it->act;
 	struct party p;
 	struct key_rec k;
 	struct facility f;
+	char err[256];
 
 	switch (act->action_case) {
+	case CUSTODY__ADMIN_ACTION__ACTION_LOAD_POLICY:
+		return policy_store_add(policy, act->load_policy, it->seq, err, sizeof(err));
+	case CUSTODY__ADMIN_ACTION__ACTION_ALERT_NOTE:
+		return CU_OK;
 	case CUSTODY__ADMIN_ACTION__ACTION_REGISTER_PARTY:
 		registry_party_from_pb(act->register_party, &p);
 		return registry_put_party(reg, &p);
 	case CUSTODY__ADMIN_ACTION__ACTION_REGISTER_KEY:
 		registry_key_from_pb(act->register_key, it->recorded_ms, &k);
 		return registry_put_key(reg, &k);
-	default:
+	case CUSTODY__ADMIN_ACTION__ACTION_REGISTER_FACILITY:
 		registry_facility_from_pb(act->register_facility, &f);
 		return registry_put_facility(reg, &f);
+	default:
+		return CU_OK;
 	}
 }

@@ -17,6 +17,7 @@
 #include "hmap.h"
 #include "key.h"
 #include "seq_internal.h"
+#include "watch.h"
 
 /* ---- load -------------------------------------------------------------- */
 
@@ -61,6 +62,10 @@ struct db_job *seq_events_load_job(struct item *batch, db_done_fn done, void *ar
 		db_param_bytea_array(job, ids, 32, n_items);
 		db_job_add(job, SQL_LOAD_DEVICES);
 		db_param_text_array(job, serials, n_serials);
+		db_job_add(job, SQL_FIND_EVENT_RULES);
+		db_param_bytea_array(job, ids, 32, n_items);
+		db_job_add(job, SQL_FIND_EVENT_ALERTS);
+		db_param_bytea_array(job, ids, 32, n_items);
 	}
 	free(ids);
 	free(serials);
@@ -96,6 +101,10 @@ static int row_to_dev(const PGresult *res, int r, struct dev *d)
 	d->head_seq = (uint64_t)db_value_i64(res, r, 14);
 	d->last_seq = (uint64_t)db_value_i64(res, r, 15);
 	d->registered_seq = (uint64_t)db_value_i64(res, r, 16);
+	d->last_at_ms = db_value_i64(res, r, 17);
+	d->seen_at_ms = db_value_i64(res, r, 18);
+	d->shipment_seq = (uint64_t)db_value_i64(res, r, 19);
+	d->deadline_ms = db_value_i64(res, r, 20);
 	return CU_OK;
 }
 
@@ -186,7 +195,42 @@ static bool check_refs(struct item *it, const struct seq_ctx *ctx)
 	return true;
 }
 
-static void add_event_rows(struct db_job *job, const struct item *it)
+static const char *verdict_name(const struct item *it)
+{
+	if (it->verdict.reject)
+		return "REJECT";
+	return it->verdict.n_hits > 0 ? "ACCEPT_WITH_ALERTS" : "ACCEPT";
+}
+
+static const char *severity_name(Custody__Severity s)
+{
+	return enum_name(&custody__severity__descriptor, s);
+}
+
+/* The facility an alert of hit h is about, and its country. */
+static const char *hit_facility(const struct item *it, const struct rule_hit *h)
+{
+	return h->facility[0] != '\0'		? h->facility
+	       : it->ev->to_facility[0] != '\0' ? it->ev->to_facility
+						: it->ev->facility;
+}
+
+static const char *hit_device(const struct item *it, const struct rule_hit *h)
+{
+	if (h->device[0] != '\0')
+		return h->device;
+	return it->ev->n_devices > 0 ? it->ev->devices[0]->serial : "";
+}
+
+static const char *facility_country(const struct registry *reg, const char *id)
+{
+	const struct facility *f = id[0] ? registry_facility(reg, id) : NULL;
+
+	return f != NULL ? f->country : "";
+}
+
+/* The event row, its links, its rule hits, its alerts and its usage. */
+static void add_event_rows(struct db_job *job, struct item *it, const struct seq_ctx *ctx)
 {
 	const Custody__Event *ev = it->ev;
 
@@ -201,6 +245,7 @@ static void add_event_rows(struct db_job *job, const struct item *it)
 	db_param_i64(job, it->recorded_ms);
 	db_param_bytes(job, it->body, it->body_len);
 	db_param_bytes(job, it->sig, 64);
+	db_param_text(job, verdict_name(it));
 	for (size_t i = 0; i < it->res.n_links; i++) {
 		const struct state_link *l = &it->res.links[i];
 
@@ -209,6 +254,42 @@ static void add_event_rows(struct db_job *job, const struct item *it)
 		db_param_i64(job, (int64_t)it->seq);
 		db_param_i64(job, (int64_t)l->prev_seq);
 		db_param_text(job, l->via);
+	}
+	it->first_alert_id = *ctx->next_alert_id;
+	for (size_t i = 0; i < it->verdict.n_hits; i++) {
+		const struct rule_hit *h = &it->verdict.hits[i];
+		const char *fac = hit_facility(it, h);
+
+		db_job_add(job, SQL_INSERT_RULE);
+		db_param_i64(job, (int64_t)it->seq);
+		db_param_i64(job, (int64_t)i);
+		db_param_text(job, h->rule);
+		db_param_text(job, severity_name(h->severity));
+		db_param_text(job, h->reason);
+		if (!h->alert)
+			continue;
+		db_job_add(job, SQL_INSERT_ALERT);
+		db_param_i64(job, (int64_t)(*ctx->next_alert_id)++);
+		db_param_text(job, h->rule);
+		db_param_text(job, severity_name(h->severity));
+		db_param_text(job, h->reason);
+		db_param_i64(job, it->recorded_ms);
+		db_param_i64(job, (int64_t)it->seq);
+		db_param_text(job, hit_device(it, h));
+		db_param_text(job, fac);
+		db_param_text(job, facility_country(ctx->reg, fac));
+		db_param_text(job, it->exporter);
+		it->n_alerts++;
+	}
+	for (size_t i = 0; i < it->verdict.n_usage && !it->verdict.reject; i++) {
+		const struct rules_usage *u = &it->verdict.usage[i];
+
+		if (!u->stored)
+			continue;
+		db_job_add(job, SQL_INSERT_USAGE);
+		db_param_i64(job, (int64_t)it->seq);
+		db_param_text(job, u->key);
+		db_param_i64(job, u->amount);
 	}
 }
 
@@ -227,6 +308,10 @@ static void add_device_row(struct db_job *job, const struct dev *d)
 		db_param_text(job, d->location);
 		db_param_i64(job, (int64_t)d->head_seq);
 		db_param_i64(job, (int64_t)d->last_seq);
+		db_param_i64(job, d->last_at_ms);
+		db_param_i64(job, d->seen_at_ms);
+		db_param_i64(job, (int64_t)d->shipment_seq);
+		db_param_i64(job, d->deadline_ms);
 		return;
 	}
 	db_job_add(job, SQL_INSERT_DEVICE);
@@ -249,32 +334,145 @@ static void add_device_row(struct db_job *job, const struct dev *d)
 	db_param_i64(job, (int64_t)d->head_seq);
 	db_param_i64(job, (int64_t)d->last_seq);
 	db_param_i64(job, (int64_t)d->registered_seq);
+	db_param_i64(job, d->last_at_ms);
+	db_param_i64(job, d->seen_at_ms);
+	db_param_i64(job, (int64_t)d->shipment_seq);
+	db_param_i64(job, d->deadline_ms);
 }
 
-/* Marks items already stored by earlier batches as duplicates. */
-static void mark_stored(struct item *batch, const PGresult *found)
+/* The stored item of this batch whose id is id, or NULL. */
+static struct item *stored_item(struct item *batch, const uint8_t id[32])
 {
+	for (struct item *it = batch; it != NULL; it = it->next) {
+		if (it->duplicate && memcmp(it->id, id, 32) == 0)
+			return it;
+	}
+	return NULL;
+}
+
+/*
+ * Marks items already stored by earlier batches as duplicates, with the
+ * verdict, rules and alerts they were stored with.
+ */
+static void mark_stored(struct item *batch, const struct db_job *loaded)
+{
+	const PGresult *found = db_job_result(loaded, 0);
+	const PGresult *rules = db_job_result(loaded, 2);
+	const PGresult *alerts = db_job_result(loaded, 3);
+	struct item *it;
 	uint8_t id[32];
 
 	for (int r = 0; r < PQntuples(found); r++) {
 		if (db_value_bytes(found, r, 0, id, 32) != CU_OK)
 			continue;
-		for (struct item *it = batch; it != NULL; it = it->next) {
-			if (!it->duplicate && memcmp(it->id, id, 32) == 0) {
-				it->duplicate = true;
-				it->seq = (uint64_t)db_value_i64(found, r, 1);
-				it->recorded_ms = db_value_i64(found, r, 2);
-			}
+		for (it = batch; it != NULL; it = it->next) {
+			if (it->duplicate || memcmp(it->id, id, 32) != 0)
+				continue;
+			it->duplicate = true;
+			it->seq = (uint64_t)db_value_i64(found, r, 1);
+			it->recorded_ms = db_value_i64(found, r, 2);
+			it->evidence = strcmp(PQgetvalue(found, r, 3), "REJECT") == 0;
+			if (it->evidence)
+				seq_refuse(it, CUSTODY__ERROR_CODE__REJECTED,
+					   "the event was refused when it was first submitted");
+			break;
 		}
+	}
+	for (int r = 0; r < PQntuples(rules); r++) {
+		const struct rule_def *def;
+		struct rule_hit *h;
+
+		if (db_value_bytes(rules, r, 0, id, 32) != CU_OK ||
+		    (it = stored_item(batch, id)) == NULL || it->verdict.n_hits == RULES_MAX_HITS)
+			continue;
+		def = rules_find(PQgetvalue(rules, r, 1));
+		h = &it->verdict.hits[it->verdict.n_hits++];
+		h->rule = def != NULL ? def->id : "unknown";
+		h->severity = enum_value(&custody__severity__descriptor, PQgetvalue(rules, r, 2));
+		snprintf(h->reason, sizeof(h->reason), "%s", PQgetvalue(rules, r, 3));
+		it->verdict.reject |= h->severity == CUSTODY__SEVERITY__SEVERITY_REJECT;
+	}
+	for (int r = 0; r < PQntuples(alerts); r++) {
+		if (db_value_bytes(alerts, r, 0, id, 32) != CU_OK ||
+		    (it = stored_item(batch, id)) == NULL)
+			continue;
+		if (it->n_alerts++ == 0)
+			it->first_alert_id = (uint64_t)db_value_i64(alerts, r, 1);
 	}
 }
 
-/* Decides one item against the working set; adds its rows if accepted. */
+/* Who the event's devices belong to (the actor, for REGISTER). */
+static void find_exporter(struct item *it, const struct state_ws *ws)
+{
+	const Custody__Event *ev = it->ev;
+	const struct dev *d = ev->n_devices > 0 ? state_ws_get(ws, ev->devices[0]->serial) : NULL;
+
+	snprintf(it->exporter, sizeof(it->exporter), "%s",
+		 ev->type == CUSTODY__EVENT_TYPE__REGISTER || d == NULL ? ev->actor : d->owner);
+}
+
+/* Applies the accepted event's tally changes (allocation, license, LPP). */
+static int apply_usage(const struct item *it, struct tally *tally)
+{
+	for (size_t i = 0; i < it->verdict.n_usage; i++) {
+		if (tally_add(tally, it->verdict.usage[i].key, it->verdict.usage[i].amount) !=
+		    CU_OK)
+			return CU_ERR_NOMEM;
+	}
+	return CU_OK;
+}
+
+/*
+ * Judges one event: state machine first (a stale head or an unknown device
+ * is refused and not stored), then the rules. A REJECT verdict is stored
+ * as evidence without touching the devices.
+ */
+static int judge(struct item *it, struct state_ws *ws, const struct seq_ctx *ctx)
+{
+	const Custody__Event *ev = it->ev;
+	struct policy_view view;
+	struct state_ctx sctx = {it->id, *ctx->next_seq, NULL, ctx->ship_deadline_ms,
+				 ctx->rma_deadline_ms};
+	struct rules_input in = {ev, *ctx->next_seq, ws, ctx->reg, &view, ctx->rules, ctx->tally};
+	int rc;
+
+	policy_view_at(ctx->policy, ev->occurred_at_ms, &view);
+	sctx.models = policy_models(&view);
+	find_exporter(it, ws);
+	rc = state_check(ws, ev, &sctx, &it->res);
+	if (rc != CU_OK)
+		return rc;
+	if (it->res.code == CUSTODY__ERROR_CODE__REJECTED && it->res.rule[0] != '\0') {
+		rules_add_hit(&it->verdict, it->res.rule, NULL, NULL, "%s", it->res.message);
+		it->verdict.reject = true;
+	} else if (it->res.code != 0) {
+		return CU_OK; /* refused, not judged: nothing is stored */
+	} else {
+		rc = rules_check(&in, &it->verdict);
+		if (rc != CU_OK)
+			return rc;
+	}
+	if (it->verdict.reject) {
+		char why[RULES_REASON_MAX];
+
+		snprintf(why, sizeof(why), "%s", it->verdict.hits[0].reason);
+		state_result_clear(&it->res);
+		seq_refuse(it, CUSTODY__ERROR_CODE__REJECTED, "%s", why);
+		it->evidence = true;
+		return CU_OK;
+	}
+	rc = state_apply(ws, ev, &sctx, &it->res);
+	if (rc == CU_OK && it->res.code == 0)
+		rc = apply_usage(it, ctx->tally);
+	return rc;
+}
+
+/* Decides one item against the working set; adds its rows if stored. */
 static int decide_one(struct item *it, struct state_ws *ws, struct hmap *in_batch,
 		      const struct seq_ctx *ctx, struct db_job *job)
 {
-	struct state_ctx sctx = {it->id, *ctx->next_seq, ctx->models};
 	struct item *first = hmap_get(in_batch, it->id, 32);
+	int rc;
 
 	if (it->duplicate)
 		return CU_OK;
@@ -286,15 +484,41 @@ static int decide_one(struct item *it, struct state_ws *ws, struct hmap *in_batc
 		return CU_ERR_NOMEM;
 	if (!authorize(it, ws, ctx) || !check_refs(it, ctx))
 		return CU_OK;
-	if (state_apply(ws, it->ev, &sctx, &it->res) != CU_OK)
-		return CU_ERR_NOMEM;
-	if (it->res.code != 0)
-		return CU_OK;
+	rc = judge(it, ws, ctx);
+	if (rc != CU_OK || (it->res.code != 0 && !it->evidence))
+		return rc;
 	it->seq = (*ctx->next_seq)++;
 	it->recorded_ms = ctx->now_ms;
 	it->written = true;
-	add_event_rows(job, it);
+	add_event_rows(job, it, ctx);
 	return CU_OK;
+}
+
+void seq_events_publish(const struct item *it, const struct registry *reg)
+{
+	uint64_t id = it->first_alert_id;
+
+	for (size_t i = 0; i < it->verdict.n_hits; i++) {
+		const struct rule_hit *h = &it->verdict.hits[i];
+		Custody__Alert a = CUSTODY__ALERT__INIT;
+
+		if (!h->alert)
+			continue;
+		a.id = id++;
+		a.rule = (char *)h->rule;
+		a.severity = h->severity;
+		a.reason = (char *)h->reason;
+		a.raised_at_ms = it->recorded_ms;
+		a.event_seq = it->seq;
+		a.event_id.data = (uint8_t *)it->id;
+		a.event_id.len = 32;
+		a.device = (char *)hit_device(it, h);
+		a.facility = (char *)hit_facility(it, h);
+		a.country = (char *)facility_country(reg, a.facility);
+		a.exporter = (char *)it->exporter;
+		a.state = CUSTODY__ALERT_STATE__OPEN;
+		watch_publish(&a);
+	}
 }
 
 struct db_job *seq_events_decide(struct item *batch, const struct db_job *loaded,
@@ -310,7 +534,7 @@ struct db_job *seq_events_decide(struct item *batch, const struct db_job *loaded
 
 	*nothing_to_write = false;
 	if (rc == CU_OK) {
-		mark_stored(batch, db_job_result(loaded, 0));
+		mark_stored(batch, loaded);
 		db_job_add(job, SQL_BEGIN);
 	}
 	for (struct item *it = batch; it != NULL && rc == CU_OK; it = it->next) {

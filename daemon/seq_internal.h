@@ -16,8 +16,11 @@
 #include "custody.pb-c.h"
 #include "db.h"
 #include "models.h"
+#include "policy.h"
 #include "registry.h"
+#include "rules.h"
 #include "state.h"
+#include "tally.h"
 
 struct req;
 
@@ -36,6 +39,11 @@ struct item {
 
 	/* verdict */
 	struct state_result res; /* res.code 0 = accepted */
+	struct verdict verdict;	 /* events: the rules that fired */
+	bool evidence;		 /* REJECT stored as evidence (res.code REJECTED) */
+	char exporter[VALIDATE_ID_MAX + 1];
+	uint64_t first_alert_id; /* alerts raised: ids first_alert_id.. */
+	size_t n_alerts;
 	uint64_t seq;
 	int64_t recorded_ms;
 	bool duplicate;	     /* stored before, by an earlier batch */
@@ -47,10 +55,14 @@ struct item {
 /* Context the batch steps need. */
 struct seq_ctx {
 	struct registry *reg;
-	const struct models *models;
+	const struct policy_store *policy;
+	struct tally *tally;
+	const struct rules_params *rules;
+	int64_t ship_deadline_ms, rma_deadline_ms;
 	const uint8_t *admin_key;
 	uint64_t *next_seq;	  /* events */
 	uint64_t *next_admin_seq; /* admin actions */
+	uint64_t *next_alert_id;
 	int64_t now_ms;
 };
 
@@ -84,7 +96,13 @@ struct db_job *seq_admin_decide(struct item *item, const struct db_job *loaded,
 				const struct seq_ctx *ctx, db_done_fn done, void *arg,
 				bool *nothing_to_write);
 
-/* Admin: after COMMIT, applies the registration to the in-memory registry. */
-int seq_admin_commit(struct item *item, struct registry *reg);
+/*
+ * Admin: after COMMIT, applies the action to what is kept in memory: the
+ * registry, or the policy store.
+ */
+int seq_admin_commit(struct item *item, struct registry *reg, struct policy_store *policy);
+
+/* Events: the alerts an item raised, for watchers, after COMMIT. */
+void seq_events_publish(const struct item *item, const struct registry *reg);
 
 #endif

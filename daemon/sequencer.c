@@ -26,6 +26,8 @@
 #include "key.h"
 #include "log.h"
 #include "seq_internal.h"
+#include "sql.h"
+#include "watch.h"
 
 #define RESYNC_RETRY_MS 2000
 
@@ -35,7 +37,11 @@ enum seq_state {
 	SEQ_IDLE,
 	SEQ_LOADING,
 	SEQ_WRITING,
+	SEQ_SWEEPING, /* timer rules: overdue shipments, dark accelerators */
 };
+
+/* Most alerts one sweep raises; the next sweep takes the rest. */
+#define SWEEP_MAX_ALERTS 1000
 
 static struct {
 	struct event_base *base;
@@ -43,12 +49,14 @@ static struct {
 	struct sequencer_options opt;
 	enum seq_state state;
 	struct registry *reg;
-	uint64_t next_seq, next_admin_seq;
-	uint64_t batch_first_seq, batch_first_admin_seq;
+	struct policy_store *policy;
+	struct tally *tally;
+	uint64_t next_seq, next_admin_seq, next_alert_id;
+	uint64_t batch_first_seq, batch_first_admin_seq, batch_first_alert_id;
 	struct item *head, *tail; /* queued */
 	int pending;
 	struct item *batch; /* in flight */
-	struct event *linger, *retry;
+	struct event *linger, *retry, *sweep;
 	bool ever_ready;
 	bool draining;
 	void (*drained)(void);
@@ -91,23 +99,68 @@ bool seq_key_usable(struct item *it, const struct key_rec *key, const struct seq
 	return false;
 }
 
-/* Answers a refused item: the error with its rule or conflicting heads. */
-static void reply_error(struct item *it)
+/* Points hits[i] at the verdict's rule hits (or the state machine's one rule). */
+static size_t fill_hits(const struct item *v, Custody__RuleHit *hits, Custody__RuleHit **ptrs,
+			bool alerts_only)
 {
-	const struct state_result *res = &it->res;
+	size_t n = 0;
+
+	for (size_t i = 0; i < v->verdict.n_hits; i++) {
+		const struct rule_hit *h = &v->verdict.hits[i];
+
+		if (alerts_only && h->severity != CUSTODY__SEVERITY__SEVERITY_ALERT)
+			continue;
+		custody__rule_hit__init(&hits[n]);
+		hits[n].rule = (char *)h->rule;
+		hits[n].severity = h->severity;
+		hits[n].reason = (char *)h->reason;
+		ptrs[n] = &hits[n];
+		n++;
+	}
+	if (n == 0 && !alerts_only && v->res.rule[0] != '\0') {
+		custody__rule_hit__init(&hits[0]);
+		hits[0].rule = (char *)v->res.rule;
+		hits[0].severity = CUSTODY__SEVERITY__SEVERITY_REJECT;
+		hits[0].reason = (char *)v->res.message;
+		ptrs[0] = &hits[0];
+		n = 1;
+	}
+	return n;
+}
+
+/* The alert ids of v, into ids (RULES_MAX_HITS). */
+static size_t fill_alert_ids(const struct item *v, uint64_t *ids)
+{
+	size_t n = v->n_alerts < RULES_MAX_HITS ? v->n_alerts : RULES_MAX_HITS;
+
+	for (size_t i = 0; i < n; i++)
+		ids[i] = v->first_alert_id + i;
+	return n;
+}
+
+/*
+ * Answers a refused item from v (itself, or the earlier copy of the same
+ * bytes): the error with its rules, or the conflicting heads.
+ */
+static void reply_error(struct item *it, const struct item *v)
+{
+	const struct state_result *res = &v->res;
 	Custody__Error err = CUSTODY__ERROR__INIT;
 	Custody__Response resp = CUSTODY__RESPONSE__INIT;
-	Custody__RuleHit hit = CUSTODY__RULE_HIT__INIT, *hits[1] = {&hit};
+	Custody__RuleHit hits[RULES_MAX_HITS], *hit_ptrs[RULES_MAX_HITS];
+	uint64_t alert_ids[RULES_MAX_HITS];
 	Custody__DeviceRef *refs = NULL, **ref_ptrs = NULL;
 
 	err.code = res->code;
 	err.message = (char *)res->message;
-	if (res->rule[0] != '\0') {
-		hit.rule = (char *)res->rule;
-		hit.severity = CUSTODY__SEVERITY__SEVERITY_REJECT;
-		hit.reason = (char *)res->message;
-		err.rules = hits;
-		err.n_rules = 1;
+	err.n_rules = fill_hits(v, hits, hit_ptrs, false);
+	err.rules = hit_ptrs;
+	if (v->evidence) {
+		err.recorded_seq = v->seq;
+		err.event_id.data = it->id;
+		err.event_id.len = 32;
+		err.n_alert_ids = fill_alert_ids(v, alert_ids);
+		err.alert_ids = alert_ids;
 	}
 	if (res->n_heads > 0) {
 		refs = calloc(res->n_heads, sizeof(*refs));
@@ -136,14 +189,11 @@ static void reply(struct item *it)
 	Custody__Response resp = CUSTODY__RESPONSE__INIT;
 	Custody__SubmitResult sub = CUSTODY__SUBMIT_RESULT__INIT;
 	Custody__AdminResult adm = CUSTODY__ADMIN_RESULT__INIT;
+	Custody__RuleHit hits[RULES_MAX_HITS], *hit_ptrs[RULES_MAX_HITS];
+	uint64_t alert_ids[RULES_MAX_HITS];
 
 	if (v->res.code != 0) {
-		it->res.code = v->res.code;
-		if (it != v) {
-			memcpy(it->res.message, v->res.message, sizeof(it->res.message));
-			memcpy(it->res.rule, v->res.rule, sizeof(it->res.rule));
-		}
-		reply_error(it);
+		reply_error(it, v);
 		return;
 	}
 	if (it->is_admin) {
@@ -160,6 +210,12 @@ static void reply(struct item *it)
 		sub.seq = v->seq;
 		sub.duplicate = v->duplicate || it->dup_of != NULL;
 		sub.recorded_at_ms = v->recorded_ms;
+		sub.n_rules = fill_hits(v, hits, hit_ptrs, true);
+		sub.rules = hit_ptrs;
+		sub.verdict = sub.n_rules > 0 ? CUSTODY__VERDICT__ACCEPT_WITH_ALERTS
+					      : CUSTODY__VERDICT__ACCEPT;
+		sub.n_alert_ids = fill_alert_ids(v, alert_ids);
+		sub.alert_ids = alert_ids;
 		resp.body_case = CUSTODY__RESPONSE__BODY_SUBMIT;
 		resp.submit = &sub;
 	}
@@ -195,6 +251,7 @@ static void fail_all(struct item *list, Custody__ErrorCode code, const char *why
 /* ---- the batch lifecycle ------------------------------------------------ */
 
 static void kick(void);
+static void arm_sweep(void);
 
 /*
  * Ends the batch in flight (its items already answered) and moves to next:
@@ -219,6 +276,9 @@ static void batch_rewind(void)
 {
 	seq.next_seq = seq.batch_first_seq;
 	seq.next_admin_seq = seq.batch_first_admin_seq;
+	seq.next_alert_id = seq.batch_first_alert_id;
+	if (seq.tally != NULL)
+		tally_rollback(seq.tally);
 }
 
 /* Ends the batch in flight with a database failure. */
@@ -247,9 +307,15 @@ static void on_written(struct db_job *job, void *arg)
 		batch_failed(job);
 		return;
 	}
+	tally_commit(seq.tally);
 	for (struct item *it = seq.batch; it != NULL; it = it->next) {
-		if (it->is_admin && it->written && seq_admin_commit(it, seq.reg) != CU_OK)
-			log_error("out of memory updating the registry; restart custodyd");
+		if (!it->written)
+			continue;
+		if (!it->is_admin)
+			seq_events_publish(it, seq.reg);
+		else if (seq_admin_commit(it, seq.reg, seq.policy) != CU_OK)
+			log_error(
+			    "out of memory updating the registry or policy; restart custodyd");
 	}
 	log_debug("batch committed: seq up to %llu", (unsigned long long)seq.next_seq - 1);
 	reply_all(seq.batch);
@@ -258,8 +324,19 @@ static void on_written(struct db_job *job, void *arg)
 
 static void on_loaded(struct db_job *job, void *arg)
 {
-	struct seq_ctx ctx = {seq.reg,	     seq.opt.models,	  seq.opt.admin_key,
-			      &seq.next_seq, &seq.next_admin_seq, codec_now_ms()};
+	struct seq_ctx ctx = {
+	    .reg = seq.reg,
+	    .policy = seq.policy,
+	    .tally = seq.tally,
+	    .rules = &seq.opt.rules,
+	    .ship_deadline_ms = seq.opt.ship_deadline_ms,
+	    .rma_deadline_ms = seq.opt.rma_deadline_ms,
+	    .admin_key = seq.opt.admin_key,
+	    .next_seq = &seq.next_seq,
+	    .next_admin_seq = &seq.next_admin_seq,
+	    .next_alert_id = &seq.next_alert_id,
+	    .now_ms = codec_now_ms(),
+	};
 	struct db_job *write;
 	bool nothing = false;
 
@@ -273,6 +350,7 @@ static void on_loaded(struct db_job *job, void *arg)
 		    : seq_events_decide(seq.batch, job, &ctx, on_written, NULL, &nothing);
 	if (write == NULL) {
 		if (nothing) {
+			tally_commit(seq.tally); /* nothing was added */
 			reply_all(seq.batch);
 		} else {
 			batch_rewind();
@@ -321,6 +399,7 @@ static void start_batch(void)
 	take_batch();
 	seq.batch_first_seq = seq.next_seq;
 	seq.batch_first_admin_seq = seq.next_admin_seq;
+	seq.batch_first_alert_id = seq.next_alert_id;
 	load = seq.batch->is_admin ? seq_admin_load_job(seq.batch, on_loaded, NULL)
 				   : seq_events_load_job(seq.batch, on_loaded, NULL);
 	if (load == NULL) {
@@ -513,6 +592,63 @@ static int load_facilities(struct registry *reg, const PGresult *res)
 	return CU_OK;
 }
 
+/* The policy store: built-in files first, then every signed load in order. */
+static struct policy_store *load_policy(const PGresult *res)
+{
+	struct policy_store *store = policy_store_new();
+	char err[256];
+
+	for (size_t i = 0; store != NULL && i < seq.opt.n_builtin; i++) {
+		if (policy_store_add(store, seq.opt.builtin[i], 0, err, sizeof(err)) != CU_OK) {
+			log_error("built-in policy data: %s", err);
+			policy_store_free(store);
+			return NULL;
+		}
+	}
+	for (int r = 0; store != NULL && r < PQntuples(res); r++) {
+		uint64_t admin_seq = (uint64_t)db_value_i64(res, r, 0);
+		size_t len = 0;
+		unsigned char *body =
+		    PQunescapeBytea((const unsigned char *)PQgetvalue(res, r, 1), &len);
+		Custody__AdminAction *act =
+		    body != NULL ? custody__admin_action__unpack(NULL, len, body) : NULL;
+		int rc = CU_ERR_INVALID;
+
+		if (act != NULL && act->action_case == CUSTODY__ADMIN_ACTION__ACTION_LOAD_POLICY)
+			rc = policy_store_add(store, act->load_policy, admin_seq, err, sizeof(err));
+		if (act != NULL)
+			custody__admin_action__free_unpacked(act, NULL);
+		PQfreemem(body);
+		if (rc != CU_OK) {
+			log_error("policy load at admin seq %llu cannot be read back",
+				  (unsigned long long)admin_seq);
+			policy_store_free(store);
+			return NULL;
+		}
+	}
+	return store;
+}
+
+/* The tally from stored device places and usage rows. */
+static struct tally *load_tally(const PGresult *alloc, const PGresult *usage)
+{
+	struct tally *t = tally_new();
+	const PGresult *sets[2] = {alloc, usage};
+
+	for (int i = 0; t != NULL && i < 2; i++) {
+		for (int r = 0; r < PQntuples(sets[i]); r++) {
+			if (tally_add(t, PQgetvalue(sets[i], r, 0), db_value_i64(sets[i], r, 1)) !=
+			    CU_OK) {
+				tally_free(t);
+				return NULL;
+			}
+		}
+	}
+	if (t != NULL)
+		tally_commit(t);
+	return t;
+}
+
 static void retry_resync_later(void)
 {
 	struct timeval tv = {RESYNC_RETRY_MS / 1000, (RESYNC_RETRY_MS % 1000) * 1000};
@@ -524,6 +660,8 @@ static void retry_resync_later(void)
 static void on_synced(struct db_job *job, void *arg)
 {
 	struct registry *reg;
+	struct policy_store *policy;
+	struct tally *tally;
 
 	(void)arg;
 	if (db_job_status(job) != DB_OK) {
@@ -542,22 +680,33 @@ static void on_synced(struct db_job *job, void *arg)
 		return;
 	}
 	reg = registry_new();
+	policy = load_policy(db_job_result(job, 5));
+	tally = load_tally(db_job_result(job, 6), db_job_result(job, 7));
 	if (reg == NULL || load_parties(reg, db_job_result(job, 2)) != CU_OK ||
 	    load_keys(reg, db_job_result(job, 3)) != CU_OK ||
-	    load_facilities(reg, db_job_result(job, 4)) != CU_OK) {
-		log_error("cannot load the registry");
+	    load_facilities(reg, db_job_result(job, 4)) != CU_OK || policy == NULL ||
+	    tally == NULL) {
+		log_error("cannot load the registry, policy data or tallies");
 		registry_free(reg);
+		policy_store_free(policy);
+		tally_free(tally);
 		retry_resync_later();
 		return;
 	}
 	registry_free(seq.reg);
 	seq.reg = reg;
+	policy_store_free(seq.policy);
+	seq.policy = policy;
+	tally_free(seq.tally);
+	seq.tally = tally;
 	seq.next_seq = (uint64_t)db_value_i64(db_job_result(job, 1), 0, 0) + 1;
 	seq.next_admin_seq = (uint64_t)db_value_i64(db_job_result(job, 1), 0, 1) + 1;
+	seq.next_alert_id = (uint64_t)db_value_i64(db_job_result(job, 1), 0, 2) + 1;
 	seq.state = SEQ_IDLE;
 	log_info("sequencer ready: next event seq %llu", (unsigned long long)seq.next_seq);
 	if (!seq.ever_ready) {
 		seq.ever_ready = true;
+		arm_sweep();
 		if (seq.opt.on_ready != NULL)
 			seq.opt.on_ready();
 	}
@@ -578,6 +727,9 @@ static void resync(void)
 	db_job_add(job, SQL_LOAD_PARTIES);
 	db_job_add(job, SQL_LOAD_KEYS);
 	db_job_add(job, SQL_LOAD_FACILITIES);
+	db_job_add(job, SQL_LOAD_POLICY);
+	db_job_add(job, SQL_LOAD_ALLOC);
+	db_job_add(job, SQL_LOAD_USAGE);
 	seq.state = SEQ_SYNCING;
 	if (db_submit(seq.db, DB_LANE_WRITE, job) != CU_OK) {
 		db_job_free(job);
@@ -613,6 +765,89 @@ void sequencer_lane(bool up)
 	}
 }
 
+/* ---- timer rules ------------------------------------------------------------ */
+
+static void arm_sweep(void)
+{
+	struct timeval tv = {seq.opt.sweep_interval_ms / 1000,
+			     (seq.opt.sweep_interval_ms % 1000) * 1000};
+
+	if (seq.sweep != NULL && seq.opt.sweep_interval_ms > 0)
+		evtimer_add(seq.sweep, &tv);
+}
+
+/* Publishes the alerts a sweep stored, in id order. */
+static void publish_swept(const PGresult *res)
+{
+	int n = PQntuples(res);
+	uint64_t first = seq.next_alert_id;
+
+	/* RETURNING gives no order: the ids are first..first+n-1. */
+	for (uint64_t id = first; id < first + (uint64_t)n; id++) {
+		for (int r = 0; r < n; r++) {
+			Custody__Alert a = CUSTODY__ALERT__INIT;
+
+			if ((uint64_t)db_value_i64(res, r, 0) != id)
+				continue;
+			a.id = id;
+			a.rule = PQgetvalue(res, r, 1);
+			a.severity = CUSTODY__SEVERITY__SEVERITY_ALERT;
+			a.reason = PQgetvalue(res, r, 2);
+			a.raised_at_ms = db_value_i64(res, r, 3);
+			a.event_seq = (uint64_t)db_value_i64(res, r, 4);
+			a.device = PQgetvalue(res, r, 5);
+			a.facility = PQgetvalue(res, r, 6);
+			a.country = PQgetvalue(res, r, 7);
+			a.exporter = PQgetvalue(res, r, 8);
+			a.state = CUSTODY__ALERT_STATE__OPEN;
+			watch_publish(&a);
+		}
+	}
+	seq.next_alert_id = first + (uint64_t)n;
+}
+
+static void on_swept(struct db_job *job, void *arg)
+{
+	(void)arg;
+	if (db_job_status(job) == DB_OK) {
+		const PGresult *res = db_job_result(job, 0);
+
+		if (PQntuples(res) > 0)
+			log_info("timer rules raised %d alert%s", PQntuples(res),
+				 PQntuples(res) == 1 ? "" : "s");
+		publish_swept(res);
+	} else {
+		log_warn("timer rules failed: %s", db_job_error(job));
+	}
+	arm_sweep();
+	batch_end(db_job_status(job) == DB_ERR_CONN ? SEQ_DOWN : SEQ_IDLE);
+}
+
+/* Runs the timer rules when the sequencer is free; else tries again later. */
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct db_job *job;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (seq.state != SEQ_IDLE || seq.draining || (job = db_job_new(on_swept, NULL)) == NULL) {
+		arm_sweep();
+		return;
+	}
+	db_job_add(job, SQL_SWEEP);
+	db_param_i64(job, (int64_t)seq.next_alert_id - 1);
+	db_param_i64(job, codec_now_ms());
+	db_param_i64(job, seq.opt.attest_interval_ms);
+	db_param_i64(job, SWEEP_MAX_ALERTS);
+	seq.state = SEQ_SWEEPING;
+	if (db_submit(seq.db, DB_LANE_WRITE, job) != CU_OK) {
+		db_job_free(job);
+		seq.state = SEQ_DOWN;
+		arm_sweep();
+	}
+}
+
 /* ---- set-up and tear-down -------------------------------------------------- */
 
 int sequencer_init(struct event_base *base, struct db *db, const struct sequencer_options *opt)
@@ -624,7 +859,8 @@ int sequencer_init(struct event_base *base, struct db *db, const struct sequence
 	seq.state = SEQ_DOWN;
 	seq.linger = evtimer_new(base, on_linger, NULL);
 	seq.retry = evtimer_new(base, on_retry, NULL);
-	if (seq.linger == NULL || seq.retry == NULL) {
+	seq.sweep = evtimer_new(base, on_sweep, NULL);
+	if (seq.linger == NULL || seq.retry == NULL || seq.sweep == NULL) {
 		sequencer_free();
 		return CU_ERR_NOMEM;
 	}
@@ -641,7 +877,11 @@ void sequencer_free(void)
 		event_free(seq.linger);
 	if (seq.retry != NULL)
 		event_free(seq.retry);
+	if (seq.sweep != NULL)
+		event_free(seq.sweep);
 	registry_free(seq.reg);
+	policy_store_free(seq.policy);
+	tally_free(seq.tally);
 	memset(&seq, 0, sizeof(seq));
 }
 
@@ -663,9 +903,19 @@ void sequencer_drain(void (*done)(void))
 	seq.head = seq.tail = NULL;
 	seq.pending = 0;
 	fail_all(queued, CUSTODY__ERROR_CODE__UNAVAILABLE, "server shutting down");
-	if (seq.state == SEQ_LOADING || seq.state == SEQ_WRITING) {
+	if (seq.state == SEQ_LOADING || seq.state == SEQ_WRITING || seq.state == SEQ_SWEEPING) {
 		seq.drained = done;
 		return;
 	}
 	done();
+}
+
+const struct policy_store *sequencer_policy(void)
+{
+	return seq.policy;
+}
+
+const struct sequencer_options *sequencer_options(void)
+{
+	return &seq.opt;
 }

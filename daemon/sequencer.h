@@ -20,8 +20,9 @@
 #include "cu_err.h"
 #include "custody.pb-c.h"
 #include "db.h"
-#include "models.h"
+#include "policy.h"
 #include "registry.h"
+#include "rules.h"
 
 struct req;
 
@@ -30,7 +31,14 @@ struct sequencer_options {
 	int linger_ms;	 /* wait for more before writing a short batch */
 	int max_pending; /* queued submissions before UNAVAILABLE */
 	uint8_t admin_key[32];
-	const struct models *models;	   /* borrowed; outlives the sequencer */
+	/* Built-in policy data (config files), in force from the epoch; borrowed. */
+	const Custody__PolicyLoad *const *builtin;
+	size_t n_builtin;
+	struct rules_params rules;
+	int64_t ship_deadline_ms;	   /* SHIP without a deadline: due after this */
+	int64_t rma_deadline_ms;	   /* RMA_OUT without a deadline */
+	int64_t attest_interval_ms;	   /* installed chips attest at least this often */
+	int sweep_interval_ms;		   /* how often the timer rules run */
 	void (*on_fatal)(const char *why); /* cannot ever start (lock held) */
 	void (*on_ready)(void);		   /* first time ready to write */
 };
@@ -55,6 +63,12 @@ void sequencer_submit_event(struct req *req, const Custody__SignedEnvelope *env,
 /* Queues a verified admin action; like sequencer_submit_event. */
 void sequencer_submit_admin(struct req *req, const Custody__SignedEnvelope *env,
 			    Custody__AdminAction *act, const uint8_t id[32]);
+
+/* The policy store as last committed; borrowed. NULL before the first sync. */
+const struct policy_store *sequencer_policy(void);
+
+/* The options the sequencer runs with (regime, parameters). */
+const struct sequencer_options *sequencer_options(void);
 
 /* The registry as last committed; borrowed. NULL before the first sync. */
 const struct registry *sequencer_registry(void);

@@ -13,7 +13,8 @@
 static const char *const texts[SQL_COUNT] = {
     [SQL_TRY_LOCK] = "SELECT pg_try_advisory_lock($1::bigint)",
     [SQL_MAX_SEQS] = "SELECT (SELECT coalesce(max(seq), 0) FROM events),"
-		     " (SELECT coalesce(max(seq), 0) FROM admin_actions)",
+		     " (SELECT coalesce(max(seq), 0) FROM admin_actions),"
+		     " (SELECT coalesce(max(id), 0) FROM alerts)",
     /* id, name, country, hq, parent, roles, trusted */
     [SQL_LOAD_PARTIES] = "SELECT id, name, country, hq_country, parent_country,"
 			 " array_to_string(roles, ','), trusted_exporter FROM parties",
@@ -25,11 +26,25 @@ static const char *const texts[SQL_COUNT] = {
     [SQL_LOAD_FACILITIES] = "SELECT id, name, owner_id, operator_id, country, latitude,"
 			    " longitude, authorized, coalesce(custody_ms(authorized_since), 0)"
 			    " FROM facilities",
+    /* seq, body: every policy load, in order */
+    [SQL_LOAD_POLICY] = "SELECT seq, body FROM admin_actions WHERE kind = 'load_policy'"
+			" ORDER BY seq",
+    /* tally key, TPP: where each exporter's compute is (see tally.h) */
+    [SQL_LOAD_ALLOC] = "SELECT 'alloc:' || d.owner_id || ':' || f.country, sum(d.tpp)::bigint"
+		       " FROM devices d JOIN facilities f ON f.id = CASE"
+		       "  WHEN d.status IN ('IN_TRANSIT', 'IN_REPAIR')"
+		       "   AND d.dest_facility_id IS NOT NULL THEN d.dest_facility_id"
+		       "  ELSE d.facility_id END"
+		       " WHERE d.kind = 'CHIP' AND d.tpp > 0"
+		       " AND d.status NOT IN ('DESTROYED', 'DECOMMISSIONED')"
+		       " GROUP BY 1",
+    /* tally key, amount */
+    [SQL_LOAD_USAGE] = "SELECT key, sum(amount)::bigint FROM usage GROUP BY key",
 
     [SQL_BEGIN] = "BEGIN",
     [SQL_COMMIT] = "COMMIT",
-    /* id, seq, recorded_at */
-    [SQL_FIND_EVENTS] = "SELECT id, seq, custody_ms(recorded_at) FROM events"
+    /* id, seq, recorded_at, verdict */
+    [SQL_FIND_EVENTS] = "SELECT id, seq, custody_ms(recorded_at), verdict FROM events"
 			" WHERE id = ANY($1::bytea[])",
     /* The named devices and everything inside them, with their heads. */
     [SQL_LOAD_DEVICES] =
@@ -40,24 +55,31 @@ static const char *const texts[SQL_COUNT] = {
 	" SELECT d.serial, d.kind, d.model, d.eccn_class, d.tpp, d.device_key,"
 	" d.owner_id, d.custodian_id, d.status, d.facility_id,"
 	" coalesce(d.dest_facility_id, ''), coalesce(d.parent_serial, ''), d.location,"
-	" e.id, d.head_seq, d.last_seq, d.registered_seq"
+	" e.id, d.head_seq, d.last_seq, d.registered_seq, custody_ms(d.last_at),"
+	" coalesce(custody_ms(d.seen_at), 0), coalesce(d.shipment_seq, 0),"
+	" coalesce(custody_ms(d.deadline), 0)"
 	" FROM t JOIN devices d USING (serial) JOIN events e ON e.seq = d.head_seq",
     [SQL_INSERT_EVENT] = "INSERT INTO events (seq, id, type, actor_id, signer, facility_id,"
-			 " occurred_at, recorded_at, body, sig)"
+			 " occurred_at, recorded_at, body, sig, verdict)"
 			 " VALUES ($1, $2, $3, $4, $5, nullif($6, ''), custody_ts($7),"
-			 " custody_ts($8), $9, $10)",
+			 " custody_ts($8), $9, $10, $11)",
     [SQL_INSERT_LINK] = "INSERT INTO event_devices (serial, seq, prev_seq, via)"
 			" VALUES ($1, $2, nullif($3::bigint, 0), nullif($4, ''))",
     [SQL_INSERT_DEVICE] =
 	"INSERT INTO devices (serial, kind, model, eccn_class, tpp, device_key, owner_id,"
 	" custodian_id, status, facility_id, dest_facility_id, parent_serial, location,"
-	" head_seq, last_seq, registered_seq)"
+	" head_seq, last_seq, registered_seq, last_at, seen_at, shipment_seq, deadline)"
 	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, nullif($11, ''),"
-	" nullif($12, ''), $13, $14, $15, $16)",
+	" nullif($12, ''), $13, $14, $15, $16, custody_ts($17),"
+	" custody_ts(nullif($18::bigint, 0)), nullif($19::bigint, 0),"
+	" custody_ts(nullif($20::bigint, 0)))",
     [SQL_UPDATE_DEVICE] = "UPDATE devices SET custodian_id = $2, status = $3,"
 			  " facility_id = $4, dest_facility_id = nullif($5, ''),"
 			  " parent_serial = nullif($6, ''), location = $7, head_seq = $8,"
-			  " last_seq = $9 WHERE serial = $1",
+			  " last_seq = $9, last_at = custody_ts($10),"
+			  " seen_at = custody_ts(nullif($11::bigint, 0)),"
+			  " shipment_seq = nullif($12::bigint, 0),"
+			  " deadline = custody_ts(nullif($13::bigint, 0)) WHERE serial = $1",
     /* seq, recorded_at */
     [SQL_FIND_ADMIN] = "SELECT seq, custody_ms(recorded_at) FROM admin_actions"
 		       " WHERE id = $1",
@@ -77,6 +99,68 @@ static const char *const texts[SQL_COUNT] = {
 	" longitude, authorized, authorized_since, created_by, created_at)"
 	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, custody_ts(nullif($9::bigint, 0)),"
 	" $10, custody_ts($11))",
+    /* event id, rule, severity, reason: the stored verdicts of known events */
+    [SQL_FIND_EVENT_RULES] = "SELECT e.id, r.rule, r.severity, r.reason FROM events e"
+			     " JOIN event_rules r ON r.seq = e.seq"
+			     " WHERE e.id = ANY($1::bytea[]) ORDER BY e.seq, r.n",
+    /* event id, alert id */
+    [SQL_FIND_EVENT_ALERTS] = "SELECT e.id, a.id FROM events e JOIN alerts a"
+			      " ON a.event_seq = e.seq WHERE e.id = ANY($1::bytea[])"
+			      " ORDER BY a.id",
+    [SQL_INSERT_RULE] = "INSERT INTO event_rules (seq, n, rule, severity, reason)"
+			" VALUES ($1, $2, $3, $4, $5)",
+    [SQL_INSERT_ALERT] = "INSERT INTO alerts (id, rule, severity, reason, raised_at,"
+			 " event_seq, device, facility_id, country, exporter_id)"
+			 " VALUES ($1, $2, $3, $4, custody_ts($5), nullif($6::bigint, 0),"
+			 " $7, $8, $9, $10)",
+    [SQL_INSERT_USAGE] = "INSERT INTO usage (seq, key, amount) VALUES ($1, $2, $3)",
+    /* exporter, state */
+    [SQL_FIND_ALERT] = "SELECT exporter_id, custody_alert_state(id) FROM alerts"
+		       " WHERE id = $1::bigint",
+    [SQL_INSERT_NOTE] = "INSERT INTO alert_notes (admin_seq, alert_id, party_id, state, note,"
+			" noted_at) VALUES ($1, $2, $3, $4, $5, custody_ts($6))",
+    /*
+	 * Timer alerts: shipments past their deadline (one alert per shipped
+	 * top-level device and shipment) and installed chips that stopped
+	 * attesting (one per dark spell). $1 last alert id, $2 now, $3 attest
+	 * interval (ms), $4 most alerts per sweep. Returns the stored alerts:
+	 * id, rule, reason, raised_at, event seq, device, facility, country,
+	 * exporter.
+	 */
+    [SQL_SWEEP] =
+	"WITH overdue AS ("
+	"  SELECT d.serial, d.shipment_seq AS event_seq, d.dest_facility_id AS fac, d.owner_id,"
+	"  'handoff.overdue'::text AS rule,"
+	"  format('%s (shipment seq %s to %s) was due by %s and has not been received',"
+	"   d.serial, d.shipment_seq, d.dest_facility_id,"
+	"   to_char(d.deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')) AS reason"
+	"  FROM devices d"
+	"  WHERE d.status IN ('IN_TRANSIT', 'IN_REPAIR') AND d.deadline < custody_ts($2)"
+	"  AND NOT EXISTS (SELECT 1 FROM devices p WHERE p.serial = d.parent_serial"
+	"   AND p.shipment_seq = d.shipment_seq)"
+	"  AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.rule = 'handoff.overdue'"
+	"   AND a.device = d.serial AND a.event_seq = d.shipment_seq)),"
+	" dark AS ("
+	"  SELECT d.serial, NULL::bigint, d.facility_id, d.owner_id, 'attest.dark'::text,"
+	"  format('%s, installed at %s, has not attested since %s (more than %s h)',"
+	"   d.serial, d.facility_id,"
+	"   to_char(d.seen_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+	"   $3::bigint / 3600000)"
+	"  FROM devices d"
+	"  WHERE d.status = 'INSTALLED' AND d.kind = 'CHIP'"
+	"  AND d.seen_at < custody_ts($2 - $3::bigint)"
+	"  AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.rule = 'attest.dark'"
+	"   AND a.device = d.serial AND a.raised_at > d.seen_at)),"
+	" due AS (SELECT * FROM overdue UNION ALL SELECT * FROM dark"
+	"  ORDER BY rule, serial LIMIT $4::bigint)"
+	" INSERT INTO alerts (id, rule, severity, reason, raised_at, event_seq, device,"
+	"  facility_id, country, exporter_id)"
+	" SELECT $1::bigint + row_number() OVER (ORDER BY due.rule, due.serial), due.rule,"
+	"  'SEVERITY_ALERT', due.reason, custody_ts($2), due.event_seq, due.serial, due.fac,"
+	"  coalesce(f.country, ''), due.owner_id"
+	" FROM due LEFT JOIN facilities f ON f.id = due.fac"
+	" RETURNING id, rule, reason, custody_ms(raised_at), coalesce(event_seq, 0), device,"
+	"  facility_id, country, exporter_id",
 
     /*
 	 * serial, kind, model, eccn_class, tpp, owner, custodian, status,
@@ -149,16 +233,124 @@ static const char *const texts[SQL_COUNT] = {
 		     " d.tpp, d.eccn_class FROM t JOIN devices d USING (serial)"
 		     " ORDER BY t.path",
 
+/*
+ * The columns of an alert, as alert_row.c reads them: id, rule, severity,
+ * reason, raised_at, event seq, event id, device, facility, country,
+ * exporter, state. An alert's state is its latest state-changing note.
+ */
+#define ALERT_SELECT                                                                               \
+	"SELECT a.id, a.rule, a.severity, a.reason, custody_ms(a.raised_at),"                      \
+	" coalesce(a.event_seq, 0), e.id, a.device, a.facility_id, a.country,"                     \
+	" a.exporter_id, custody_alert_state(a.id)"                                                \
+	" FROM alerts a LEFT JOIN events e ON e.seq = a.event_seq"
+/*
+ * ECCN class of device d: its own for chips; for containers the highest
+ * class of the chips inside it now (3A090.a -> 4A090.a, 3A090.b ->
+ * 4A090.b), "" when none is controlled (as SQL_WHERE's caller reports).
+ */
+#define DEVICE_CLASS                                                                               \
+	"CASE WHEN d.kind = 'CHIP' THEN d.eccn_class ELSE coalesce(("                              \
+	"  WITH RECURSIVE t(serial) AS ("                                                          \
+	"   SELECT c.serial FROM devices c WHERE c.parent_serial = d.serial"                       \
+	"  UNION ALL"                                                                              \
+	"   SELECT c.serial FROM devices c JOIN t ON c.parent_serial = t.serial)"                  \
+	"  SELECT CASE WHEN bool_or(x.eccn_class = '3A090.a') THEN '4A090.a'"                      \
+	"   WHEN bool_or(x.eccn_class = '3A090.b') THEN '4A090.b' END"                             \
+	"  FROM t JOIN devices x USING (serial)), '') END"
+/* Accepted RECEIVE events e in [$2, $3). */
+#define RECEIVED_IN_WINDOW                                                                         \
+	" e.type = 'RECEIVE' AND e.verdict <> 'REJECT'"                                            \
+	" AND e.occurred_at >= custody_ts($2::bigint)"                                             \
+	" AND e.occurred_at < custody_ts($3::bigint)"
+
     /* ---- alerts, watch and reports (h_alerts.c, watch.c, h_report.c) ---- */
-    [SQL_ALERTS] = "SELECT 1 /* placeholder */",
-    [SQL_ALERT_ONE] = "SELECT 1 /* placeholder */",
-    [SQL_ALERT_NOTES] = "SELECT 1 /* placeholder */",
-    [SQL_ALERTS_AFTER] = "SELECT 1 /* placeholder */",
-    [SQL_ALERT_MAX_ID] = "SELECT 1 /* placeholder */",
-    [SQL_VEU_SITES] = "SELECT 1 /* placeholder */",
-    [SQL_VEU_RECEIVED] = "SELECT 1 /* placeholder */",
-    [SQL_SHIPMENT_EVENT] = "SELECT 1 /* placeholder */",
-    [SQL_SHIPMENT_ITEMS] = "SELECT 1 /* placeholder */",
+    /*
+     * $1 after id, $2 device, $3 facility, $4 country, $5 rule (id, or
+     * prefix ending in "."), $6 state name, $7 from ms, $8 to ms (0 =
+     * none), $9 exporter, $10 limit. An empty text leaves its filter out;
+     * all parameters are text so one prepared statement serves every
+     * combination.
+     */
+    [SQL_ALERTS] = ALERT_SELECT " WHERE a.id > $1::bigint"
+				" AND ($2::text = '' OR a.device = $2::text)"
+				" AND ($3::text = '' OR a.facility_id = $3::text)"
+				" AND ($4::text = '' OR a.country = $4::text)"
+				" AND ($5::text = '' OR a.rule = $5::text"
+				"  OR (right($5::text, 1) = '.' AND starts_with(a.rule, $5::text)))"
+				" AND ($6::text = '' OR custody_alert_state(a.id) = $6::text)"
+				" AND a.raised_at >= custody_ts($7::bigint)"
+				" AND ($8::bigint = 0 OR a.raised_at < custody_ts($8::bigint))"
+				" AND ($9::text = '' OR a.exporter_id = $9::text)"
+				" ORDER BY a.id LIMIT $10::bigint",
+    /* $1 id */
+    [SQL_ALERT_ONE] = ALERT_SELECT " WHERE a.id = $1::bigint",
+    /* admin seq, party, state ('' for a comment), note, noted at; $1 alert id */
+    [SQL_ALERT_NOTES] = "SELECT admin_seq, party_id, state, note, custody_ms(noted_at)"
+			" FROM alert_notes WHERE alert_id = $1::bigint ORDER BY admin_seq",
+    /* watch catch-up: $1 after id, $2 country, $3 facility, $4 rule, $5 exporter, $6 limit */
+    [SQL_ALERTS_AFTER] =
+	ALERT_SELECT " WHERE a.id > $1::bigint"
+		     " AND ($2::text = '' OR a.country = $2::text)"
+		     " AND ($3::text = '' OR a.facility_id = $3::text)"
+		     " AND ($4::text = '' OR a.rule = $4::text"
+		     "  OR (right($4::text, 1) = '.' AND starts_with(a.rule, $4::text)))"
+		     " AND ($5::text = '' OR a.exporter_id = $5::text)"
+		     " ORDER BY a.id LIMIT $6::bigint",
+    [SQL_ALERT_MAX_ID] = "SELECT coalesce(max(id), 0) FROM alerts",
+    /* The report's period ($2, $3) if party $1 exists: the callback needs it. */
+    [SQL_VEU_EXPORTER] = "SELECT $2::bigint, $3::bigint FROM parties WHERE id = $1",
+    /*
+     * The exporter's ($1) sites for a report over [$2, $3): its authorized
+     * facilities, and those that received its devices in the window or hold
+     * its chips now. id, name, country, operator, chips on hand, their TPP;
+     * ordered byte-wise so h_report.c can merge SQL_VEU_RECEIVED into it.
+     */
+    [SQL_VEU_SITES] =
+	"SELECT f.id, f.name, f.country, f.operator_id, h.chips, h.tpp FROM facilities f"
+	" CROSS JOIN LATERAL (SELECT count(*) AS chips, coalesce(sum(d.tpp), 0) AS tpp"
+	"  FROM devices d WHERE d.facility_id = f.id AND d.owner_id = $1 AND d.kind = 'CHIP'"
+	"  AND d.status IN ('STORED', 'INSTALLED')) h"
+	" WHERE f.owner_id = $1 AND (f.authorized OR h.chips > 0 OR EXISTS ("
+	"  SELECT 1 FROM events e JOIN event_devices ed ON ed.seq = e.seq"
+	"  JOIN devices d ON d.serial = ed.serial"
+	"  WHERE e.facility_id = f.id AND d.owner_id = $1 AND" RECEIVED_IN_WINDOW "))"
+	" ORDER BY f.id COLLATE \"C\"",
+    /*
+     * Every device of the exporter ($1) received at one of its facilities in
+     * [$2, $3), own or inside a container: facility, serial, kind, model,
+     * class, tpp, via, received at, RECEIVE id, origin of the last SHIP
+     * before it ('' if none), status now.
+     */
+    [SQL_VEU_RECEIVED] =
+	"SELECT f.id, d.serial, d.kind, d.model, " DEVICE_CLASS ", d.tpp,"
+	" coalesce(ed.via, ''), custody_ms(e.occurred_at), e.id, coalesce(s.facility_id, ''),"
+	" d.status"
+	" FROM facilities f JOIN events e ON e.facility_id = f.id"
+	" JOIN event_devices ed ON ed.seq = e.seq JOIN devices d ON d.serial = ed.serial"
+	" LEFT JOIN LATERAL (SELECT se.facility_id FROM event_devices sd"
+	"  JOIN events se ON se.seq = sd.seq"
+	"  WHERE sd.serial = d.serial AND sd.seq < e.seq AND se.type = 'SHIP'"
+	"  AND se.verdict <> 'REJECT' ORDER BY sd.seq DESC LIMIT 1) s ON true"
+	" WHERE f.owner_id = $1 AND d.owner_id = $1 AND" RECEIVED_IN_WINDOW
+	" ORDER BY f.id COLLATE \"C\", e.occurred_at, e.seq, ed.via IS NOT NULL,"
+	" ed.via COLLATE \"C\", d.serial COLLATE \"C\"",
+    /* seq, type, verdict, body, origin facility, its country, occurred at; $1 id */
+    [SQL_SHIPMENT_EVENT] = "SELECT e.seq, e.type, e.verdict, e.body,"
+			   " coalesce(e.facility_id, ''), coalesce(f.country, ''),"
+			   " custody_ms(e.occurred_at)"
+			   " FROM events e LEFT JOIN facilities f ON f.id = e.facility_id"
+			   " WHERE e.id = $1",
+    /*
+     * Every device linked to event $1 (own first, then by container):
+     * serial, kind, model, class, tpp, via, status, owner, still in transit
+     * under this shipment.
+     */
+    [SQL_SHIPMENT_ITEMS] =
+	"SELECT d.serial, d.kind, d.model, " DEVICE_CLASS ", d.tpp, coalesce(ed.via, ''),"
+	" d.status, d.owner_id, coalesce(d.shipment_seq = e.seq, false)"
+	" FROM events e JOIN event_devices ed ON ed.seq = e.seq"
+	" JOIN devices d ON d.serial = ed.serial WHERE e.id = $1"
+	" ORDER BY ed.via IS NOT NULL, ed.via COLLATE \"C\", d.serial COLLATE \"C\"",
 };
 
 const char *sql_text(enum sql_stmt stmt)

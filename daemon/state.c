@@ -40,6 +40,7 @@ enum effect {
 	FX_DECOMMISSION,
 	FX_DESTROY,
 	FX_REPORT,
+	FX_ATTEST,
 	FX_FOLLOW, /* take the status and location of the acted-on device */
 };
 
@@ -59,11 +60,11 @@ static const struct type_rule type_rules[] = {
     [CUSTODY__EVENT_TYPE__INSTALL] = {ST(STORED), true, false, FX_INSTALL, NULL},
     [CUSTODY__EVENT_TYPE__REMOVE] = {ST(INSTALLED), true, false, FX_REMOVE, NULL},
     [CUSTODY__EVENT_TYPE__MOVE] = {AT_SITE, true, false, FX_MOVE, NULL},
-    [CUSTODY__EVENT_TYPE__ATTEST] = {NOT_TERMINAL, false, true, FX_NONE, NULL},
+    [CUSTODY__EVENT_TYPE__ATTEST] = {NOT_TERMINAL, false, true, FX_ATTEST, NULL},
     [CUSTODY__EVENT_TYPE__RMA_OUT] = {ST(STORED), true, false, FX_RMA_OUT,
 				      "REMOVE it before sending it for repair"},
-    [CUSTODY__EVENT_TYPE__RMA_IN] = {ST(IN_REPAIR), false, false, FX_ARRIVE,
-				     "only a device sent out with RMA_OUT comes back with RMA_IN"},
+    /* A unit that was not sent out may come back: rma.swap raises an alert. */
+    [CUSTODY__EVENT_TYPE__RMA_IN] = {NOT_TERMINAL, false, false, FX_ARRIVE, NULL},
     [CUSTODY__EVENT_TYPE__DECOMMISSION] = {AT_SITE, true, false, FX_DECOMMISSION, NULL},
     [CUSTODY__EVENT_TYPE__DESTROY] = {AT_SITE | ST(DECOMMISSIONED), true, false, FX_DESTROY, NULL},
     [CUSTODY__EVENT_TYPE__REPORT] = {NOT_TERMINAL, false, true, FX_REPORT, NULL},
@@ -428,24 +429,29 @@ static int check_event(const struct state_ws *ws, const Custody__Event *ev,
  * d) or one inside it.
  */
 static void effect_one(struct dev *d, const struct dev *root, const Custody__Event *ev,
-		       enum effect fx)
+		       const struct state_ctx *ctx, enum effect fx)
 {
+	if (ev->occurred_at_ms > d->last_at_ms)
+		d->last_at_ms = ev->occurred_at_ms;
 	switch (fx) {
 	case FX_FOLLOW:
 		d->status = root->status;
 		snprintf(d->location, sizeof(d->location), "%s", root->location);
+		d->seen_at_ms = root->seen_at_ms;
 		break;
 	case FX_SHIP:
-		d->status = CUSTODY__DEVICE_STATUS__IN_TRANSIT;
+	case FX_RMA_OUT:
+		d->status = fx == FX_SHIP ? CUSTODY__DEVICE_STATUS__IN_TRANSIT
+					  : CUSTODY__DEVICE_STATUS__IN_REPAIR;
 		snprintf(d->dest_facility, sizeof(d->dest_facility), "%s", ev->to_facility);
-		if (ev->carrier[0] != '\0')
+		if (fx == FX_SHIP && ev->carrier[0] != '\0')
 			snprintf(d->custodian, sizeof(d->custodian), "%s", ev->carrier);
 		d->location[0] = '\0';
-		break;
-	case FX_RMA_OUT:
-		d->status = CUSTODY__DEVICE_STATUS__IN_REPAIR;
-		snprintf(d->dest_facility, sizeof(d->dest_facility), "%s", ev->to_facility);
-		d->location[0] = '\0';
+		d->shipment_seq = ctx->seq;
+		d->deadline_ms = ev->deadline_ms != 0
+				     ? ev->deadline_ms
+				     : ev->occurred_at_ms + (fx == FX_SHIP ? ctx->ship_deadline_ms
+									   : ctx->rma_deadline_ms);
 		break;
 	case FX_ARRIVE:
 		d->status = CUSTODY__DEVICE_STATUS__STORED;
@@ -453,10 +459,17 @@ static void effect_one(struct dev *d, const struct dev *root, const Custody__Eve
 		snprintf(d->custodian, sizeof(d->custodian), "%s", ev->actor);
 		d->dest_facility[0] = '\0';
 		d->location[0] = '\0';
+		d->shipment_seq = 0;
+		d->deadline_ms = 0;
 		break;
 	case FX_INSTALL:
 		d->status = CUSTODY__DEVICE_STATUS__INSTALLED;
 		snprintf(d->location, sizeof(d->location), "%s", ev->location);
+		d->seen_at_ms = ev->occurred_at_ms;
+		break;
+	case FX_ATTEST:
+		if (ev->occurred_at_ms > d->seen_at_ms)
+			d->seen_at_ms = ev->occurred_at_ms;
 		break;
 	case FX_REMOVE:
 		d->status = CUSTODY__DEVICE_STATUS__STORED;
@@ -500,7 +513,7 @@ static int effect_inside(struct dev *root, const Custody__Event *ev, enum effect
 			c = stack[--top];
 			continue;
 		}
-		effect_one(c, root, ev, fx);
+		effect_one(c, root, ev, ctx, fx);
 		c->last_seq = ctx->seq;
 		c->dirty = true;
 		rc = add_link(res, c->serial, 0, root->serial);
@@ -556,6 +569,7 @@ static int apply_register(struct state_ws *ws, const Custody__Event *ev,
 		snprintf(d->facility, sizeof(d->facility), "%s", ev->facility);
 		memcpy(d->head_id, ctx->event_id, STATE_ID_BYTES);
 		d->head_seq = d->last_seq = d->registered_seq = ctx->seq;
+		d->last_at_ms = ev->occurred_at_ms;
 		d->is_new = d->dirty = true;
 		if (ws_insert(ws, d) != CU_OK) {
 			free(d);
@@ -617,6 +631,8 @@ static int apply_event(struct state_ws *ws, const Custody__Event *ev, const stru
 			return CU_ERR_NOMEM;
 		memcpy(d->head_id, ctx->event_id, STATE_ID_BYTES);
 		d->head_seq = d->last_seq = ctx->seq;
+		if (ev->occurred_at_ms > d->last_at_ms)
+			d->last_at_ms = ev->occurred_at_ms;
 		d->dirty = true;
 	}
 	for (size_t i = 0; i < ev->n_devices; i++) {
@@ -629,12 +645,19 @@ static int apply_event(struct state_ws *ws, const Custody__Event *ev, const stru
 		} else {
 			if (fx == FX_REPORT)
 				detach_if_gone(ws, d, ev);
-			effect_one(d, d, ev, fx);
+			effect_one(d, d, ev, ctx, fx);
 		}
 		if (inside != FX_NONE && effect_inside(d, ev, inside, ctx, res) != CU_OK)
 			return CU_ERR_NOMEM;
 	}
 	return CU_OK;
+}
+
+int state_check(const struct state_ws *ws, const Custody__Event *ev, const struct state_ctx *ctx,
+		struct state_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	return check_event(ws, ev, ctx, res);
 }
 
 int state_apply(struct state_ws *ws, const Custody__Event *ev, const struct state_ctx *ctx,

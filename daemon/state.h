@@ -44,6 +44,10 @@ struct dev {
 	uint64_t head_seq;
 	uint64_t last_seq; /* last event that touched it, own or via */
 	uint64_t registered_seq;
+	int64_t last_at_ms;    /* when that last event occurred */
+	int64_t seen_at_ms;    /* last INSTALL or ATTEST; 0 = never */
+	uint64_t shipment_seq; /* the SHIP / RMA_OUT it is under way with */
+	int64_t deadline_ms;   /* ... to be received by; 0 = none */
 
 	/* Working-set bookkeeping, not stored. */
 	bool is_new; /* registered in this batch: INSERT, not UPDATE */
@@ -77,9 +81,11 @@ struct state_result {
 
 /* What state_apply needs besides the event. */
 struct state_ctx {
-	const uint8_t *event_id; /* 32 bytes */
-	uint64_t seq;		 /* the sequence number the event will get */
-	const struct models *models;
+	const uint8_t *event_id;     /* 32 bytes */
+	uint64_t seq;		     /* the sequence number the event will get */
+	const struct models *models; /* in force when the event occurred */
+	int64_t ship_deadline_ms;    /* SHIP without deadline_ms: due after this */
+	int64_t rma_deadline_ms;     /* RMA_OUT without deadline_ms: due after this */
 };
 
 struct state_ws;
@@ -113,6 +119,13 @@ struct dev *state_ws_next(const struct state_ws *ws, size_t *pos);
  * The caller owns res and clears it with state_result_clear.
  */
 CU_MUST_USE int state_apply(struct state_ws *ws, const Custody__Event *ev,
+			    const struct state_ctx *ctx, struct state_result *res);
+
+/*
+ * Only the checks of state_apply: res->code 0 if ev could be applied. The
+ * set is not changed.
+ */
+CU_MUST_USE int state_check(const struct state_ws *ws, const Custody__Event *ev,
 			    const struct state_ctx *ctx, struct state_result *res);
 
 /* Frees the arrays in res and zeroes it. */

@@ -14,6 +14,8 @@
 
 #define STR(s) ((s) != NULL ? (s) : "")
 
+static bool valid_license_number(const char *s);
+
 static bool is_alnum(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -311,6 +313,12 @@ static int check_places(const Custody__Event *ev, unsigned fields, char *err, si
 		return cu_fail(err, err_size, "carrier: not a valid party id");
 	if (ev->deadline_ms != 0 && ev->deadline_ms <= ev->occurred_at_ms)
 		return cu_fail(err, err_size, "deadline_ms: must be after occurred_at_ms");
+	if (STR(ev->license)[0] != '\0' && !(fields & F_TO_FACILITY))
+		return cu_fail(err, err_size, "license: only SHIP and RMA_OUT name one");
+	if (STR(ev->license)[0] != '\0' && !valid_license_number(ev->license))
+		return cu_fail(err, err_size,
+			       "license: 1-%d characters of letters, digits and . _ / -",
+			       VALIDATE_LICENSE_NUMBER_MAX);
 	return CU_OK;
 }
 
@@ -435,6 +443,440 @@ static int check_facility(const Custody__Facility *f, char *err, size_t err_size
 	return CU_OK;
 }
 
+/* Whether s is one of the NULL-terminated list of names. */
+static bool one_of(const char *s, const char *const *names)
+{
+	for (; *names != NULL; names++) {
+		if (strcmp(s, *names) == 0)
+			return true;
+	}
+	return false;
+}
+
+static const char *const country_groups[] = {
+    "A:1", "A:2", "A:3", "A:4", "A:5", "A:6", "D:1",
+    "D:2", "D:3", "D:4", "D:5", "E:1", "E:2", "SUPP5_740_A_AIA",
+    NULL,
+};
+static const char *const model_classes[] = {"3A090.a", "3A090.b", "none", NULL};
+static const char *const license_eccns[] = {"3A090.a", "3A090.b", "4A090.a", "4A090.b", NULL};
+
+int validate_country_group_row(const Custody__CountryGroupRow *row, char *err, size_t err_size)
+{
+	if (!one_of(STR(row->group), country_groups))
+		return cu_fail(err, err_size,
+			       "group: \"%.32s\" is not one of A:1..A:6, D:1..D:5, E:1, E:2, "
+			       "SUPP5_740_A_AIA",
+			       STR(row->group));
+	if (!validate_country(row->country))
+		return cu_fail(err, err_size, "country: \"%.32s\" is not an ISO 3166 alpha-2 code",
+			       STR(row->country));
+	if (!validate_text(row->name, VALIDATE_NAME_MAX))
+		return cu_fail(err, err_size, "name: at most %d bytes of text", VALIDATE_NAME_MAX);
+	return CU_OK;
+}
+
+int validate_model_row(const Custody__ModelRow *row, char *err, size_t err_size)
+{
+	if (STR(row->model)[0] == '\0' || !validate_text(row->model, VALIDATE_MODEL_MAX))
+		return cu_fail(err, err_size, "model: 1-%d bytes of printable text required",
+			       VALIDATE_MODEL_MAX);
+	if (!one_of(STR(row->eccn_class), model_classes))
+		return cu_fail(err, err_size,
+			       "eccn_class: \"%.32s\" is not one of 3A090.a, 3A090.b, none",
+			       STR(row->eccn_class));
+	if (row->tpp == 0 && strcmp(row->eccn_class, "none") != 0)
+		return cu_fail(err, err_size, "tpp: must be above 0 for a %s model",
+			       row->eccn_class);
+	if (!validate_text(row->vendor, VALIDATE_NAME_MAX))
+		return cu_fail(err, err_size, "vendor: at most %d bytes of text",
+			       VALIDATE_NAME_MAX);
+	return CU_OK;
+}
+
+int validate_roster_row(const Custody__RosterRow *row, char *err, size_t err_size)
+{
+	if (!validate_ident(row->exporter))
+		return cu_fail(err, err_size, "exporter: a valid party id is required");
+	if (STR(row->facility)[0] != '\0' && !validate_ident(row->facility))
+		return cu_fail(err, err_size, "facility: \"%.64s\" is not a valid facility id",
+			       row->facility);
+	if (row->notified_at_ms <= 0)
+		return cu_fail(err, err_size, "notified_at_ms: the date of the notice is required");
+	if (row->notice != CUSTODY__ROSTER_NOTICE__ROSTER_NOTICE_UNSPECIFIED &&
+	    row->notice != CUSTODY__ROSTER_NOTICE__SITE &&
+	    row->notice != CUSTODY__ROSTER_NOTICE__TRANSFER)
+		return cu_fail(err, err_size, "notice: must be SITE or TRANSFER");
+	return CU_OK;
+}
+
+/* 1-64 of [A-Za-z0-9._/-]. */
+static bool valid_license_number(const char *s)
+{
+	size_t n = 0;
+
+	for (; s != NULL && s[n] != '\0'; n++) {
+		if (!is_alnum(s[n]) && strchr("._/-", s[n]) == NULL)
+			return false;
+	}
+	return n >= 1 && n <= VALIDATE_LICENSE_NUMBER_MAX;
+}
+
+/* Index of the first string of list equal to an earlier one, or n. */
+static size_t first_repeat(char *const *list, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(list[i], list[j]) == 0)
+				return i;
+		}
+	}
+	return n;
+}
+
+/* Checks a license's destinations and ECCNs. */
+static int check_license_scope(const Custody__License *lic, char *err, size_t err_size)
+{
+	size_t i;
+
+	if (lic->n_destinations == 0 || lic->n_destinations > VALIDATE_LICENSE_MAX_DESTS)
+		return cu_fail(err, err_size, "destinations: 1 to %d country codes required",
+			       VALIDATE_LICENSE_MAX_DESTS);
+	for (i = 0; i < lic->n_destinations; i++) {
+		if (!validate_country(lic->destinations[i]))
+			return cu_fail(err, err_size,
+				       "destinations[%zu]: \"%.32s\" is not an ISO 3166 alpha-2 "
+				       "code",
+				       i, STR(lic->destinations[i]));
+	}
+	i = first_repeat(lic->destinations, lic->n_destinations);
+	if (i < lic->n_destinations)
+		return cu_fail(err, err_size, "destinations: %s listed twice",
+			       lic->destinations[i]);
+	if (lic->n_eccns == 0)
+		return cu_fail(err, err_size, "eccns: at least one ECCN class required");
+	for (i = 0; i < lic->n_eccns; i++) {
+		if (!one_of(STR(lic->eccns[i]), license_eccns))
+			return cu_fail(err, err_size,
+				       "eccns[%zu]: \"%.32s\" is not one of 3A090.a, 3A090.b, "
+				       "4A090.a, 4A090.b",
+				       i, STR(lic->eccns[i]));
+	}
+	i = first_repeat(lic->eccns, lic->n_eccns);
+	if (i < lic->n_eccns)
+		return cu_fail(err, err_size, "eccns: %s listed twice", lic->eccns[i]);
+	return CU_OK;
+}
+
+int validate_license(const Custody__License *lic, char *err, size_t err_size)
+{
+	int rc;
+
+	if (!valid_license_number(lic->number))
+		return cu_fail(err, err_size,
+			       "number: \"%.64s\" is not 1-%d of A-Z a-z 0-9 . _ / -",
+			       STR(lic->number), VALIDATE_LICENSE_NUMBER_MAX);
+	if (!validate_ident(lic->holder))
+		return cu_fail(err, err_size, "holder: a valid party id is required");
+	rc = check_license_scope(lic, err, err_size);
+	if (rc != CU_OK)
+		return rc;
+	if (lic->valid_from_ms < 0)
+		return cu_fail(err, err_size, "valid_from_ms: must not be negative");
+	if (lic->valid_until_ms < 0 ||
+	    (lic->valid_until_ms != 0 && lic->valid_until_ms <= lic->valid_from_ms))
+		return cu_fail(err, err_size,
+			       "valid_until_ms: must be 0 (no expiry) or after valid_from_ms");
+	if (STR(lic->consignee)[0] != '\0' && !validate_ident(lic->consignee))
+		return cu_fail(err, err_size, "consignee: \"%.64s\" is not a valid party id",
+			       lic->consignee);
+	return CU_OK;
+}
+
+/* Checks the names of a screening entry. */
+static int check_screening_names(const Custody__ScreeningEntry *e, char *err, size_t err_size)
+{
+	if (STR(e->name)[0] == '\0')
+		return cu_fail(err, err_size, "name: required");
+	if (!validate_text(e->name, VALIDATE_SCREEN_NAME_MAX))
+		return cu_fail(err, err_size, "name: %zu bytes, not 1-%d bytes of valid text",
+			       strlen(e->name), VALIDATE_SCREEN_NAME_MAX);
+	if (e->n_alt_names > VALIDATE_SCREEN_ALT_NAMES)
+		return cu_fail(err, err_size, "alt_names: %zu names, at most %d allowed",
+			       e->n_alt_names, VALIDATE_SCREEN_ALT_NAMES);
+	for (size_t i = 0; i < e->n_alt_names; i++) {
+		if (STR(e->alt_names[i])[0] == '\0' ||
+		    !validate_text(e->alt_names[i], VALIDATE_SCREEN_NAME_MAX))
+			return cu_fail(err, err_size,
+				       "alt_names[%zu]: 1-%d bytes of valid text required", i,
+				       VALIDATE_SCREEN_NAME_MAX);
+	}
+	return CU_OK;
+}
+
+int validate_screening_entry(const Custody__ScreeningEntry *e, char *err, size_t err_size)
+{
+	if (STR(e->id)[0] == '\0' || !validate_text(e->id, VALIDATE_SCREEN_ID_MAX))
+		return cu_fail(err, err_size, "id: 1-%d bytes of text required",
+			       VALIDATE_SCREEN_ID_MAX);
+	if (!validate_text(e->source, VALIDATE_SCREEN_FIELD_MAX) ||
+	    !validate_text(e->entity_number, VALIDATE_SCREEN_FIELD_MAX) ||
+	    !validate_text(e->type, VALIDATE_SCREEN_FIELD_MAX))
+		return cu_fail(err, err_size,
+			       "source, entity_number, type: at most %d bytes of valid text each",
+			       VALIDATE_SCREEN_FIELD_MAX);
+	if (!validate_text(e->programs, VALIDATE_SCREEN_PROGRAMS_MAX))
+		return cu_fail(err, err_size, "programs: at most %d bytes of valid text",
+			       VALIDATE_SCREEN_PROGRAMS_MAX);
+	if (e->n_countries > VALIDATE_SCREEN_COUNTRIES)
+		return cu_fail(err, err_size, "countries: at most %d", VALIDATE_SCREEN_COUNTRIES);
+	for (size_t i = 0; i < e->n_countries; i++) {
+		if (!validate_country(e->countries[i]))
+			return cu_fail(err, err_size,
+				       "countries[%zu]: \"%.32s\" is not an ISO 3166 alpha-2 code",
+				       i, STR(e->countries[i]));
+	}
+	return check_screening_names(e, err, err_size);
+}
+
+/* Orders of rows by their key, for finding duplicates. */
+static int cmp_group_rows(const void *a, const void *b)
+{
+	const Custody__CountryGroupRow *x = *(const Custody__CountryGroupRow *const *)a;
+	const Custody__CountryGroupRow *y = *(const Custody__CountryGroupRow *const *)b;
+	int c = strcmp(x->group, y->group);
+
+	return c != 0 ? c : strcmp(x->country, y->country);
+}
+
+static int cmp_model_rows(const void *a, const void *b)
+{
+	return strcmp((*(const Custody__ModelRow *const *)a)->model,
+		      (*(const Custody__ModelRow *const *)b)->model);
+}
+
+/* A roster row's notice; unset means SITE. */
+static int roster_notice(const Custody__RosterRow *r)
+{
+	return r->notice == CUSTODY__ROSTER_NOTICE__ROSTER_NOTICE_UNSPECIFIED
+		   ? CUSTODY__ROSTER_NOTICE__SITE
+		   : (int)r->notice;
+}
+
+static int cmp_roster_rows(const void *a, const void *b)
+{
+	const Custody__RosterRow *x = *(const Custody__RosterRow *const *)a;
+	const Custody__RosterRow *y = *(const Custody__RosterRow *const *)b;
+	int c = strcmp(x->exporter, y->exporter);
+
+	if (c == 0)
+		c = strcmp(STR(x->facility), STR(y->facility));
+	return c != 0 ? c : roster_notice(x) - roster_notice(y);
+}
+
+static int cmp_licenses(const void *a, const void *b)
+{
+	return strcmp((*(const Custody__License *const *)a)->number,
+		      (*(const Custody__License *const *)b)->number);
+}
+
+static int cmp_screening(const void *a, const void *b)
+{
+	return strcmp((*(const Custody__ScreeningEntry *const *)a)->id,
+		      (*(const Custody__ScreeningEntry *const *)b)->id);
+}
+
+/*
+ * Sorts a copy of the n row pointers by cmp and sets *dup to a row whose
+ * key another row shares, or NULL. CU_ERR_NOMEM if the copy fails.
+ */
+static int find_duplicate_row(void *const *rows, size_t n, int (*cmp)(const void *, const void *),
+			      const void **dup)
+{
+	void **sorted;
+
+	*dup = NULL;
+	if (n < 2)
+		return CU_OK;
+	sorted = malloc(n * sizeof(*sorted));
+	if (sorted == NULL)
+		return CU_ERR_NOMEM;
+	memcpy(sorted, rows, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp);
+	for (size_t i = 1; i < n && *dup == NULL; i++) {
+		if (cmp(&sorted[i - 1], &sorted[i]) == 0)
+			*dup = sorted[i];
+	}
+	free(sorted);
+	return CU_OK;
+}
+
+/* Describes the key of a duplicated row of kind into out. */
+static void describe_key(Custody__PolicyKind kind, const void *row, char *out, size_t size)
+{
+	const Custody__CountryGroupRow *g = row;
+	const Custody__RosterRow *r = row;
+
+	switch (kind) {
+	case CUSTODY__POLICY_KIND__COUNTRY_GROUPS:
+	case CUSTODY__POLICY_KIND__COUNTRY_OVERRIDES:
+		snprintf(out, size, "country_groups: %s in %s", g->country, g->group);
+		break;
+	case CUSTODY__POLICY_KIND__MODELS:
+		snprintf(out, size, "models: %.64s", ((const Custody__ModelRow *)row)->model);
+		break;
+	case CUSTODY__POLICY_KIND__ROSTER:
+		snprintf(out, size, "roster: %s, facility \"%s\", notice %s", r->exporter,
+			 STR(r->facility),
+			 enum_name(&custody__roster_notice__descriptor, roster_notice(r)));
+		break;
+	case CUSTODY__POLICY_KIND__LICENSES:
+		snprintf(out, size, "licenses: number %s", ((const Custody__License *)row)->number);
+		break;
+	default:
+		snprintf(out, size, "screening: id %.128s",
+			 ((const Custody__ScreeningEntry *)row)->id);
+		break;
+	}
+}
+
+/* The rows of one kind of a PolicyLoad, seen generically. */
+struct policy_rows {
+	const char *field; /* .proto name of the repeated field */
+	size_t n;
+	void *const *rows;
+	int (*check)(const void *row, char *err, size_t err_size);
+	int (*cmp)(const void *a, const void *b);
+};
+
+static int check_group_row(const void *row, char *err, size_t err_size)
+{
+	return validate_country_group_row(row, err, err_size);
+}
+
+static int check_model_row(const void *row, char *err, size_t err_size)
+{
+	return validate_model_row(row, err, err_size);
+}
+
+static int check_roster_row(const void *row, char *err, size_t err_size)
+{
+	return validate_roster_row(row, err, err_size);
+}
+
+static int check_license_row(const void *row, char *err, size_t err_size)
+{
+	return validate_license(row, err, err_size);
+}
+
+static int check_screening_row(const void *row, char *err, size_t err_size)
+{
+	return validate_screening_entry(row, err, err_size);
+}
+
+/* Fills the five row sets of pl (all, whatever the kind). */
+static void policy_row_sets(const Custody__PolicyLoad *pl, struct policy_rows sets[5])
+{
+	sets[0] = (struct policy_rows){"country_groups", pl->n_country_groups,
+				       (void *const *)pl->country_groups, check_group_row,
+				       cmp_group_rows};
+	sets[1] = (struct policy_rows){"models", pl->n_models, (void *const *)pl->models,
+				       check_model_row, cmp_model_rows};
+	sets[2] = (struct policy_rows){"roster", pl->n_roster, (void *const *)pl->roster,
+				       check_roster_row, cmp_roster_rows};
+	sets[3] = (struct policy_rows){"licenses", pl->n_licenses, (void *const *)pl->licenses,
+				       check_license_row, cmp_licenses};
+	sets[4] = (struct policy_rows){"screening", pl->n_screening, (void *const *)pl->screening,
+				       check_screening_row, cmp_screening};
+}
+
+/* Index into policy_row_sets of the rows kind takes, or -1. */
+static int rows_of_kind(Custody__PolicyKind kind)
+{
+	switch (kind) {
+	case CUSTODY__POLICY_KIND__COUNTRY_GROUPS:
+	case CUSTODY__POLICY_KIND__COUNTRY_OVERRIDES:
+		return 0;
+	case CUSTODY__POLICY_KIND__MODELS:
+		return 1;
+	case CUSTODY__POLICY_KIND__ROSTER:
+		return 2;
+	case CUSTODY__POLICY_KIND__LICENSES:
+		return 3;
+	case CUSTODY__POLICY_KIND__SCREENING:
+		return 4;
+	default:
+		return -1;
+	}
+}
+
+/* Checks every row of set, then looks for two with the same key. */
+static int check_rows(Custody__PolicyKind kind, const struct policy_rows *set, char *err,
+		      size_t err_size)
+{
+	char why[VALIDATE_ERR_MAX], key[VALIDATE_ERR_MAX];
+	const void *dup = NULL;
+
+	for (size_t i = 0; i < set->n; i++) {
+		if (set->check(set->rows[i], why, sizeof(why)) != CU_OK)
+			return cu_fail(err, err_size, "%s[%zu]: %s", set->field, i, why);
+	}
+	if (find_duplicate_row(set->rows, set->n, set->cmp, &dup) != CU_OK)
+		return cu_fail(err, err_size, "out of memory");
+	if (dup == NULL)
+		return CU_OK;
+	describe_key(kind, dup, key, sizeof(key));
+	return cu_fail(err, err_size, "%s appears more than once", key);
+}
+
+int validate_policy_load(const Custody__PolicyLoad *pl, char *err, size_t err_size)
+{
+	struct policy_rows sets[5];
+	int which = rows_of_kind(pl->kind);
+	const char *kind = enum_name(&custody__policy_kind__descriptor, pl->kind);
+
+	if (which < 0)
+		return cu_fail(err, err_size, "kind: unknown or missing policy kind %d",
+			       (int)pl->kind);
+	if (pl->effective_from_ms < 0)
+		return cu_fail(err, err_size, "effective_from_ms: must not be negative");
+	if (!validate_text(pl->source, VALIDATE_SOURCE_MAX))
+		return cu_fail(err, err_size, "source: at most %d bytes of text",
+			       VALIDATE_SOURCE_MAX);
+	if (pl->source_sha256.len != 0 && pl->source_sha256.len != 32)
+		return cu_fail(err, err_size, "source_sha256: must be empty or 32 bytes");
+	policy_row_sets(pl, sets);
+	for (int i = 0; i < 5; i++) {
+		if (i != which && sets[i].n != 0)
+			return cu_fail(err, err_size, "%s: a %s load takes only %s", sets[i].field,
+				       kind, sets[which].field);
+	}
+	if (sets[which].n > VALIDATE_POLICY_MAX_ROWS)
+		return cu_fail(err, err_size, "%s: %zu rows, at most %d allowed", sets[which].field,
+			       sets[which].n, VALIDATE_POLICY_MAX_ROWS);
+	if (sets[which].n == 0 && (pl->kind == CUSTODY__POLICY_KIND__COUNTRY_GROUPS ||
+				   pl->kind == CUSTODY__POLICY_KIND__MODELS))
+		return cu_fail(err, err_size, "%s: a %s load needs at least one row",
+			       sets[which].field, kind);
+	return check_rows(pl->kind, &sets[which], err, err_size);
+}
+
+static int check_alert_note(const Custody__AlertNote *n, char *err, size_t err_size)
+{
+	if (n->alert_id == 0)
+		return cu_fail(err, err_size, "alert_note.alert_id: required");
+	if (n->state != CUSTODY__ALERT_STATE__ALERT_STATE_UNSPECIFIED &&
+	    n->state != CUSTODY__ALERT_STATE__ACKNOWLEDGED &&
+	    n->state != CUSTODY__ALERT_STATE__RESOLVED)
+		return cu_fail(err, err_size,
+			       "alert_note.state: must be ACKNOWLEDGED, RESOLVED or unset (a "
+			       "comment)");
+	if (STR(n->note)[0] == '\0' || !validate_text(n->note, VALIDATE_NOTE_MAX))
+		return cu_fail(err, err_size, "alert_note.note: 1-%d bytes of text required",
+			       VALIDATE_NOTE_MAX);
+	return CU_OK;
+}
+
 int validate_admin(const Custody__AdminAction *act, int64_t now_ms, int64_t max_skew_ms, char *err,
 		   size_t err_size)
 {
@@ -449,6 +891,14 @@ int validate_admin(const Custody__AdminAction *act, int64_t now_ms, int64_t max_
 		return check_key(act->register_key, err, err_size);
 	case CUSTODY__ADMIN_ACTION__ACTION_REGISTER_FACILITY:
 		return check_facility(act->register_facility, err, err_size);
+	case CUSTODY__ADMIN_ACTION__ACTION_LOAD_POLICY:
+		if (act->load_policy == NULL)
+			return cu_fail(err, err_size, "load_policy: missing");
+		return validate_policy_load(act->load_policy, err, err_size);
+	case CUSTODY__ADMIN_ACTION__ACTION_ALERT_NOTE:
+		if (act->alert_note == NULL)
+			return cu_fail(err, err_size, "alert_note: missing");
+		return check_alert_note(act->alert_note, err, err_size);
 	default:
 		return cu_fail(err, err_size, "action: unknown or missing admin action");
 	}

@@ -26,6 +26,18 @@
 #define VALIDATE_MAX_DEVICES  4096 /* devices (or reported serials) per event */
 #define VALIDATE_ERR_MAX      256  /* size of an error message buffer */
 
+/* Policy data (PolicyLoad). */
+#define VALIDATE_POLICY_MAX_ROWS     200000 /* rows of one load */
+#define VALIDATE_SOURCE_MAX	     256    /* PolicyLoad.source */
+#define VALIDATE_LICENSE_NUMBER_MAX  64	    /* 1-64 of [A-Za-z0-9._/-] */
+#define VALIDATE_LICENSE_MAX_DESTS   300    /* destinations of one license */
+#define VALIDATE_SCREEN_ID_MAX	     128    /* a screening entry's _id */
+#define VALIDATE_SCREEN_NAME_MAX     1024   /* its name and each alt name */
+#define VALIDATE_SCREEN_ALT_NAMES    64	    /* alt names per entry */
+#define VALIDATE_SCREEN_FIELD_MAX    256    /* source, entity_number, type */
+#define VALIDATE_SCREEN_PROGRAMS_MAX 1024   /* programs, "; "-joined */
+#define VALIDATE_SCREEN_COUNTRIES    256    /* countries per entry */
+
 /* 1-64 of [A-Za-z0-9._-]. */
 bool validate_ident(const char *s);
 
@@ -46,7 +58,37 @@ bool validate_text(const char *s, size_t max_bytes);
 CU_MUST_USE int validate_event(const Custody__Event *ev, int64_t now_ms, int64_t max_skew_ms,
 			       char *err, size_t err_size);
 
-/* Checks an admin action's structure; like validate_event. */
+/*
+ * Checks one row of policy data; like validate_event, but the message
+ * names only the field, so the caller can say where the row came from
+ * (an index, or a file and line). They take no kind: a CountryGroupRow is
+ * checked the same way for COUNTRY_GROUPS and COUNTRY_OVERRIDES.
+ */
+CU_MUST_USE int validate_country_group_row(const Custody__CountryGroupRow *row, char *err,
+					   size_t err_size);
+CU_MUST_USE int validate_model_row(const Custody__ModelRow *row, char *err, size_t err_size);
+CU_MUST_USE int validate_roster_row(const Custody__RosterRow *row, char *err, size_t err_size);
+CU_MUST_USE int validate_license(const Custody__License *lic, char *err, size_t err_size);
+CU_MUST_USE int validate_screening_entry(const Custody__ScreeningEntry *e, char *err,
+					 size_t err_size);
+
+/*
+ * Checks a PolicyLoad: kind set, effective_from_ms >= 0, source text and
+ * a 32-byte (or empty) source_sha256, only the rows of its kind (at most
+ * VALIDATE_POLICY_MAX_ROWS; at least one for COUNTRY_GROUPS and MODELS,
+ * whose empty set would leave nothing to judge by), each row as above,
+ * and no two rows with the same key: (group, country), model, (exporter,
+ * facility, notice), license number, screening id. Messages name the row
+ * as "licenses[3]: ...".
+ */
+CU_MUST_USE int validate_policy_load(const Custody__PolicyLoad *pl, char *err, size_t err_size);
+
+/*
+ * Checks an admin action's structure; like validate_event. load_policy is
+ * checked by validate_policy_load; alert_note needs an alert_id, a state
+ * that is unset (a comment), ACKNOWLEDGED or RESOLVED, and a note of 1 to
+ * VALIDATE_NOTE_MAX bytes of text.
+ */
 CU_MUST_USE int validate_admin(const Custody__AdminAction *act, int64_t now_ms, int64_t max_skew_ms,
 			       char *err, size_t err_size);
 

@@ -108,13 +108,16 @@ expect_exit 1 "REJECTED.*model.unknown" \
 expect_exit 1 "NOT_FOUND.*facility" exporter register --facility atlantis --kind chip --model H100-SXM X-3
 expect_exit 2 "usage|--to" exporter ship SRV-0001
 expect_exit 3 "nowhere.sock" ctl --server unix:/nonexistent/nowhere.sock where SRV-0001
-events_before=$(psql_value 'SELECT count(*) FROM events')
+events_before=$(psql_value "SELECT count(*) FROM events WHERE verdict <> 'REJECT'")
+evidence_before=$(psql_value "SELECT count(*) FROM events WHERE verdict = 'REJECT'")
 operator remove SRV-0001 >/dev/null
 operator destroy SRV-0001 >/dev/null
 expect_exit 1 "REJECTED.*state.destroyed" operator attest GPU-0001
 expect_exit 1 "REJECTED.*state.destroyed" operator install SRV-0001
-check_eq "only the two accepted events stored" $((events_before + 2)) \
-	"$(psql_value 'SELECT count(*) FROM events')"
+check_eq "only the two accepted events applied" $((events_before + 2)) \
+	"$(psql_value "SELECT count(*) FROM events WHERE verdict <> 'REJECT'")"
+check_eq "the two refused ones kept as evidence" $((evidence_before + 2)) \
+	"$(psql_value "SELECT count(*) FROM events WHERE verdict = 'REJECT'")"
 check_eq "chips destroyed with their server" 8 \
 	"$(psql_value "SELECT count(*) FROM devices WHERE kind = 'CHIP' AND status = 'DESTROYED'")"
 

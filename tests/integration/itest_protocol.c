@@ -170,17 +170,19 @@ static long count_rows(const char *sql)
 }
 
 /* Everything that a bad input must leave unchanged. */
+/* Applied events, links, devices, admin actions; refused events kept as evidence. */
 struct snapshot {
-	long events, links, devices, admin;
+	long events, links, devices, admin, evidence;
 };
 
 static struct snapshot snap(void)
 {
 	struct snapshot s = {
-	    count_rows("SELECT count(*) FROM events"),
+	    count_rows("SELECT count(*) FROM events WHERE verdict <> 'REJECT'"),
 	    count_rows("SELECT count(*) FROM event_devices"),
 	    count_rows("SELECT count(*) FROM devices"),
 	    count_rows("SELECT count(*) FROM admin_actions"),
+	    count_rows("SELECT count(*) FROM events WHERE verdict = 'REJECT'"),
 	};
 	return s;
 }
@@ -193,6 +195,31 @@ static void assert_unchanged(struct snapshot before)
 	assert_int_equal(now.links, before.links);
 	assert_int_equal(now.devices, before.devices);
 	assert_int_equal(now.admin, before.admin);
+	assert_int_equal(now.evidence, before.evidence);
+}
+
+/*
+ * A policy or state rejection: nothing applied, but the event is kept as
+ * evidence under the seq the answer names, with one alert; resubmitting
+ * the same bytes gives the same answer.
+ */
+static void assert_evidence(struct snapshot before, const Custody__Response *resp)
+{
+	struct snapshot now = snap();
+	char sql[128];
+
+	assert_int_equal(now.events, before.events);
+	assert_int_equal(now.links, before.links);
+	assert_int_equal(now.devices, before.devices);
+	assert_int_equal(now.evidence, before.evidence + 1);
+	assert_true(resp->error->recorded_seq > 0);
+	assert_int_equal(resp->error->event_id.len, 32);
+	assert_int_equal(resp->error->n_alert_ids, 1);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM alerts WHERE id = %llu AND event_seq = %llu",
+		 (unsigned long long)resp->error->alert_ids[0],
+		 (unsigned long long)resp->error->recorded_seq);
+	assert_int_equal(count_rows(sql), 1);
 }
 
 /* ---- building requests --------------------------------------------------- */
@@ -752,8 +779,19 @@ static void test_destroyed_device(void **state)
 	assert_int_equal(resp->error->n_rules, 1);
 	assert_string_equal(resp->error->rules[0]->rule, "state.destroyed");
 	assert_int_equal(resp->error->rules[0]->severity, CUSTODY__SEVERITY__SEVERITY_REJECT);
+	assert_evidence(before, resp);
+	{
+		/* The same bytes again: the stored verdict, nothing new stored. */
+		uint64_t seq = resp->error->recorded_seq;
+		Custody__Response *again = submit(exporter_key, &ev.e);
+
+		assert_int_equal(again->body_case, CUSTODY__RESPONSE__BODY_ERROR);
+		assert_int_equal(again->error->code, CUSTODY__ERROR_CODE__REJECTED);
+		assert_int_equal(again->error->recorded_seq, seq);
+		assert_string_equal(again->error->rules[0]->rule, "state.destroyed");
+		custody__response__free_unpacked(again, NULL);
+	}
 	custody__response__free_unpacked(resp, NULL);
-	assert_unchanged(before);
 }
 
 static void test_contained_device(void **state)
@@ -795,9 +833,9 @@ static void test_contained_device(void **state)
 		assert_int_equal(resp->body_case, CUSTODY__RESPONSE__BODY_ERROR);
 		assert_int_equal(resp->error->code, CUSTODY__ERROR_CODE__REJECTED);
 		assert_string_equal(resp->error->rules[0]->rule, "state.contained");
+		assert_evidence(before, resp);
 		custody__response__free_unpacked(resp, NULL);
 	}
-	assert_unchanged(before);
 }
 
 static void test_pipelining(void **state)

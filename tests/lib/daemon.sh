@@ -225,6 +225,7 @@ daemon_start()
 		"listen_tcp = 127.0.0.1:$port"
 		"admin_key = $CUSTODY_ADMIN_KEY.pub"
 		"models_file = $REPO/deploy/policy/accelerators.csv"
+		"country_groups_file = $REPO/deploy/policy/country_groups.csv"
 		"log_level = debug"
 		"pid_file = $dir/custodyd.pid"
 	)

@@ -39,6 +39,7 @@ static void test_defaults_and_values(void **state)
 		   "database = host=/tmp/x dbname=custody\n"
 		   "admin_key=AAAA\n"
 		   "  models_file =  /x/models.csv  \n"
+		   "country_groups_file = /x/groups.csv\n"
 		   "unix_socket_mode = 0600\n"
 		   "batch_max_events = 64\n");
 	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), CU_OK);
@@ -46,6 +47,9 @@ static void test_defaults_and_values(void **state)
 	assert_string_equal(cfg->models_file, "/x/models.csv");
 	assert_int_equal(cfg->unix_socket_mode, 0600);
 	assert_int_equal(cfg->batch_max_events, 64);
+	assert_string_equal(cfg->policy_regime, "may2025"); /* default */
+	assert_int_equal(cfg->site_notice_days, 180);
+	assert_string_equal(cfg->transshipment_hubs, "SG,MY,TH,VN,IN,HK,AE");
 	assert_int_equal(cfg->max_frame_bytes, 1048576); /* default */
 	assert_string_equal(cfg->listen_tcp, "127.0.0.1:7420");
 	config_free(cfg);
@@ -69,6 +73,8 @@ static void test_errors(void **state)
 {
 	(void)state;
 	expect_error("database = x\nadmin_key = y\n", "models_file is required");
+	expect_error("database = x\nadmin_key = y\nmodels_file = z\n",
+		     "country_groups_file is required");
 	expect_error("database = x\nadmin_key = y\nmodels_file = z\nbogus = 1\n",
 		     "line 4: unknown key \"bogus\"");
 	expect_error("database = x\ndatabase = y\n", "line 2: database is set twice");

@@ -38,6 +38,29 @@ int csv_open(const char *path, int skip_comments, struct csv **out)
 	return CU_OK;
 }
 
+int csv_open_mem(const char *data, size_t len, int skip_comments, struct csv **out)
+{
+	struct csv *csv;
+
+	/* fmemopen of zero bytes fails on some libcs; an empty text is no data. */
+	if (len == 0) {
+		data = "\n";
+		len = 1;
+	}
+	csv = calloc(1, sizeof(*csv));
+	if (csv == NULL)
+		return CU_ERR_NOMEM;
+	csv->f = fmemopen((void *)data, len, "r");
+	if (csv->f == NULL) {
+		free(csv);
+		return CU_ERR_NOMEM;
+	}
+	csv->skip_comments = skip_comments;
+	csv->line = 1;
+	*out = csv;
+	return CU_OK;
+}
+
 void csv_close(struct csv *csv)
 {
 	if (csv == NULL)

@@ -22,6 +22,12 @@ struct csv;
 CU_MUST_USE int csv_open(const char *path, int skip_comments, struct csv **out);
 
 /*
+ * Like csv_open, over the len bytes at data (borrowed: they must outlive
+ * the reader), so that a caller can hash and parse the very same bytes.
+ */
+CU_MUST_USE int csv_open_mem(const char *data, size_t len, int skip_comments, struct csv **out);
+
+/*
  * Reads the next record. Its fields stay valid until the next call.
  * Returns CU_OK, CU_ERR_NOT_FOUND at the end of the file, CU_ERR_INVALID
  * for a malformed record (unbalanced quote), CU_ERR_TOO_BIG past the

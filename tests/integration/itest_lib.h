@@ -1,0 +1,44 @@
+/*
+ * itest_lib.h - what integration test programs share to talk the raw
+ * protocol to a running custodyd: connecting to $CUSTODY_SERVER (unix:PATH),
+ * framed requests with fresh ids, responses, and the usual expectations.
+ * Every function fails the running cmocka test on a protocol or I/O error.
+ */
+#ifndef CUSTODY_ITEST_LIB_H
+#define CUSTODY_ITEST_LIB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "custody.pb-c.h"
+
+#define TIMEOUT_MS 10000
+
+/* A new connection to $CUSTODY_SERVER; the caller closes it. */
+int connect_daemon(void);
+
+/*
+ * One response frame (the caller frees it with custody__response__free_unpacked);
+ * NULL on EOF, or after timeout_ms of silence when may_time_out.
+ */
+Custody__Response *recv_frame(int fd, int timeout_ms, bool may_time_out);
+
+/* Sends req with a fresh request id (set in req->id). */
+void send_request(int fd, Custody__Request *req);
+
+/* Sends req and returns the next frame, which must be its response. */
+Custody__Response *call(int fd, Custody__Request *req);
+
+/* call() on a connection of its own. */
+Custody__Response *call_once(Custody__Request *req);
+
+/* resp must have body (an error fails with its message); resp is kept. */
+void expect_body(const Custody__Response *resp, Custody__Response__BodyCase body);
+
+/* resp must be an error of code whose message contains text; frees resp. */
+void expect_error(Custody__Response *resp, Custody__ErrorCode code, const char *text);
+
+/* An integer from the environment, or fallback when unset or empty. */
+int64_t env_i64(const char *name, int64_t fallback);
+
+#endif
