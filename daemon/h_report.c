@@ -233,7 +233,12 @@ static void fill_event(Custody__ShipmentNotice *n, struct notice_parts *p, const
 	n->to_country = to != NULL ? (char *)to->country : "";
 	n->consignee = ev->consignee;
 	n->carrier = ev->carrier;
+	/* A SHIP without its own deadline is due after the configured default. */
 	n->deadline_ms = ev->deadline_ms;
+	if (n->deadline_ms == 0)
+		n->deadline_ms = n->shipped_at_ms + (n->type == CUSTODY__EVENT_TYPE__SHIP
+							 ? sequencer_options()->ship_deadline_ms
+							 : sequencer_options()->rma_deadline_ms);
 	n->license = ev->license;
 }
 

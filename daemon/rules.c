@@ -495,6 +495,31 @@ static void rule_destination(struct facts *f, struct verdict *v)
 
 /* ---- trusted exporters ---------------------------------------------------------- */
 
+/*
+ * Trusted: on the roster in force, or registered as a trusted exporter.
+ * The roster is the versioned source; the registration is the party's
+ * declared status when it was registered.
+ */
+static bool trusted(const struct facts *f)
+{
+	return policy_trusted(f->in->pol, f->exporter) ||
+	       (f->exp_party != NULL && f->exp_party->trusted_exporter);
+}
+
+/*
+ * When the exporter notified site as an authorized site: the roster's SITE
+ * notice, or else the site's registration (authorized, owned by the
+ * exporter, authorized_since; without a date, the epoch). 0 if neither.
+ */
+static int64_t site_notice(const struct facts *f, const struct facility *site)
+{
+	int64_t t = policy_notice(f->in->pol, f->exporter, site->id, CUSTODY__ROSTER_NOTICE__SITE);
+
+	if (t != 0 || !site->authorized || strcmp(site->owner, f->exporter) != 0)
+		return t;
+	return site->authorized_since_ms != 0 ? site->authorized_since_ms : 1;
+}
+
 static void days_text(int64_t ms, char *out, size_t size)
 {
 	snprintf(out, size, "%.1f days", (double)ms / (double)DAY_MS);
@@ -507,9 +532,9 @@ static void rule_veu(struct facts *f, struct verdict *v)
 	char have[32], need[32];
 
 	if (f->ev->type != EV(SHIP) || f->dest == NULL || !f->controlled ||
-	    strcmp(f->dest_cc, "US") == 0 || !policy_trusted(f->in->pol, f->exporter))
+	    strcmp(f->dest_cc, "US") == 0 || !trusted(f))
 		return;
-	site = policy_notice(f->in->pol, f->exporter, f->dest->id, CUSTODY__ROSTER_NOTICE__SITE);
+	site = site_notice(f, f->dest);
 	if (strcmp(f->dest->owner, f->exporter) != 0 || site == 0) {
 		if (needs_license(f))
 			rules_add_hit(v, "veu.unauthorized_site", NULL, f->dest->id,
@@ -628,7 +653,7 @@ static void rule_alloc(struct facts *f, struct verdict *v)
 		add_usage(v, false, -t, "alloc:%s:%s", f->exporter, from);
 	if (to[0] != '\0')
 		add_usage(v, false, t, "alloc:%s:%s", f->exporter, to);
-	if (f->in->params->regime != REGIME_JAN2025 || !policy_trusted(f->in->pol, f->exporter))
+	if (f->in->params->regime != REGIME_JAN2025 || !trusted(f))
 		return;
 	snprintf(prefix, sizeof(prefix), "alloc:%s:", f->exporter);
 	while ((key = tally_next(f->in->tally, prefix, &pos, &val)) != NULL) {

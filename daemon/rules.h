@@ -20,6 +20,9 @@
  *               covers 4A090.x), the consignee if it names one, and the
  *               quantity (TPP and chips used so far plus this event's);
  *               Event.license names one, else any covering license counts
+ *   trusted     on the roster in force, or registered as a trusted exporter
+ *   authorized  a site with a SITE notice on the roster, or registered as
+ *               authorized (authorized_since is then the notice date)
  *   VEU-covered a trusted exporter's SHIP to its own authorized site with
  *               every notice in time (veu.* rules below pass)
  *

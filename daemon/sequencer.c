@@ -777,32 +777,46 @@ static void arm_sweep(void)
 }
 
 /* Publishes the alerts a sweep stored, in id order. */
+static void publish_swept_row(const PGresult *res, int r)
+{
+	Custody__Alert a = CUSTODY__ALERT__INIT;
+	uint8_t event_id[32];
+
+	if (db_value_bytes(res, r, 9, event_id, 32) == CU_OK) {
+		a.event_id.data = event_id;
+		a.event_id.len = 32;
+	}
+	a.id = (uint64_t)db_value_i64(res, r, 0);
+	a.rule = PQgetvalue(res, r, 1);
+	a.severity = CUSTODY__SEVERITY__SEVERITY_ALERT;
+	a.reason = PQgetvalue(res, r, 2);
+	a.raised_at_ms = db_value_i64(res, r, 3);
+	a.event_seq = (uint64_t)db_value_i64(res, r, 4);
+	a.device = PQgetvalue(res, r, 5);
+	a.facility = PQgetvalue(res, r, 6);
+	a.country = PQgetvalue(res, r, 7);
+	a.exporter = PQgetvalue(res, r, 8);
+	a.state = CUSTODY__ALERT_STATE__OPEN;
+	watch_publish(&a);
+}
+
+/* Publishes the alerts a sweep stored, in id order (watchers need it). */
 static void publish_swept(const PGresult *res)
 {
 	int n = PQntuples(res);
 	uint64_t first = seq.next_alert_id;
+	int *row_of = n > 0 ? calloc((size_t)n, sizeof(*row_of)) : NULL;
 
 	/* RETURNING gives no order: the ids are first..first+n-1. */
-	for (uint64_t id = first; id < first + (uint64_t)n; id++) {
-		for (int r = 0; r < n; r++) {
-			Custody__Alert a = CUSTODY__ALERT__INIT;
+	for (int r = 0; row_of != NULL && r < n; r++) {
+		uint64_t k = (uint64_t)db_value_i64(res, r, 0) - first;
 
-			if ((uint64_t)db_value_i64(res, r, 0) != id)
-				continue;
-			a.id = id;
-			a.rule = PQgetvalue(res, r, 1);
-			a.severity = CUSTODY__SEVERITY__SEVERITY_ALERT;
-			a.reason = PQgetvalue(res, r, 2);
-			a.raised_at_ms = db_value_i64(res, r, 3);
-			a.event_seq = (uint64_t)db_value_i64(res, r, 4);
-			a.device = PQgetvalue(res, r, 5);
-			a.facility = PQgetvalue(res, r, 6);
-			a.country = PQgetvalue(res, r, 7);
-			a.exporter = PQgetvalue(res, r, 8);
-			a.state = CUSTODY__ALERT_STATE__OPEN;
-			watch_publish(&a);
-		}
+		if (k < (uint64_t)n)
+			row_of[k] = r;
 	}
+	for (int k = 0; k < n; k++)
+		publish_swept_row(res, row_of != NULL ? row_of[k] : k);
+	free(row_of);
 	seq.next_alert_id = first + (uint64_t)n;
 }
 

@@ -125,7 +125,7 @@ static const char *const texts[SQL_COUNT] = {
 	 * attesting (one per dark spell). $1 last alert id, $2 now, $3 attest
 	 * interval (ms), $4 most alerts per sweep. Returns the stored alerts:
 	 * id, rule, reason, raised_at, event seq, device, facility, country,
-	 * exporter.
+	 * exporter, event id (of the overdue SHIP).
 	 */
     [SQL_SWEEP] =
 	"WITH overdue AS ("
@@ -160,7 +160,8 @@ static const char *const texts[SQL_COUNT] = {
 	"  coalesce(f.country, ''), due.owner_id"
 	" FROM due LEFT JOIN facilities f ON f.id = due.fac"
 	" RETURNING id, rule, reason, custody_ms(raised_at), coalesce(event_seq, 0), device,"
-	"  facility_id, country, exporter_id",
+	"  facility_id, country, exporter_id,"
+	"  (SELECT e.id FROM events e WHERE e.seq = event_seq)",
 
     /*
 	 * serial, kind, model, eccn_class, tpp, owner, custodian, status,

@@ -147,6 +147,19 @@ check_eq "clean deployment raised no alert" 0 \
 check_eq "clean deployment verdicts" "ACCEPT" \
 	"$(psql_value "SELECT string_agg(DISTINCT verdict, ' ') FROM events e JOIN event_devices ed USING (seq) WHERE ed.serial = 'A-SRV'")"
 
+# --- 3b. trusted-exporter sites: notice periods (roster rows or registered authorization) ---------
+admin register-facility hy-jp-sendai --name "Hyperion Sendai" --owner hyperion --operator hyperion \
+	--country JP --lat 38.27 --lon 140.87 --authorized-since "$(day '-100 days')" >/dev/null
+admin register-facility hy-jp-fukuoka --name "Hyperion Fukuoka" --owner hyperion --operator hyperion \
+	--country JP --lat 33.59 --lon 130.40 --authorized-since "$(day '-200 days')" >/dev/null
+hy register --at "$(at '-5 days')" --facility hy-us-ore --kind chip --model H100-SXM V-GPU-1 >/dev/null
+expect_exit 1 "REJECTED.*veu.site_notice" hy ship --at "$(at '-4 days')" --to hy-jp-sendai V-GPU-1
+expect_rules "site notified 96 days before" REJECT "veu.site_notice"
+expect_exit 1 "REJECTED.*veu.transfer_notice" hy ship --at "$(at '-4 days')" --to hy-jp-fukuoka V-GPU-1
+expect_exit 1 "REJECTED.*veu.site_notice" hy ship --at "$(at '-4 days')" --to hy-jp-osaka V-GPU-1
+expect_exit 1 "REJECTED.*veu.unauthorized_site.*another company" \
+	hy ship --at "$(at '-4 days')" --to oc-jp-nagoya V-GPU-1
+
 # --- 4. chips pulled from a server, dummy contents ---------------------------------------------
 expect_exit 1 "REJECTED.*state.contained" hy ship --to hy-jp-osaka A-GPU-2
 expect_rules "chip taken out alone" REJECT "state.contained"
