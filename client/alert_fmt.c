@@ -63,24 +63,13 @@ void alert_fmt_row(struct out_table *t, const Custody__Alert *a)
 	out_table_add(t, cells);
 }
 
-/* Writes an enum value's name under key, or null for the unset value 0. */
-static void json_enum_or_null(struct out_json *j, const char *key,
-			      const ProtobufCEnumDescriptor *desc, int value)
-{
-	out_json_key(j, key);
-	if (value == 0)
-		out_json_null(j);
-	else
-		out_json_enum(j, desc, value);
-}
-
 /* Writes one note record n (borrowed) as a JSON object. */
 static void note_json(struct out_json *j, const Custody__AlertNoteRecord *n)
 {
 	out_json_begin_object(j);
 	out_json_kuint(j, "admin_seq", n->admin_seq);
 	out_json_kstr(j, "party", n->party);
-	json_enum_or_null(j, "state", &custody__alert_state__descriptor, n->state);
+	out_json_kenum_or_null(j, "state", &custody__alert_state__descriptor, n->state);
 	out_json_kstr(j, "note", n->note);
 	out_json_ktime(j, "at", n->at_ms);
 	out_json_end_object(j);
@@ -91,7 +80,7 @@ void alert_fmt_json(struct out_json *j, const Custody__Alert *a)
 	out_json_begin_object(j);
 	out_json_kuint(j, "id", a->id);
 	out_json_kstr(j, "rule", a->rule);
-	json_enum_or_null(j, "severity", &custody__severity__descriptor, a->severity);
+	out_json_kenum_or_null(j, "severity", &custody__severity__descriptor, a->severity);
 	out_json_kstr(j, "reason", a->reason);
 	out_json_ktime(j, "raised_at", a->raised_at_ms);
 	out_json_kuint(j, "event_seq", a->event_seq);
@@ -100,7 +89,7 @@ void alert_fmt_json(struct out_json *j, const Custody__Alert *a)
 	out_json_kstr(j, "facility", a->facility);
 	out_json_kstr(j, "country", a->country);
 	out_json_kstr(j, "exporter", a->exporter);
-	json_enum_or_null(j, "state", &custody__alert_state__descriptor, a->state);
+	out_json_kenum_or_null(j, "state", &custody__alert_state__descriptor, a->state);
 	out_json_key(j, "notes");
 	out_json_begin_array(j);
 	for (size_t i = 0; i < a->n_notes; i++)

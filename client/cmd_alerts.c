@@ -30,12 +30,6 @@ struct alerts_opts {
 	bool all;
 };
 
-/* The fetched pages: AlertsResult responses, owned. */
-struct pages {
-	Custody__Response **resp;
-	size_t n, cap;
-};
-
 static const struct option alerts_opts[] = {
     {"device", required_argument, NULL, 'd'},  {"facility", required_argument, NULL, 'f'},
     {"country", required_argument, NULL, 'c'}, {"rule", required_argument, NULL, 'r'},
@@ -106,37 +100,11 @@ static int parse_alerts(struct ctl *ctl, int argc, char **argv, struct alerts_op
 	return CU_OK;
 }
 
-/* Frees the responses p owns and its array, not p itself. */
-static void pages_free(struct pages *p)
-{
-	for (size_t i = 0; i < p->n; i++)
-		custody__response__free_unpacked(p->resp[i], NULL);
-	free(p->resp);
-}
-
-/* Appends r (ownership passes to p, which frees it even on failure). */
-static int pages_add(struct ctl *ctl, struct pages *p, Custody__Response *r)
-{
-	if (p->n == p->cap) {
-		size_t cap = p->cap != 0 ? p->cap * 2 : 4;
-		Custody__Response **resp = reallocarray(p->resp, cap, sizeof(*resp));
-
-		if (resp == NULL) {
-			custody__response__free_unpacked(r, NULL);
-			return ctl_fail(ctl, CTL_EXIT_IO, "IO", "out of memory");
-		}
-		p->resp = resp;
-		p->cap = cap;
-	}
-	p->resp[p->n++] = r;
-	return CU_OK;
-}
-
 /*
  * Fetches one page, or with --all every page, into p. Everything is
  * fetched before anything is printed, so a failure leaves one error.
  */
-static int fetch_pages(struct ctl *ctl, struct alerts_opts *o, struct pages *p)
+static int fetch_pages(struct ctl *ctl, struct alerts_opts *o, struct ctl_pages *p)
 {
 	Custody__Request req = CUSTODY__REQUEST__INIT;
 	int rc;
@@ -149,7 +117,7 @@ static int fetch_pages(struct ctl *ctl, struct alerts_opts *o, struct pages *p)
 
 		rc = ctl_call(ctl, &req, CUSTODY__RESPONSE__BODY_ALERTS, &r);
 		if (rc == CU_OK)
-			rc = pages_add(ctl, p, r);
+			rc = ctl_pages_add(ctl, p, r);
 		if (rc != CU_OK)
 			return rc;
 		a = r->alerts;
@@ -163,7 +131,7 @@ static int fetch_pages(struct ctl *ctl, struct alerts_opts *o, struct pages *p)
 }
 
 /* Prints the pages p (borrowed) as one JSON document or a table. */
-static int print_pages(struct ctl *ctl, const struct pages *p)
+static int print_pages(struct ctl *ctl, const struct ctl_pages *p)
 {
 	const Custody__AlertsResult *last = p->resp[p->n - 1]->alerts;
 	struct out_table *t = NULL;
@@ -205,7 +173,7 @@ static int print_pages(struct ctl *ctl, const struct pages *p)
 int cmd_alerts(struct ctl *ctl, int argc, char **argv)
 {
 	struct alerts_opts o = {0};
-	struct pages p = {0};
+	struct ctl_pages p = {0};
 	int rc = parse_alerts(ctl, argc, argv, &o);
 
 	if (rc != CU_OK)
@@ -213,7 +181,7 @@ int cmd_alerts(struct ctl *ctl, int argc, char **argv)
 	rc = fetch_pages(ctl, &o, &p);
 	if (rc == CU_OK)
 		rc = print_pages(ctl, &p);
-	pages_free(&p);
+	ctl_pages_free(&p);
 	return rc;
 }
 

@@ -37,12 +37,6 @@ struct history_opts {
 	bool all;
 };
 
-/* The fetched pages: HistoryResult responses, owned. */
-struct pages {
-	Custody__Response **resp;
-	size_t n, cap;
-};
-
 /* What is known of the device's own chain while walking the entries. */
 struct chain {
 	bool from_start; /* paging began at the first event */
@@ -80,34 +74,8 @@ static int parse_opts(struct ctl *ctl, int argc, char **argv, struct history_opt
 	return CU_OK;
 }
 
-/* Frees the responses p owns and its array, not p itself. */
-static void pages_free(struct pages *p)
-{
-	for (size_t i = 0; i < p->n; i++)
-		custody__response__free_unpacked(p->resp[i], NULL);
-	free(p->resp);
-}
-
-/* Appends r (ownership passes to p, which frees it even on failure). */
-static int pages_add(struct ctl *ctl, struct pages *p, Custody__Response *r)
-{
-	if (p->n == p->cap) {
-		size_t cap = p->cap != 0 ? p->cap * 2 : 4;
-		Custody__Response **resp = reallocarray(p->resp, cap, sizeof(*resp));
-
-		if (resp == NULL) {
-			custody__response__free_unpacked(r, NULL);
-			return ctl_fail(ctl, CTL_EXIT_IO, "IO", "out of memory");
-		}
-		p->resp = resp;
-		p->cap = cap;
-	}
-	p->resp[p->n++] = r;
-	return CU_OK;
-}
-
 /* Fetches one page, or with --all every page, into p. */
-static int fetch_pages(struct ctl *ctl, const struct history_opts *o, struct pages *p)
+static int fetch_pages(struct ctl *ctl, const struct history_opts *o, struct ctl_pages *p)
 {
 	Custody__Request req = CUSTODY__REQUEST__INIT;
 	Custody__HistoryRequest hist = CUSTODY__HISTORY_REQUEST__INIT;
@@ -124,7 +92,7 @@ static int fetch_pages(struct ctl *ctl, const struct history_opts *o, struct pag
 
 		rc = ctl_call(ctl, &req, CUSTODY__RESPONSE__BODY_HISTORY, &r);
 		if (rc == CU_OK)
-			rc = pages_add(ctl, p, r);
+			rc = ctl_pages_add(ctl, p, r);
 		if (rc != CU_OK)
 			return rc;
 		h = r->history;
@@ -312,7 +280,7 @@ static void entry_row(struct out_table *t, const char *serial, const Custody__Hi
  * Verifies every entry of every page and adds it to the table t or the
  * JSON array j (one of them is NULL). Returns the number of bad entries.
  */
-static size_t render(const char *serial, const struct pages *p, bool from_start,
+static size_t render(const char *serial, const struct ctl_pages *p, bool from_start,
 		     struct out_table *t, struct out_json *j)
 {
 	struct chain ch = {.from_start = from_start};
@@ -345,7 +313,7 @@ static size_t render(const char *serial, const struct pages *p, bool from_start,
 }
 
 /* Number of entries over all pages of p (borrowed). */
-static size_t count_entries(const struct pages *p)
+static size_t count_entries(const struct ctl_pages *p)
 {
 	size_t n = 0;
 
@@ -355,7 +323,7 @@ static size_t count_entries(const struct pages *p)
 }
 
 /* Prints the pages as JSON or a table; *bad gets the failed entries. */
-static int print_pages(struct ctl *ctl, const struct history_opts *o, const struct pages *p,
+static int print_pages(struct ctl *ctl, const struct history_opts *o, const struct ctl_pages *p,
 		       size_t *bad)
 {
 	static const char *const headers[] = {"SEQ",   "TIME", "TYPE", "ACTOR", "FACILITY",
@@ -395,7 +363,7 @@ static int print_pages(struct ctl *ctl, const struct history_opts *o, const stru
 int cmd_history(struct ctl *ctl, int argc, char **argv)
 {
 	struct history_opts o = {0};
-	struct pages p = {0};
+	struct ctl_pages p = {0};
 	size_t bad = 0;
 	int rc = parse_opts(ctl, argc, argv, &o);
 
@@ -411,6 +379,6 @@ int cmd_history(struct ctl *ctl, int argc, char **argv)
 		ctl_set_status(ctl, CTL_EXIT_SERVER);
 		rc = CU_ERR_SIGNATURE;
 	}
-	pages_free(&p);
+	ctl_pages_free(&p);
 	return rc;
 }

@@ -450,3 +450,27 @@ fail:
 	custody__response__free_unpacked(resp, NULL);
 	return rc;
 }
+
+int ctl_pages_add(struct ctl *ctl, struct ctl_pages *p, Custody__Response *r)
+{
+	if (p->n == p->cap) {
+		size_t cap = p->cap != 0 ? p->cap * 2 : 4;
+		Custody__Response **resp = reallocarray(p->resp, cap, sizeof(*resp));
+
+		if (resp == NULL) {
+			custody__response__free_unpacked(r, NULL);
+			return ctl_fail(ctl, CTL_EXIT_IO, "IO", "out of memory");
+		}
+		p->resp = resp;
+		p->cap = cap;
+	}
+	p->resp[p->n++] = r;
+	return CU_OK;
+}
+
+void ctl_pages_free(struct ctl_pages *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		custody__response__free_unpacked(p->resp[i], NULL);
+	free(p->resp);
+}

@@ -165,4 +165,16 @@ CU_MUST_USE int ctl_server_error(struct ctl *ctl, const Custody__Error *err);
  */
 CU_MUST_USE int ctl_key_party(struct ctl *ctl, const uint8_t pk[KEY_PUBLIC_BYTES], char **party);
 
+/* Responses fetched page by page (owned), for commands that follow pages. */
+struct ctl_pages {
+	Custody__Response **resp;
+	size_t n, cap;
+};
+
+/* Appends r; ownership passes to p, which frees r even on failure. */
+CU_MUST_USE int ctl_pages_add(struct ctl *ctl, struct ctl_pages *p, Custody__Response *r);
+
+/* Frees the responses p owns and its array, not p itself. */
+void ctl_pages_free(struct ctl_pages *p);
+
 #endif

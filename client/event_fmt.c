@@ -11,24 +11,13 @@
 
 #include "enums.h"
 
-/* Writes an enum value's name, or null for the unset value 0. */
-static void json_enum_or_null(struct out_json *j, const char *key,
-			      const ProtobufCEnumDescriptor *desc, int value)
-{
-	out_json_key(j, key);
-	if (value == 0)
-		out_json_null(j);
-	else
-		out_json_enum(j, desc, value);
-}
-
 /* Writes the device reference d (borrowed) as a JSON object. */
 static void json_device_ref(struct out_json *j, const Custody__DeviceRef *d)
 {
 	out_json_begin_object(j);
 	out_json_kstr(j, "serial", d->serial);
 	out_json_kid(j, "prev", &d->prev);
-	json_enum_or_null(j, "kind", &custody__device_kind__descriptor, d->kind);
+	out_json_kenum_or_null(j, "kind", &custody__device_kind__descriptor, d->kind);
 	out_json_kstr(j, "model", d->model);
 	out_json_khex(j, "device_key", &d->device_key);
 	out_json_end_object(j);
@@ -56,7 +45,7 @@ void event_fmt_json(struct out_json *j, const Custody__Event *ev)
 	out_json_kstr(j, "carrier", ev->carrier);
 	out_json_ktime(j, "deadline", ev->deadline_ms);
 	out_json_kstr(j, "location", ev->location);
-	json_enum_or_null(j, "reason", &custody__report_reason__descriptor, ev->reason);
+	out_json_kenum_or_null(j, "reason", &custody__report_reason__descriptor, ev->reason);
 	out_json_kstr(j, "note", ev->note);
 	out_json_key(j, "reported_contents");
 	out_json_begin_array(j);

@@ -458,6 +458,16 @@ void out_json_enum(struct out_json *j, const ProtobufCEnumDescriptor *desc, int 
 	out_json_string(j, enum_name(desc, value));
 }
 
+void out_json_kenum_or_null(struct out_json *j, const char *key,
+			    const ProtobufCEnumDescriptor *desc, int value)
+{
+	out_json_key(j, key);
+	if (value == 0)
+		out_json_null(j);
+	else
+		out_json_enum(j, desc, value);
+}
+
 void out_json_kstr(struct out_json *j, const char *key, const char *s)
 {
 	out_json_key(j, key);

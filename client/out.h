@@ -124,6 +124,9 @@ void out_json_hex(struct out_json *j, const ProtobufCBinaryData *b);
 void out_json_time(struct out_json *j, int64_t ms);
 /* An enum value's name from desc (borrowed). */
 void out_json_enum(struct out_json *j, const ProtobufCEnumDescriptor *desc, int value);
+/* key: the enum value's name, or null for the unset value 0. */
+void out_json_kenum_or_null(struct out_json *j, const char *key,
+			    const ProtobufCEnumDescriptor *desc, int value);
 
 /* Key and value in one call; same rules as the value writers above. */
 void out_json_kstr(struct out_json *j, const char *key, const char *s);

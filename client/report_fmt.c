@@ -112,30 +112,19 @@ void report_fmt_veu_csv(FILE *f, const Custody__VeuReport *r)
 	}
 }
 
-/* Writes an enum value's name under key, or null for the unset value 0. */
-static void json_enum_or_null(struct out_json *j, const char *key,
-			      const ProtobufCEnumDescriptor *desc, int value)
-{
-	out_json_key(j, key);
-	if (value == 0)
-		out_json_null(j);
-	else
-		out_json_enum(j, desc, value);
-}
-
 /* Writes item it (borrowed) as a JSON object. */
 static void item_json(struct out_json *j, const Custody__ReportItem *it)
 {
 	out_json_begin_object(j);
 	out_json_kstr(j, "serial", it->serial);
-	json_enum_or_null(j, "kind", &custody__device_kind__descriptor, it->kind);
+	out_json_kenum_or_null(j, "kind", &custody__device_kind__descriptor, it->kind);
 	out_json_kstr(j, "model", it->model);
 	out_json_kstr(j, "eccn_class", it->eccn_class);
 	out_json_kuint(j, "tpp", it->tpp);
 	out_json_ktime(j, "received_at", it->received_at_ms);
 	out_json_kstr(j, "via", it->via);
 	out_json_kstr(j, "from_facility", it->from_facility);
-	json_enum_or_null(j, "status", &custody__device_status__descriptor, it->status);
+	out_json_kenum_or_null(j, "status", &custody__device_status__descriptor, it->status);
 	out_json_kid(j, "event_id", &it->event_id);
 	out_json_end_object(j);
 }
@@ -214,7 +203,7 @@ void report_fmt_shipment_json(struct out_json *j, const Custody__ShipmentNotice 
 	out_json_begin_object(j);
 	out_json_kid(j, "event_id", &n->event_id);
 	out_json_kuint(j, "seq", n->seq);
-	json_enum_or_null(j, "type", &custody__event_type__descriptor, n->type);
+	out_json_kenum_or_null(j, "type", &custody__event_type__descriptor, n->type);
 	out_json_kstr(j, "exporter", n->exporter);
 	out_json_kstr(j, "from_facility", n->from_facility);
 	out_json_kstr(j, "from_country", n->from_country);

@@ -197,8 +197,10 @@ struct facts {
 	const char *consignee;	      /* ev->consignee, else the destination's operator */
 	struct items items;
 	bool controlled;
-	bool ships;			 /* SHIP or RMA_OUT with a destination */
-	bool exports;			 /* ... to another country */
+	bool ships;			/* SHIP or RMA_OUT with a destination */
+	bool exports;			/* ... to another country */
+	const struct party *parties[7]; /* parties to the event, distinct */
+	size_t n_parties;
 	const Custody__License *license; /* covering, or NULL */
 	bool license_named;
 	bool license_used; /* a rule needed it */
@@ -364,6 +366,34 @@ static void find_license(struct facts *f, struct verdict *v)
 	}
 }
 
+/*
+ * The parties to the event: actor, consignee, carrier, and the owners and
+ * operators of its facilities; each registered one once.
+ */
+static void gather_parties(struct facts *f)
+{
+	const Custody__Event *ev = f->ev;
+	const char *ids[7] = {ev->actor, ev->consignee, ev->carrier, "", "", "", ""};
+
+	if (f->fac != NULL) {
+		ids[3] = f->fac->owner;
+		ids[4] = f->fac->operator_;
+	}
+	if (f->dest != NULL) {
+		ids[5] = f->dest->owner;
+		ids[6] = f->dest->operator_;
+	}
+	for (size_t i = 0; i < 7; i++) {
+		const struct party *p = ids[i][0] ? registry_party(f->in->reg, ids[i]) : NULL;
+		bool seen = false;
+
+		for (size_t k = 0; p != NULL && k < f->n_parties; k++)
+			seen |= f->parties[k] == p;
+		if (p != NULL && !seen)
+			f->parties[f->n_parties++] = p;
+	}
+}
+
 static void gather(const struct rules_input *in, struct facts *f, struct verdict *v)
 {
 	const Custody__Event *ev = in->ev;
@@ -383,6 +413,7 @@ static void gather(const struct rules_input *in, struct facts *f, struct verdict
 	f->ships = (ev->type == EV(SHIP) || ev->type == EV(RMA_OUT)) && f->dest != NULL;
 	f->exports = f->ships && strcmp(f->fac_cc, f->dest_cc) != 0;
 	scan_items(f);
+	gather_parties(f);
 	find_license(f, v);
 }
 
@@ -400,21 +431,10 @@ static bool needs_license(struct facts *f)
 
 static void rule_screening(struct facts *f, struct verdict *v)
 {
-	const Custody__Event *ev = f->ev;
-	const char *ids[8] = {ev->actor, ev->consignee, ev->carrier};
-	size_t n = 3;
 	struct policy_screen_hit hit;
 
-	if (f->fac != NULL) {
-		ids[n++] = f->fac->owner;
-		ids[n++] = f->fac->operator_;
-	}
-	if (f->dest != NULL) {
-		ids[n++] = f->dest->owner;
-		ids[n++] = f->dest->operator_;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct party *p = ids[i][0] ? registry_party(f->in->reg, ids[i]) : NULL;
+	for (size_t i = 0; i < f->n_parties; i++) {
+		const struct party *p = f->parties[i];
 
 		if (p == NULL || !policy_screen(f->in->pol, p->name, &hit))
 			continue;
@@ -434,25 +454,13 @@ static void rule_screening(struct facts *f, struct verdict *v)
 static void rule_hq(struct facts *f, struct verdict *v)
 {
 	const Custody__Event *ev = f->ev;
-	const char *ids[8] = {ev->actor, ev->consignee, ev->carrier};
-	size_t n = 3;
 
 	if (!f->controlled)
 		return;
-	if (f->fac != NULL) {
-		ids[n++] = f->fac->owner;
-		ids[n++] = f->fac->operator_;
-	}
-	if (f->dest != NULL) {
-		ids[n++] = f->dest->owner;
-		ids[n++] = f->dest->operator_;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct party *p = ids[i][0] ? registry_party(f->in->reg, ids[i]) : NULL;
+	for (size_t i = 0; i < f->n_parties; i++) {
+		const struct party *p = f->parties[i];
 		const char *where;
 
-		if (p == NULL)
-			continue;
 		where = in_d5plus(f, p->hq_country)	  ? p->hq_country
 			: in_d5plus(f, p->parent_country) ? p->parent_country
 							  : NULL;
@@ -485,8 +493,11 @@ static void rule_destination(struct facts *f, struct verdict *v)
 	}
 	if (f->in->params->regime == REGIME_JAN2025 || !f->items.class_a)
 		return;
+	/* Only the SIIA proposal lets a trusted exporter's own sites stand in for a license. */
+	if (f->veu_covered && f->in->params->regime == REGIME_SIIA)
+		return;
 	if ((g & (CG_BIT(CG_D1) | CG_BIT(CG_D4))) != 0 &&
-	    (g & (CG_BIT(CG_A5) | CG_BIT(CG_A6))) == 0 && !f->veu_covered && needs_license(f))
+	    (g & (CG_BIT(CG_A5) | CG_BIT(CG_A6))) == 0 && needs_license(f))
 		rules_add_hit(v, "dest.license_required", NULL, f->dest->id,
 			      "3A090.a items to %s (D:1/D:4, not A:5/A:6) need a license under "
 			      "the %s",

@@ -31,7 +31,8 @@
  *                                 E:2 or D:5+ without a license
  *   dest.license_required REJECT  may2025, siia: 3A090.a items to D:1 or
  *                                 D:4 (unless also A:5 or A:6) without a
- *                                 license or VEU cover
+ *                                 license; under siia a trusted exporter's
+ *                                 VEU-covered move to its own site is exempt
  *   party.hq_d5           REJECT  controlled items and a party to the event
  *                                 (actor, consignee, carrier, owner or
  *                                 operator of facility or to_facility)

@@ -36,7 +36,7 @@ int connect_daemon(void)
 	return fd;
 }
 
-static void send_all(int fd, const void *buf, size_t len)
+void send_all(int fd, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 
@@ -91,15 +91,20 @@ Custody__Response *recv_frame(int fd, int timeout_ms, bool may_time_out)
 	return resp;
 }
 
-void send_request(int fd, Custody__Request *req)
+void send_frame(int fd, const Custody__Request *req)
 {
 	uint8_t *buf;
 	size_t len;
 
-	req->id = next_id++;
 	assert_int_equal(frame_pack(&req->base, 16u << 20, &buf, &len), CU_OK);
 	send_all(fd, buf, len);
 	free(buf);
+}
+
+void send_request(int fd, Custody__Request *req)
+{
+	req->id = next_id++;
+	send_frame(fd, req);
 }
 
 /* Sends req and returns its response; pushed alerts met on the way fail. */
@@ -130,7 +135,13 @@ void expect_body(const Custody__Response *resp, Custody__Response__BodyCase body
 	assert_int_equal(resp->body_case, body);
 }
 
-void expect_error(Custody__Response *resp, Custody__ErrorCode code, const char *text)
+void expect_ok(Custody__Response *resp, Custody__Response__BodyCase body)
+{
+	expect_body(resp, body);
+	custody__response__free_unpacked(resp, NULL);
+}
+
+void expect_error_kept(const Custody__Response *resp, Custody__ErrorCode code, const char *text)
 {
 	if (resp->body_case != CUSTODY__RESPONSE__BODY_ERROR)
 		fail_msg("expected error %d (%s), got body %d", code, text, resp->body_case);
@@ -139,6 +150,11 @@ void expect_error(Custody__Response *resp, Custody__ErrorCode code, const char *
 			 resp->error->message);
 	if (text != NULL && strstr(resp->error->message, text) == NULL)
 		fail_msg("error \"%s\" lacks \"%s\"", resp->error->message, text);
+}
+
+void expect_error(Custody__Response *resp, Custody__ErrorCode code, const char *text)
+{
+	expect_error_kept(resp, code, text);
 	custody__response__free_unpacked(resp, NULL);
 }
 

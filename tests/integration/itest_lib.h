@@ -8,6 +8,7 @@
 #define CUSTODY_ITEST_LIB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "custody.pb-c.h"
@@ -17,11 +18,17 @@
 /* A new connection to $CUSTODY_SERVER; the caller closes it. */
 int connect_daemon(void);
 
+/* Writes all len bytes of buf, raw (no framing). */
+void send_all(int fd, const void *buf, size_t len);
+
 /*
  * One response frame (the caller frees it with custody__response__free_unpacked);
  * NULL on EOF, or after timeout_ms of silence when may_time_out.
  */
 Custody__Response *recv_frame(int fd, int timeout_ms, bool may_time_out);
+
+/* Sends req as one frame with the request id it already has (0 included). */
+void send_frame(int fd, const Custody__Request *req);
 
 /* Sends req with a fresh request id (set in req->id). */
 void send_request(int fd, Custody__Request *req);
@@ -35,7 +42,13 @@ Custody__Response *call_once(Custody__Request *req);
 /* resp must have body (an error fails with its message); resp is kept. */
 void expect_body(const Custody__Response *resp, Custody__Response__BodyCase body);
 
-/* resp must be an error of code whose message contains text; frees resp. */
+/* expect_body(), then frees resp. */
+void expect_ok(Custody__Response *resp, Custody__Response__BodyCase body);
+
+/* resp must be an error of code whose message contains text (unless NULL); resp is kept. */
+void expect_error_kept(const Custody__Response *resp, Custody__ErrorCode code, const char *text);
+
+/* expect_error_kept(), then frees resp. */
 void expect_error(Custody__Response *resp, Custody__ErrorCode code, const char *text);
 
 /* An integer from the environment, or fallback when unset or empty. */

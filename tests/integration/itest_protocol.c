@@ -10,8 +10,6 @@
  *   CUSTODY_SERVER=unix:PATH  CUSTODY_ADMIN_KEY=secret key file of the
  *   daemon's bootstrap admin  PG* + ITEST_DBNAME for the daemon's database
  */
-#include <errno.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -20,8 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -29,130 +25,22 @@
 #include <sodium.h>
 
 #include "codec.h"
+#include "custody.pb-c.h"
 #include "envelope.h"
 #include "frame.h"
+#include "itest_lib.h"
 #include "key.h"
-
-#define TIMEOUT_MS 10000
 
 static struct cu_key *admin_key, *exporter_key, *stranger_key;
 static PGconn *pg;
-static uint64_t next_id = 1;
 static int serial_counter;
 
-/* ---- plumbing ----------------------------------------------------------- */
+/* ---- checks --------------------------------------------------------------- */
 
-static int connect_daemon(void)
+/* expect_error(), and the message must say more than a word. */
+static void expect_refusal(Custody__Response *resp, Custody__ErrorCode code, const char *text)
 {
-	const char *server = getenv("CUSTODY_SERVER");
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-	assert_non_null(server);
-	assert_true(strncmp(server, "unix:", 5) == 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", server + 5);
-	assert_true(fd >= 0);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	return fd;
-}
-
-static void send_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		assert_true(n > 0);
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
-/* Reads exactly len bytes; returns 0 on EOF before any byte, -1 on timeout. */
-static int recv_exact(int fd, uint8_t *buf, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		struct pollfd p = {fd, POLLIN, 0};
-		ssize_t n;
-
-		if (poll(&p, 1, TIMEOUT_MS) != 1)
-			return -1;
-		n = recv(fd, buf + got, len - got, 0);
-		if (n == 0)
-			return got == 0 ? 0 : -1;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return got == 0 ? 0 : -1; /* reset by peer counts as closed */
-		got += (size_t)n;
-	}
-	return 1;
-}
-
-/* Reads one response frame; NULL if the connection was closed. */
-static Custody__Response *recv_response(int fd)
-{
-	uint8_t hdr[4], *body;
-	uint32_t len = 0;
-	Custody__Response *resp;
-	int rc = recv_exact(fd, hdr, 4);
-
-	if (rc == 0)
-		return NULL;
-	assert_int_equal(rc, 1);
-	assert_int_equal(frame_decode_header(hdr, 16u << 20, &len), CU_OK);
-	body = malloc(len);
-	assert_int_equal(recv_exact(fd, body, len), 1);
-	resp = custody__response__unpack(NULL, len, body);
-	free(body);
-	assert_non_null(resp);
-	return resp;
-}
-
-static void send_request(int fd, Custody__Request *req)
-{
-	uint8_t *buf;
-	size_t len;
-
-	assert_int_equal(frame_pack(&req->base, 16u << 20, &buf, &len), CU_OK);
-	send_all(fd, buf, len);
-	free(buf);
-}
-
-/* Sends req with a fresh id and returns the response with that id. */
-static Custody__Response *call(int fd, Custody__Request *req)
-{
-	Custody__Response *resp;
-
-	req->id = next_id++;
-	send_request(fd, req);
-	resp = recv_response(fd);
-	assert_non_null(resp);
-	assert_int_equal(resp->id, req->id);
-	return resp;
-}
-
-/* One request on a fresh connection. */
-static Custody__Response *call_once(Custody__Request *req)
-{
-	int fd = connect_daemon();
-	Custody__Response *resp = call(fd, req);
-
-	close(fd);
-	return resp;
-}
-
-static void expect_error(Custody__Response *resp, Custody__ErrorCode code, const char *text)
-{
-	assert_int_equal(resp->body_case, CUSTODY__RESPONSE__BODY_ERROR);
-	if (resp->error->code != code)
-		fail_msg("expected error %d, got %d: %s", code, resp->error->code,
-			 resp->error->message);
-	if (text != NULL && strstr(resp->error->message, text) == NULL)
-		fail_msg("error \"%s\" lacks \"%s\"", resp->error->message, text);
+	expect_error_kept(resp, code, text);
 	assert_true(strlen(resp->error->message) > 5);
 	custody__response__free_unpacked(resp, NULL);
 }
@@ -259,14 +147,6 @@ static Custody__Response *admin(struct cu_key *key, Custody__AdminAction *act)
 	resp = call_once(&req);
 	envelope_clear(&env);
 	return resp;
-}
-
-static void expect_ok(Custody__Response *resp, Custody__Response__BodyCase body)
-{
-	if (resp->body_case == CUSTODY__RESPONSE__BODY_ERROR)
-		fail_msg("unexpected error %d: %s", resp->error->code, resp->error->message);
-	assert_int_equal(resp->body_case, body);
-	custody__response__free_unpacked(resp, NULL);
 }
 
 /* An event of type on the given devices (prev filled by the caller). */
@@ -437,11 +317,11 @@ static void test_oversized_frame(void **state)
 
 	(void)state;
 	send_all(fd, hdr, sizeof(hdr));
-	resp = recv_response(fd);
+	resp = recv_frame(fd, TIMEOUT_MS, false);
 	assert_non_null(resp);
 	assert_int_equal(resp->id, 0);
-	expect_error(resp, CUSTODY__ERROR_CODE__BAD_REQUEST, "max_frame_bytes");
-	assert_null(recv_response(fd)); /* and the connection is closed */
+	expect_refusal(resp, CUSTODY__ERROR_CODE__BAD_REQUEST, "max_frame_bytes");
+	assert_null(recv_frame(fd, TIMEOUT_MS, false)); /* and the connection is closed */
 	close(fd);
 	assert_daemon_serves();
 	assert_unchanged(before);
@@ -454,8 +334,9 @@ static void test_empty_frame(void **state)
 
 	(void)state;
 	send_all(fd, hdr, sizeof(hdr));
-	expect_error(recv_response(fd), CUSTODY__ERROR_CODE__BAD_REQUEST, "empty frame");
-	assert_null(recv_response(fd));
+	expect_refusal(recv_frame(fd, TIMEOUT_MS, false), CUSTODY__ERROR_CODE__BAD_REQUEST,
+		       "empty frame");
+	assert_null(recv_frame(fd, TIMEOUT_MS, false));
 	close(fd);
 	assert_daemon_serves();
 }
@@ -473,15 +354,15 @@ static void test_garbage_frame(void **state)
 	frame_encode_header(junk, 24);
 	memset(junk + 4, 0xff, 24);
 	send_all(fd, junk, sizeof(junk));
-	resp = recv_response(fd);
+	resp = recv_frame(fd, TIMEOUT_MS, false);
 	assert_non_null(resp);
 	assert_int_equal(resp->id, 0);
-	expect_error(resp, CUSTODY__ERROR_CODE__BAD_REQUEST, "not a valid protobuf Request");
+	expect_refusal(resp, CUSTODY__ERROR_CODE__BAD_REQUEST, "not a valid protobuf Request");
 	/* The framing is intact, so the same connection goes on. */
 	w.serial = "NO-SUCH-DEVICE";
 	req.body_case = CUSTODY__REQUEST__BODY_WHERE;
 	req.where = &w;
-	expect_error(call(fd, &req), CUSTODY__ERROR_CODE__NOT_FOUND, "NO-SUCH-DEVICE");
+	expect_refusal(call(fd, &req), CUSTODY__ERROR_CODE__NOT_FOUND, "NO-SUCH-DEVICE");
 	close(fd);
 	assert_unchanged(before);
 }
@@ -495,10 +376,10 @@ static void test_unknown_request_type(void **state)
 
 	(void)state;
 	send_all(fd, frame, sizeof(frame));
-	resp = recv_response(fd);
+	resp = recv_frame(fd, TIMEOUT_MS, false);
 	assert_non_null(resp);
 	assert_int_equal(resp->id, 7);
-	expect_error(resp, CUSTODY__ERROR_CODE__BAD_REQUEST, "does not know");
+	expect_refusal(resp, CUSTODY__ERROR_CODE__BAD_REQUEST, "does not know");
 	close(fd);
 	assert_daemon_serves();
 }
@@ -513,8 +394,8 @@ static void test_request_id_zero(void **state)
 	w.serial = "X";
 	req.body_case = CUSTODY__REQUEST__BODY_WHERE;
 	req.where = &w;
-	send_request(fd, &req);
-	expect_error(recv_response(fd), CUSTODY__ERROR_CODE__BAD_REQUEST, "id 0");
+	send_frame(fd, &req);
+	expect_refusal(recv_frame(fd, TIMEOUT_MS, false), CUSTODY__ERROR_CODE__BAD_REQUEST, "id 0");
 	close(fd);
 }
 
@@ -530,21 +411,21 @@ static void test_missing_fields(void **state)
 	(void)state;
 	req.body_case = CUSTODY__REQUEST__BODY_SUBMIT;
 	req.submit = &env;
-	expect_error(call_once(&req), CUSTODY__ERROR_CODE__BAD_REQUEST, "envelope");
+	expect_refusal(call_once(&req), CUSTODY__ERROR_CODE__BAD_REQUEST, "envelope");
 
 	req.body_case = CUSTODY__REQUEST__BODY_WHERE;
 	req.where = &w;
-	expect_error(call_once(&req), CUSTODY__ERROR_CODE__BAD_REQUEST, "serial");
+	expect_refusal(call_once(&req), CUSTODY__ERROR_CODE__BAD_REQUEST, "serial");
 
 	req.body_case = CUSTODY__REQUEST__BODY_INVENTORY;
 	req.inventory = &inv;
-	expect_error(call_once(&req), CUSTODY__ERROR_CODE__BAD_REQUEST, "exactly one");
+	expect_refusal(call_once(&req), CUSTODY__ERROR_CODE__BAD_REQUEST, "exactly one");
 
 	/* Properly signed, but REGISTER without a facility. */
 	ev_init(&ev, CUSTODY__EVENT_TYPE__REGISTER, "");
 	ev_add(&ev, "ITEST-NOFAC", NULL);
-	expect_error(submit(exporter_key, &ev.e), CUSTODY__ERROR_CODE__BAD_REQUEST,
-		     "facility is required");
+	expect_refusal(submit(exporter_key, &ev.e), CUSTODY__ERROR_CODE__BAD_REQUEST,
+		       "facility is required");
 
 	/* A body that is not an Event at all. */
 	env.body.data = (uint8_t *)"\xff\xff\xff";
@@ -557,7 +438,7 @@ static void test_missing_fields(void **state)
 	    envelope_sign(ENVELOPE_EVENT, exporter_key, env.body.data, 3, env.sig.data), CU_OK);
 	req.body_case = CUSTODY__REQUEST__BODY_SUBMIT;
 	req.submit = &env;
-	expect_error(call_once(&req), CUSTODY__ERROR_CODE__BAD_REQUEST, "not a valid Event");
+	expect_refusal(call_once(&req), CUSTODY__ERROR_CODE__BAD_REQUEST, "not a valid Event");
 	free(env.sig.data);
 	assert_unchanged(before);
 	assert_daemon_serves();
@@ -573,8 +454,8 @@ static void test_unregistered_key(void **state)
 	(void)state;
 	ev_init(&ev, CUSTODY__EVENT_TYPE__REGISTER, "us-1");
 	ev_add(&ev, "ITEST-STRANGER", NULL);
-	expect_error(submit(stranger_key, &ev.e), CUSTODY__ERROR_CODE__UNAUTHENTICATED,
-		     "not registered");
+	expect_refusal(submit(stranger_key, &ev.e), CUSTODY__ERROR_CODE__UNAUTHENTICATED,
+		       "not registered");
 	assert_unchanged(before);
 	assert_int_equal(count_rows("SELECT count(*) FROM devices WHERE serial = 'ITEST-STRANGER'"),
 			 0);
@@ -593,15 +474,15 @@ static void test_bad_signature(void **state)
 	ev_add(&ev, "ITEST-BADSIG", NULL);
 	assert_int_equal(envelope_seal(ENVELOPE_EVENT, exporter_key, &ev.e.base, &env), CU_OK);
 	env.sig.data[10] ^= 0x01;
-	expect_error(submit_env(fd, &env), CUSTODY__ERROR_CODE__UNAUTHENTICATED, "signature");
+	expect_refusal(submit_env(fd, &env), CUSTODY__ERROR_CODE__UNAUTHENTICATED, "signature");
 	env.sig.data[10] ^= 0x01;
 	env.body.data[env.body.len - 1] ^= 0x01; /* the signed bytes changed */
-	expect_error(submit_env(fd, &env), CUSTODY__ERROR_CODE__UNAUTHENTICATED, "signature");
+	expect_refusal(submit_env(fd, &env), CUSTODY__ERROR_CODE__UNAUTHENTICATED, "signature");
 	envelope_clear(&env);
 
 	/* An event signed as if it were an admin action (wrong domain). */
 	assert_int_equal(envelope_seal(ENVELOPE_ADMIN, exporter_key, &ev.e.base, &env), CU_OK);
-	expect_error(submit_env(fd, &env), CUSTODY__ERROR_CODE__UNAUTHENTICATED, "signature");
+	expect_refusal(submit_env(fd, &env), CUSTODY__ERROR_CODE__UNAUTHENTICATED, "signature");
 	envelope_clear(&env);
 	close(fd);
 	assert_unchanged(before);
@@ -623,9 +504,9 @@ static void test_admin_authorization(void **state)
 	party.n_roles = 1;
 	act.action_case = CUSTODY__ADMIN_ACTION__ACTION_REGISTER_PARTY;
 	act.register_party = &party;
-	expect_error(admin(exporter_key, &act), CUSTODY__ERROR_CODE__FORBIDDEN, "ADMIN");
-	expect_error(admin(stranger_key, &act), CUSTODY__ERROR_CODE__UNAUTHENTICATED,
-		     "bootstrap admin");
+	expect_refusal(admin(exporter_key, &act), CUSTODY__ERROR_CODE__FORBIDDEN, "ADMIN");
+	expect_refusal(admin(stranger_key, &act), CUSTODY__ERROR_CODE__UNAUTHENTICATED,
+		       "bootstrap admin");
 	assert_unchanged(before);
 }
 
@@ -666,11 +547,11 @@ static void test_replay_is_idempotent(void **state)
 		req.body_case = CUSTODY__REQUEST__BODY_SUBMIT;
 		req.submit = &env;
 		req.id = 9001;
-		send_request(fd, &req);
+		send_frame(fd, &req);
 		req.id = 9002;
-		send_request(fd, &req);
-		c = recv_response(fd);
-		d = recv_response(fd);
+		send_frame(fd, &req);
+		c = recv_frame(fd, TIMEOUT_MS, false);
+		d = recv_frame(fd, TIMEOUT_MS, false);
 		assert_int_equal(c->body_case, CUSTODY__RESPONSE__BODY_SUBMIT);
 		assert_int_equal(d->body_case, CUSTODY__RESPONSE__BODY_SUBMIT);
 		assert_int_equal(c->submit->seq, a->submit->seq);
@@ -736,10 +617,10 @@ static void test_pipelined_conflict(void **state)
 		req.body_case = CUSTODY__REQUEST__BODY_SUBMIT;
 		req.submit = &env[i];
 		req.id = 500 + (uint64_t)i;
-		send_request(fd, &req);
+		send_frame(fd, &req);
 	}
 	for (int i = 0; i < 2; i++) {
-		Custody__Response *resp = recv_response(fd);
+		Custody__Response *resp = recv_frame(fd, TIMEOUT_MS, false);
 
 		assert_non_null(resp);
 		if (resp->body_case == CUSTODY__RESPONSE__BODY_SUBMIT)
@@ -852,16 +733,16 @@ static void test_pipelining(void **state)
 	req.where = &w;
 	for (int i = 0; i < N; i++) {
 		req.id = 1000 + (uint64_t)i;
-		send_request(fd, &req);
+		send_frame(fd, &req);
 	}
 	for (int i = 0; i < N; i++) {
-		Custody__Response *resp = recv_response(fd);
+		Custody__Response *resp = recv_frame(fd, TIMEOUT_MS, false);
 
 		assert_non_null(resp);
 		assert_true(resp->id >= 1000 && resp->id < 1000 + N);
 		assert_false(seen[resp->id - 1000]);
 		seen[resp->id - 1000] = true;
-		expect_error(resp, CUSTODY__ERROR_CODE__NOT_FOUND, "NOT-THERE");
+		expect_refusal(resp, CUSTODY__ERROR_CODE__NOT_FOUND, "NOT-THERE");
 	}
 	close(fd);
 }
