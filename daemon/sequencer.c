@@ -614,14 +614,15 @@ static struct policy_store *load_policy(const PGresult *res)
 		    body != NULL ? custody__admin_action__unpack(NULL, len, body) : NULL;
 		int rc = CU_ERR_INVALID;
 
+		snprintf(err, sizeof(err), "the stored body is not a policy load");
 		if (act != NULL && act->action_case == CUSTODY__ADMIN_ACTION__ACTION_LOAD_POLICY)
 			rc = policy_store_add(store, act->load_policy, admin_seq, err, sizeof(err));
 		if (act != NULL)
 			custody__admin_action__free_unpacked(act, NULL);
 		PQfreemem(body);
 		if (rc != CU_OK) {
-			log_error("policy load at admin seq %llu cannot be read back",
-				  (unsigned long long)admin_seq);
+			log_error("policy load at admin seq %llu cannot be read back: %s",
+				  (unsigned long long)admin_seq, err);
 			policy_store_free(store);
 			return NULL;
 		}
