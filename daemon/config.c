@@ -65,6 +65,11 @@ static const struct key_def key_defs[] = {
      "jan2025: License Exception LPP TPP per consignee and calendar year"},
     {"timer_interval_ms", KEY_INT, OFF(timer_interval_ms), "60000", 100, 3600000,
      "how often overdue shipments and silent accelerators are looked for"},
+    {"log_key", KEY_STRING, OFF(log_key), "/var/lib/custody/log.key", 0, 0,
+     "the verifiable log's Ed25519 signing key; generated (mode 0600, with .pub) on first "
+     "start if missing"},
+    {"log_origin", KEY_STRING, OFF(log_origin), "custody.example/log", 0, 0,
+     "origin line of the log's signed checkpoints: a name unique to this log"},
     {"pid_file", KEY_STRING, OFF(pid_file), "", 0, 0, "file to write the process id to"},
     {"log_level", KEY_STRING, OFF(log_level), "info", 0, 0, "debug, info, warn or error"},
     {"db_pool_size", KEY_INT, OFF(db_pool_size), "4", 1, 64,

@@ -29,6 +29,8 @@ struct config {
 	char *transshipment_hubs;    /* country codes, comma-separated */
 	int lpp_cap_tpp;	     /* License Exception LPP: TPP per consignee-year */
 	int timer_interval_ms;	     /* how often the timer rules run */
+	char *log_key;		     /* the log's signing key (generated if missing) */
+	char *log_origin;	     /* origin line of the log's checkpoints */
 	char *pid_file;		     /* "" = none */
 	char *log_level;	     /* debug, info, warn, error */
 	int db_pool_size;	     /* query connections (plus one sequencer) */

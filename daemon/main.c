@@ -27,6 +27,7 @@
 #include "listener.h"
 #include "log.h"
 #include "migrate.h"
+#include "note.h"
 #include "policy_file.h"
 #include "query.h"
 #include "rules.h"
@@ -43,6 +44,7 @@ static struct {
 	struct event_base *base;
 	struct config *cfg;
 	Custody__PolicyLoad *builtin[2]; /* country groups, models */
+	struct cu_key *log_key;		 /* signs the log's checkpoints */
 	struct rules_params rules;
 	struct db *db;
 	struct event *sig_term, *sig_int, *sig_hup, *shutdown_tick;
@@ -227,6 +229,44 @@ static int load_policy(uint8_t admin_key[32])
 	return CU_OK;
 }
 
+/*
+ * Loads the log's signing key, generating it (0600, with .pub) the first
+ * time; with create false only checks a key that exists. Logs the verifier
+ * key, which regulators and witnesses need.
+ */
+static int load_log_key(bool create)
+{
+	struct note_verifier v;
+	char text[NOTE_VKEY_MAX];
+	int rc = key_load(d.cfg->log_key, &d.log_key);
+
+	if (rc == CU_ERR_NOT_FOUND && !create) {
+		log_info("log_key %s does not exist yet: custodyd will generate it",
+			 d.cfg->log_key);
+		return CU_OK;
+	}
+	if (rc == CU_ERR_NOT_FOUND) {
+		rc = key_generate(&d.log_key);
+		if (rc == CU_OK)
+			rc = key_save(d.log_key, d.cfg->log_key);
+		if (rc == CU_OK)
+			log_info("generated the log key %s", d.cfg->log_key);
+	}
+	if (rc != CU_OK) {
+		log_error("log_key %s: %s (it must be a secret key file of mode 0600)",
+			  d.cfg->log_key, cu_strerror(rc));
+		return rc;
+	}
+	if (note_verifier_init(&v, d.cfg->log_origin, NOTE_TYPE_ED25519, d.log_key->pk) != CU_OK ||
+	    note_verifier_format(&v, text, sizeof(text)) != CU_OK) {
+		log_error("log_origin: \"%s\" is not a valid checkpoint origin (no spaces or '+')",
+			  d.cfg->log_origin);
+		return CU_ERR_INVALID;
+	}
+	log_info("log verifier key: %s", text);
+	return CU_OK;
+}
+
 /* Builds the loop, the database lanes and the sequencer. */
 static int start(const uint8_t admin_key[32])
 {
@@ -236,6 +276,8 @@ static int start(const uint8_t admin_key[32])
 	    .batch_max = d.cfg->batch_max_events,
 	    .linger_ms = d.cfg->batch_linger_ms,
 	    .max_pending = d.cfg->max_pending,
+	    .log_key = d.log_key,
+	    .log_origin = d.cfg->log_origin,
 	    .builtin = (const Custody__PolicyLoad *const *)d.builtin,
 	    .n_builtin = 2,
 	    .rules = d.rules,
@@ -284,6 +326,7 @@ static void stop(void)
 		event_base_free(d.base);
 	for (int i = 0; i < 2; i++)
 		policy_file_free(d.builtin[i]);
+	key_free(d.log_key);
 	if (d.cfg != NULL && d.cfg->pid_file[0] != '\0')
 		unlink(d.cfg->pid_file);
 	config_free(d.cfg);
@@ -302,7 +345,7 @@ static int run(bool migrate_only, bool check_only)
 	}
 	log_set_level(level);
 	if (check_only) {
-		if (load_policy(admin_key) != CU_OK)
+		if (load_policy(admin_key) != CU_OK || load_log_key(false) != CU_OK)
 			return 1;
 		printf("configuration OK (%zu country group rows, %zu models, regime %s)\n",
 		       d.builtin[0]->n_country_groups, d.builtin[1]->n_models,
@@ -315,7 +358,7 @@ static int run(bool migrate_only, bool check_only)
 	}
 	if (migrate_only)
 		return 0;
-	if (load_policy(admin_key) != CU_OK)
+	if (load_policy(admin_key) != CU_OK || load_log_key(true) != CU_OK)
 		return 1;
 	if (start(admin_key) != CU_OK) {
 		log_error("out of memory starting up");

@@ -323,6 +323,12 @@ struct db_job *seq_admin_decide(struct item *it, const struct db_job *loaded,
 		db_job_free(job);
 		return NULL;
 	}
+	if (seq_log_append(it, ctx, job) != CU_OK || seq_log_finish(ctx, job) != CU_OK) {
+		it->seq = 0;
+		db_job_free(job);
+		*nothing_to_write = false; /* out of memory: the caller rewinds */
+		return NULL;
+	}
 	db_job_add(job, SQL_COMMIT);
 	(*ctx->next_admin_seq)++;
 	it->written = true;

@@ -491,7 +491,7 @@ static int decide_one(struct item *it, struct state_ws *ws, struct hmap *in_batc
 	it->recorded_ms = ctx->now_ms;
 	it->written = true;
 	add_event_rows(job, it, ctx);
-	return CU_OK;
+	return seq_log_append(it, ctx, job);
 }
 
 void seq_events_publish(const struct item *it, const struct registry *reg)
@@ -545,6 +545,8 @@ struct db_job *seq_events_decide(struct item *batch, const struct db_job *loaded
 		if (d->dirty)
 			add_device_row(job, d);
 	}
+	if (rc == CU_OK && accepted > 0)
+		rc = seq_log_finish(ctx, job);
 	if (rc == CU_OK)
 		db_job_add(job, SQL_COMMIT);
 	state_ws_free(ws);

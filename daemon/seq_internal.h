@@ -5,6 +5,7 @@
  * sequencer.c   queue, batch lifecycle, resync, answers
  * seq_events.c  deciding and writing a batch of custody events
  * seq_admin.c   deciding and writing one admin action
+ * seq_log.c     the batch's log entries, tiles and checkpoint
  */
 #ifndef CUSTODY_SEQ_INTERNAL_H
 #define CUSTODY_SEQ_INTERNAL_H
@@ -21,6 +22,7 @@
 #include "rules.h"
 #include "state.h"
 #include "tally.h"
+#include "tlog.h"
 
 struct req;
 
@@ -44,6 +46,13 @@ struct item {
 	char exporter[VALIDATE_ID_MAX + 1];
 	uint64_t first_alert_id; /* alerts raised: ids first_alert_id.. */
 	size_t n_alerts;
+
+	/* the verifiable log */
+	bool logged;	       /* appended in this batch */
+	uint64_t log_index;    /* its leaf index */
+	uint64_t receipt_size; /* tree size of the receipt; 0 = none */
+	uint8_t proof[MERKLE_PROOF_MAX * MERKLE_HASH_SIZE];
+	size_t proof_count;
 	uint64_t seq;
 	int64_t recorded_ms;
 	bool duplicate;	     /* stored before, by an earlier batch */
@@ -63,6 +72,8 @@ struct seq_ctx {
 	uint64_t *next_seq;	  /* events */
 	uint64_t *next_admin_seq; /* admin actions */
 	uint64_t *next_alert_id;
+	struct tlog *tlog;
+	char *checkpoint; /* TLOG_CHECKPOINT_MAX bytes: the batch's signed checkpoint */
 	int64_t now_ms;
 };
 
@@ -101,6 +112,15 @@ struct db_job *seq_admin_decide(struct item *item, const struct db_job *loaded,
  * registry, or the policy store.
  */
 int seq_admin_commit(struct item *item, struct registry *reg, struct policy_store *policy);
+
+/* Log: appends a stored item and adds its entry row to job. */
+CU_MUST_USE int seq_log_append(struct item *item, const struct seq_ctx *ctx, struct db_job *job);
+
+/* Log: after the batch's appends, adds its tile rows and signed checkpoint. */
+CU_MUST_USE int seq_log_finish(const struct seq_ctx *ctx, struct db_job *job);
+
+/* Log: after COMMIT, before tlog_commit: the item's receipt (proof). */
+void seq_log_receipt(struct item *item, const struct tlog *tlog);
 
 /* Events: the alerts an item raised, for watchers, after COMMIT. */
 void seq_events_publish(const struct item *item, const struct registry *reg);

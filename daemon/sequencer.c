@@ -51,6 +51,8 @@ static struct {
 	struct registry *reg;
 	struct policy_store *policy;
 	struct tally *tally;
+	struct tlog *tlog;
+	char checkpoint[TLOG_CHECKPOINT_MAX]; /* signed checkpoint of the last batch */
 	uint64_t next_seq, next_admin_seq, next_alert_id;
 	uint64_t batch_first_seq, batch_first_admin_seq, batch_first_alert_id;
 	struct item *head, *tail; /* queued */
@@ -128,6 +130,24 @@ static size_t fill_hits(const struct item *v, Custody__RuleHit *hits, Custody__R
 	return n;
 }
 
+/* Points r at v's receipt (its proof and the batch's checkpoint); false if none. */
+static bool fill_receipt(const struct item *v, Custody__LogReceipt *r, ProtobufCBinaryData *hashes)
+{
+	if (!v->logged || v->receipt_size == 0)
+		return false;
+	custody__log_receipt__init(r);
+	r->index = v->log_index;
+	r->tree_size = v->receipt_size;
+	for (size_t i = 0; i < v->proof_count; i++) {
+		hashes[i].data = (uint8_t *)v->proof + i * MERKLE_HASH_SIZE;
+		hashes[i].len = MERKLE_HASH_SIZE;
+	}
+	r->proof = hashes;
+	r->n_proof = v->proof_count;
+	r->checkpoint = seq.checkpoint;
+	return true;
+}
+
 /* The alert ids of v, into ids (RULES_MAX_HITS). */
 static size_t fill_alert_ids(const struct item *v, uint64_t *ids)
 {
@@ -150,8 +170,12 @@ static void reply_error(struct item *it, const struct item *v)
 	Custody__RuleHit hits[RULES_MAX_HITS], *hit_ptrs[RULES_MAX_HITS];
 	uint64_t alert_ids[RULES_MAX_HITS];
 	Custody__DeviceRef *refs = NULL, **ref_ptrs = NULL;
+	Custody__LogReceipt receipt;
+	ProtobufCBinaryData hashes[MERKLE_PROOF_MAX];
 
 	err.code = res->code;
+	if (fill_receipt(v, &receipt, hashes))
+		err.receipt = &receipt;
 	err.message = (char *)res->message;
 	err.n_rules = fill_hits(v, hits, hit_ptrs, false);
 	err.rules = hit_ptrs;
@@ -191,6 +215,9 @@ static void reply(struct item *it)
 	Custody__AdminResult adm = CUSTODY__ADMIN_RESULT__INIT;
 	Custody__RuleHit hits[RULES_MAX_HITS], *hit_ptrs[RULES_MAX_HITS];
 	uint64_t alert_ids[RULES_MAX_HITS];
+	Custody__LogReceipt receipt;
+	ProtobufCBinaryData hashes[MERKLE_PROOF_MAX];
+	bool has_receipt = fill_receipt(v, &receipt, hashes);
 
 	if (v->res.code != 0) {
 		reply_error(it, v);
@@ -202,6 +229,7 @@ static void reply(struct item *it)
 		adm.seq = v->seq;
 		adm.duplicate = v->duplicate;
 		adm.unchanged = v->unchanged;
+		adm.receipt = has_receipt ? &receipt : NULL;
 		resp.body_case = CUSTODY__RESPONSE__BODY_ADMIN;
 		resp.admin = &adm;
 	} else {
@@ -216,6 +244,7 @@ static void reply(struct item *it)
 					      : CUSTODY__VERDICT__ACCEPT;
 		sub.n_alert_ids = fill_alert_ids(v, alert_ids);
 		sub.alert_ids = alert_ids;
+		sub.receipt = has_receipt ? &receipt : NULL;
 		resp.body_case = CUSTODY__RESPONSE__BODY_SUBMIT;
 		resp.submit = &sub;
 	}
@@ -279,6 +308,7 @@ static void batch_rewind(void)
 	seq.next_alert_id = seq.batch_first_alert_id;
 	if (seq.tally != NULL)
 		tally_rollback(seq.tally);
+	tlog_rollback(seq.tlog);
 }
 
 /* Ends the batch in flight with a database failure. */
@@ -308,6 +338,9 @@ static void on_written(struct db_job *job, void *arg)
 		return;
 	}
 	tally_commit(seq.tally);
+	for (struct item *it = seq.batch; it != NULL; it = it->next)
+		seq_log_receipt(it, seq.tlog);
+	tlog_commit(seq.tlog);
 	for (struct item *it = seq.batch; it != NULL; it = it->next) {
 		if (!it->written)
 			continue;
@@ -335,6 +368,8 @@ static void on_loaded(struct db_job *job, void *arg)
 	    .next_seq = &seq.next_seq,
 	    .next_admin_seq = &seq.next_admin_seq,
 	    .next_alert_id = &seq.next_alert_id,
+	    .tlog = seq.tlog,
+	    .checkpoint = seq.checkpoint,
 	    .now_ms = codec_now_ms(),
 	};
 	struct db_job *write;
@@ -650,6 +685,73 @@ static struct tally *load_tally(const PGresult *alloc, const PGresult *usage)
 	return t;
 }
 
+static void retry_resync_later(void);
+
+/*
+ * Loads the log's right edge and checks it against the last signed
+ * checkpoint: the entries stored, the checkpoint's signature, and the
+ * root rebuilt from the stored tiles must all agree. A log that does not
+ * match its checkpoint is never appended to: custodyd refuses to start
+ * (or, after a reconnect, stops writing and says why).
+ */
+static int load_log(const PGresult *head, const PGresult *edge)
+{
+	struct tlog_tile *tiles = calloc((size_t)PQntuples(edge) + 1, sizeof(*tiles));
+	uint64_t entries = (uint64_t)db_value_i64(head, 0, 0), size = 0;
+	uint8_t root[32];
+	char err[TLOG_ERR_MAX] = "";
+	int rc = tiles != NULL ? CU_OK : CU_ERR_NOMEM;
+
+	if (rc == CU_OK && !PQgetisnull(head, 0, 1))
+		rc = tlog_check_checkpoint(seq.tlog, PQgetvalue(head, 0, 1),
+					   (size_t)PQgetlength(head, 0, 1), &size, root, err,
+					   sizeof(err));
+	if (rc == CU_OK && size != entries) {
+		snprintf(err, sizeof(err),
+			 "%llu log entries are stored but the last checkpoint is "
+			 "for %llu",
+			 (unsigned long long)entries, (unsigned long long)size);
+		rc = CU_ERR_INVALID;
+	}
+	for (int r = 0; rc == CU_OK && r < PQntuples(edge); r++) {
+		struct tlog_tile *t = &tiles[r];
+		size_t len = 0;
+		unsigned char *h =
+		    PQunescapeBytea((const unsigned char *)PQgetvalue(edge, r, 3), &len);
+
+		t->level = (unsigned)db_value_i64(edge, r, 0);
+		t->index = (uint64_t)db_value_i64(edge, r, 1);
+		t->width = (unsigned)db_value_i64(edge, r, 2);
+		if (h == NULL || t->width == 0 || t->width > 256 || len != (size_t)t->width * 32) {
+			snprintf(err, sizeof(err), "stored tile %u/%llu is malformed", t->level,
+				 (unsigned long long)t->index);
+			rc = CU_ERR_INVALID;
+		} else {
+			memcpy(t->hashes, h, len);
+		}
+		PQfreemem(h);
+	}
+	if (rc == CU_OK)
+		rc = tlog_load(seq.tlog, size, tiles, (size_t)PQntuples(edge),
+			       size > 0 ? root : NULL, err, sizeof(err));
+	free(tiles);
+	if (rc == CU_OK) {
+		log_info("log: %llu entries, matching the last signed checkpoint",
+			 (unsigned long long)size);
+		return CU_OK;
+	}
+	if (!seq.ever_ready && seq.opt.on_fatal != NULL) {
+		char why[TLOG_ERR_MAX + 64];
+
+		snprintf(why, sizeof(why), "the stored log does not match its checkpoint: %s", err);
+		seq.opt.on_fatal(why);
+		return rc;
+	}
+	log_error("the stored log does not match its checkpoint: %s; not writing", err);
+	retry_resync_later();
+	return rc;
+}
+
 static void retry_resync_later(void)
 {
 	struct timeval tv = {RESYNC_RETRY_MS / 1000, (RESYNC_RETRY_MS % 1000) * 1000};
@@ -694,6 +796,12 @@ static void on_synced(struct db_job *job, void *arg)
 		retry_resync_later();
 		return;
 	}
+	if (load_log(db_job_result(job, 8), db_job_result(job, 9)) != CU_OK) {
+		registry_free(reg);
+		policy_store_free(policy);
+		tally_free(tally);
+		return; /* load_log decided: fatal, or retry */
+	}
 	registry_free(seq.reg);
 	seq.reg = reg;
 	policy_store_free(seq.policy);
@@ -731,6 +839,8 @@ static void resync(void)
 	db_job_add(job, SQL_LOAD_POLICY);
 	db_job_add(job, SQL_LOAD_ALLOC);
 	db_job_add(job, SQL_LOAD_USAGE);
+	db_job_add(job, SQL_LOG_HEAD);
+	db_job_add(job, SQL_LOG_EDGE);
 	seq.state = SEQ_SYNCING;
 	if (db_submit(seq.db, DB_LANE_WRITE, job) != CU_OK) {
 		db_job_free(job);
@@ -875,7 +985,8 @@ int sequencer_init(struct event_base *base, struct db *db, const struct sequence
 	seq.linger = evtimer_new(base, on_linger, NULL);
 	seq.retry = evtimer_new(base, on_retry, NULL);
 	seq.sweep = evtimer_new(base, on_sweep, NULL);
-	if (seq.linger == NULL || seq.retry == NULL || seq.sweep == NULL) {
+	if (seq.linger == NULL || seq.retry == NULL || seq.sweep == NULL ||
+	    tlog_new(opt->log_origin, opt->log_key, &seq.tlog) != CU_OK) {
 		sequencer_free();
 		return CU_ERR_NOMEM;
 	}
@@ -897,6 +1008,7 @@ void sequencer_free(void)
 	registry_free(seq.reg);
 	policy_store_free(seq.policy);
 	tally_free(seq.tally);
+	tlog_free(seq.tlog);
 	memset(&seq, 0, sizeof(seq));
 }
 

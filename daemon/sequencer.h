@@ -31,6 +31,8 @@ struct sequencer_options {
 	int linger_ms;	 /* wait for more before writing a short batch */
 	int max_pending; /* queued submissions before UNAVAILABLE */
 	uint8_t admin_key[32];
+	const struct cu_key *log_key; /* signs checkpoints; borrowed */
+	const char *log_origin;	      /* checkpoints' origin line; borrowed */
 	/* Built-in policy data (config files), in force from the epoch; borrowed. */
 	const Custody__PolicyLoad *const *builtin;
 	size_t n_builtin;

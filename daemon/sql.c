@@ -40,6 +40,12 @@ static const char *const texts[SQL_COUNT] = {
 		       " GROUP BY 1",
     /* tally key, amount */
     [SQL_LOAD_USAGE] = "SELECT key, sum(amount)::bigint FROM usage GROUP BY key",
+    /* entries stored, latest checkpoint (NULL if none) */
+    [SQL_LOG_HEAD] = "SELECT (SELECT count(*) FROM log_entries),"
+		     " (SELECT note FROM log_checkpoints ORDER BY size DESC LIMIT 1)",
+    /* level, index, width, hashes: the rightmost (widest) tile of each level */
+    [SQL_LOG_EDGE] = "SELECT DISTINCT ON (level) level, idx, width, hashes FROM log_tiles"
+		     " ORDER BY level, idx DESC, width DESC",
 
     [SQL_BEGIN] = "BEGIN",
     [SQL_COMMIT] = "COMMIT",
@@ -127,6 +133,11 @@ static const char *const texts[SQL_COUNT] = {
 	 * id, rule, reason, raised_at, event seq, device, facility, country,
 	 * exporter, event id (of the overdue SHIP).
 	 */
+    [SQL_INSERT_ENTRY] = "INSERT INTO log_entries (idx, kind, seq, entry) VALUES ($1, $2, $3, $4)",
+    [SQL_INSERT_TILE] = "INSERT INTO log_tiles (level, idx, width, hashes)"
+			" VALUES ($1, $2, $3, $4)",
+    [SQL_INSERT_CHECKPOINT] = "INSERT INTO log_checkpoints (size, root, note, signed_at)"
+			      " VALUES ($1, $2, $3, custody_ts($4))",
     [SQL_SWEEP] =
 	"WITH overdue AS ("
 	"  SELECT d.serial, d.shipment_seq AS event_seq, d.dest_facility_id AS fac, d.owner_id,"

@@ -7,4 +7,4 @@ trap 'daemon_stop || exit 1' EXIT
 
 pg_createdb itest_protocol
 daemon_start protocol itest_protocol
-ITEST_DBNAME=itest_protocol "$BUILD/tests/itest_protocol"
+ITEST_DBNAME=itest_protocol ITEST_DAEMON_DIR=$DAEMON_DIR "$BUILD/tests/itest_protocol"

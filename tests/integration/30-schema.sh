@@ -20,6 +20,7 @@ listen_tcp =
 admin_key = $SCRATCH/admin.key.pub
 models_file = $REPO/deploy/policy/accelerators.csv
 country_groups_file = $REPO/deploy/policy/country_groups.csv
+log_key = $SCRATCH/log.key
 $*
 CONF
 }
@@ -28,7 +29,7 @@ CONF
 conf
 expect_exit 0 "applied migration 001_init.sql" "$CUSTODYD" -c "$SCRATCH/custodyd.conf" --migrate
 expect_exit 0 "schema is current" "$CUSTODYD" -c "$SCRATCH/custodyd.conf" --migrate
-check_eq "schema versions" 2 "$(psql_value 'SELECT count(*) FROM schema_version')"
+check_eq "schema versions" 3 "$(psql_value 'SELECT count(*) FROM schema_version')"
 check_eq "tables" 6 "$(psql_value "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('parties', 'keys', 'facilities', 'devices', 'events', 'event_devices')")"
 [ ! -e "$SCRATCH/custodyd.sock" ] || check_fail "--migrate must not listen"
 
@@ -47,7 +48,7 @@ expect_exit 1 "NOT_FOUND" "$CUSTODYCTL" where NOTHING-HERE
 
 # Bad configurations name the line and exit 2.
 conf "bogus_key = 1"
-expect_exit 2 "line 7: unknown key .*bogus_key" "$CUSTODYD" -c "$SCRATCH/custodyd.conf"
+expect_exit 2 "line 8: unknown key .*bogus_key" "$CUSTODYD" -c "$SCRATCH/custodyd.conf"
 conf "max_frame_bytes = 12"
 expect_exit 2 "max_frame_bytes" "$CUSTODYD" -c "$SCRATCH/custodyd.conf"
 conf

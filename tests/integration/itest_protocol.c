@@ -30,6 +30,8 @@
 #include "frame.h"
 #include "itest_lib.h"
 #include "key.h"
+#include "merkle.h"
+#include "note.h"
 
 static struct cu_key *admin_key, *exporter_key, *stranger_key;
 static PGconn *pg;
@@ -719,6 +721,110 @@ static void test_contained_device(void **state)
 	}
 }
 
+/* The stored LogEntry bytes at leaf index (owned by the caller), or NULL. */
+static uint8_t *stored_entry(uint64_t index, size_t *len)
+{
+	char sql[128];
+	PGresult *res;
+	uint8_t *copy = NULL;
+
+	snprintf(sql, sizeof(sql), "SELECT entry FROM log_entries WHERE idx = %llu",
+		 (unsigned long long)index);
+	res = PQexecParams(pg, sql, 0, NULL, NULL, NULL, NULL, 1);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+		*len = (size_t)PQgetlength(res, 0, 0);
+		copy = malloc(*len + 1);
+		assert_non_null(copy);
+		memcpy(copy, PQgetvalue(res, 0, 0), *len);
+	}
+	PQclear(res);
+	return copy;
+}
+
+/*
+ * A submission's answer carries its log receipt: the stored leaf is the
+ * submission as signed, the inclusion proof leads to the root of the
+ * checkpoint, and the checkpoint is signed by the log's key (its .pub next
+ * to the daemon's config). Any changed byte breaks the proof.
+ */
+static void test_log_receipt(void **state)
+{
+	uint8_t head[32], leaf[32], proof[MERKLE_PROOF_MAX * 32], pk[32];
+	const char *serial = new_chip(head);
+	const Custody__LogReceipt *r;
+	Custody__SignedEnvelope env;
+	Custody__Response *resp;
+	Custody__LogEntry *entry;
+	struct note_verifier v;
+	struct note_opened opened;
+	struct note_checkpoint cp;
+	char err[256], path[512];
+	uint8_t *bytes;
+	size_t len = 0;
+	struct ev ev;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/log.key.pub", getenv("ITEST_DAEMON_DIR"));
+	assert_int_equal(key_pub_load(path, pk), CU_OK);
+	assert_int_equal(note_verifier_init(&v, "custody.test/protocol", NOTE_TYPE_ED25519, pk),
+			 CU_OK);
+	ev_init(&ev, CUSTODY__EVENT_TYPE__MOVE, "us-1");
+	ev.e.location = "cage 7";
+	ev_add(&ev, serial, head);
+	assert_int_equal(envelope_seal(ENVELOPE_EVENT, exporter_key, &ev.e.base, &env), CU_OK);
+	resp = submit_env(connect_daemon(), &env);
+	assert_int_equal(resp->body_case, CUSTODY__RESPONSE__BODY_SUBMIT);
+	r = resp->submit->receipt;
+	assert_non_null(r);
+	assert_true(r->index < r->tree_size);
+	assert_true(r->n_proof <= MERKLE_PROOF_MAX);
+	for (size_t i = 0; i < r->n_proof; i++) {
+		assert_int_equal(r->proof[i].len, 32);
+		memcpy(proof + i * 32, r->proof[i].data, 32);
+	}
+	/* The checkpoint: signed by the log, for the receipt's tree size. */
+	assert_int_equal(
+	    note_open(r->checkpoint, strlen(r->checkpoint), &v, 1, &opened, err, sizeof(err)),
+	    CU_OK);
+	assert_int_equal(note_checkpoint_parse(opened.text, opened.text_len, &cp, err, sizeof(err)),
+			 CU_OK);
+	assert_int_equal(cp.size, r->tree_size);
+	/* The leaf: the submission exactly as signed, with the server's verdict. */
+	bytes = stored_entry(r->index, &len);
+	assert_non_null(bytes);
+	entry = custody__log_entry__unpack(NULL, len, bytes);
+	assert_non_null(entry);
+	assert_int_equal(entry->kind, CUSTODY__ENTRY_KIND__ENTRY_EVENT);
+	assert_int_equal(entry->seq, resp->submit->seq);
+	assert_int_equal(entry->verdict, CUSTODY__VERDICT__ACCEPT);
+	assert_int_equal(entry->recorded_at_ms, resp->submit->recorded_at_ms);
+	assert_int_equal(entry->envelope->body.len, env.body.len);
+	assert_memory_equal(entry->envelope->body.data, env.body.data, env.body.len);
+	assert_memory_equal(entry->envelope->sig.data, env.sig.data, 64);
+	custody__log_entry__free_unpacked(entry, NULL);
+	merkle_leaf_hash(bytes, len, leaf);
+	assert_int_equal(
+	    merkle_verify_inclusion(leaf, r->index, r->tree_size, proof, r->n_proof, cp.root),
+	    CU_OK);
+	/* One changed byte anywhere breaks it. */
+	bytes[len / 2] ^= 1;
+	merkle_leaf_hash(bytes, len, leaf);
+	assert_int_not_equal(
+	    merkle_verify_inclusion(leaf, r->index, r->tree_size, proof, r->n_proof, cp.root),
+	    CU_OK);
+	bytes[len / 2] ^= 1;
+	merkle_leaf_hash(bytes, len, leaf);
+	if (r->n_proof > 0) {
+		proof[5] ^= 0x80;
+		assert_int_not_equal(merkle_verify_inclusion(leaf, r->index, r->tree_size, proof,
+							     r->n_proof, cp.root),
+				     CU_OK);
+	}
+	free(bytes);
+	envelope_clear(&env);
+	custody__response__free_unpacked(resp, NULL);
+}
+
 static void test_pipelining(void **state)
 {
 	enum { N = 100 };
@@ -780,7 +886,7 @@ int main(void)
 	    cmocka_unit_test(test_replay_is_idempotent), cmocka_unit_test(test_stale_prev_conflict),
 	    cmocka_unit_test(test_pipelined_conflict),	 cmocka_unit_test(test_destroyed_device),
 	    cmocka_unit_test(test_contained_device),	 cmocka_unit_test(test_pipelining),
-	    cmocka_unit_test(test_append_only),
+	    cmocka_unit_test(test_append_only),		 cmocka_unit_test(test_log_receipt),
 	};
 	if (sodium_init() < 0)
 		return 1;

@@ -226,6 +226,8 @@ daemon_start()
 		"admin_key = $CUSTODY_ADMIN_KEY.pub"
 		"models_file = $REPO/deploy/policy/accelerators.csv"
 		"country_groups_file = $REPO/deploy/policy/country_groups.csv"
+		"log_key = $dir/log.key"
+		"log_origin = custody.test/$name"
 		"log_level = debug"
 		"pid_file = $dir/custodyd.pid"
 	)

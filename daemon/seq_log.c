@@ -1,0 +1,107 @@
+/*
+ * seq_log.c - the verifiable log's part of a batch: each stored submission
+ * becomes a LogEntry leaf, and the batch's transaction also stores the
+ * entries, the tiles they changed and the signed checkpoint of the new
+ * tree (DESIGN section 5). tlog.c keeps the tree's right edge in memory;
+ * this file turns it into rows.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "enums.h"
+#include "seq_internal.h"
+
+/* The LogEntry of a stored item, packed into a new buffer (*out, *len). */
+static int pack_entry(const struct item *it, uint8_t **out, size_t *len)
+{
+	Custody__LogEntry e = CUSTODY__LOG_ENTRY__INIT;
+	Custody__SignedEnvelope env = CUSTODY__SIGNED_ENVELOPE__INIT;
+	Custody__RuleHit hits[RULES_MAX_HITS], *ptrs[RULES_MAX_HITS];
+
+	env.body.data = it->body;
+	env.body.len = it->body_len;
+	env.signer.data = (uint8_t *)it->signer;
+	env.signer.len = 32;
+	env.sig.data = (uint8_t *)it->sig;
+	env.sig.len = 64;
+	e.kind = it->is_admin ? CUSTODY__ENTRY_KIND__ENTRY_ADMIN : CUSTODY__ENTRY_KIND__ENTRY_EVENT;
+	e.seq = it->seq;
+	e.envelope = &env;
+	e.recorded_at_ms = it->recorded_ms;
+	if (!it->is_admin) {
+		e.verdict = it->verdict.reject	     ? CUSTODY__VERDICT__REJECT
+			    : it->verdict.n_hits > 0 ? CUSTODY__VERDICT__ACCEPT_WITH_ALERTS
+						     : CUSTODY__VERDICT__ACCEPT;
+		for (size_t i = 0; i < it->verdict.n_hits; i++) {
+			custody__rule_hit__init(&hits[i]);
+			hits[i].rule = (char *)it->verdict.hits[i].rule;
+			hits[i].severity = it->verdict.hits[i].severity;
+			hits[i].reason = (char *)it->verdict.hits[i].reason;
+			ptrs[i] = &hits[i];
+		}
+		e.rules = ptrs;
+		e.n_rules = it->verdict.n_hits;
+	}
+	*len = custody__log_entry__get_packed_size(&e);
+	*out = malloc(*len);
+	if (*out == NULL)
+		return CU_ERR_NOMEM;
+	custody__log_entry__pack(&e, *out);
+	return CU_OK;
+}
+
+int seq_log_append(struct item *it, const struct seq_ctx *ctx, struct db_job *job)
+{
+	uint8_t *entry = NULL;
+	size_t len = 0;
+	int rc = pack_entry(it, &entry, &len);
+
+	if (rc == CU_OK)
+		rc = tlog_append(ctx->tlog, entry, len, &it->log_index);
+	if (rc == CU_OK) {
+		it->logged = true;
+		db_job_add(job, SQL_INSERT_ENTRY);
+		db_param_i64(job, (int64_t)it->log_index);
+		db_param_text(job, it->is_admin ? "ENTRY_ADMIN" : "ENTRY_EVENT");
+		db_param_i64(job, (int64_t)it->seq);
+		db_param_bytes(job, entry, len);
+	}
+	free(entry);
+	return rc;
+}
+
+int seq_log_finish(const struct seq_ctx *ctx, struct db_job *job)
+{
+	const struct tlog_tile *tile;
+	uint8_t root[32];
+	size_t pos = 0, len = 0;
+	int rc;
+
+	while ((tile = tlog_dirty_next(ctx->tlog, &pos)) != NULL) {
+		db_job_add(job, SQL_INSERT_TILE);
+		db_param_i64(job, tile->level);
+		db_param_i64(job, (int64_t)tile->index);
+		db_param_i64(job, tile->width);
+		db_param_bytes(job, &tile->hashes[0][0], (size_t)tile->width * 32);
+	}
+	rc = tlog_checkpoint(ctx->tlog, ctx->checkpoint, TLOG_CHECKPOINT_MAX, &len);
+	if (rc != CU_OK)
+		return rc;
+	tlog_root(ctx->tlog, root);
+	db_job_add(job, SQL_INSERT_CHECKPOINT);
+	db_param_i64(job, (int64_t)tlog_size(ctx->tlog));
+	db_param_bytes(job, root, 32);
+	db_param_text(job, ctx->checkpoint);
+	db_param_i64(job, ctx->now_ms);
+	return CU_OK;
+}
+
+void seq_log_receipt(struct item *it, const struct tlog *tlog)
+{
+	if (!it->logged)
+		return;
+	it->receipt_size = tlog_size(tlog);
+	if (tlog_inclusion_proof(tlog, it->log_index, it->receipt_size, it->proof,
+				 &it->proof_count) != CU_OK)
+		it->receipt_size = 0; /* no receipt; the entry is stored all the same */
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The verifiable log as far as it is built: every stored submission (events
+# accepted or kept as evidence, admin actions) is a leaf in the batch's
+# transaction, with its tiles and a signed checkpoint; the log key is
+# generated 0600 on first start; a restart reloads the log and goes on
+# appending; a stored tile changed behind custodyd's back makes start-up
+# refuse. Receipts are checked through the raw protocol in itest_protocol.
+set -euo pipefail
+source "$REPO/tests/lib/daemon.sh"
+source "$REPO/tests/lib/check.sh"
+trap 'daemon_stop || exit 1' EXIT
+
+export ITEST_DB=itest_log
+pg_createdb "$ITEST_DB"
+daemon_start log "$ITEST_DB"
+K=$DAEMON_DIR
+ctl() { "$CUSTODYCTL" "$@"; }
+admin() { ctl --key "$CUSTODY_ADMIN_KEY" "$@"; }
+exporter() { ctl --key "$K/exporter.key" "$@"; }
+
+check_eq "log key generated 0600" 600 "$(stat -c %a "$K/log.key")"
+grep -q "log verifier key: custody.test/log+" "$DAEMON_LOG" || check_fail "the verifier key is not logged"
+
+ctl keygen "$K/exporter.key" >/dev/null 2>&1
+admin register-party acme --name "Acme Cloud" --country US --roles exporter >/dev/null
+admin register-key "$K/exporter.key.pub" --party acme --role exporter >/dev/null
+admin register-facility acme-us --name "Acme US" --owner acme --operator acme --country US >/dev/null
+admin register-facility acme-cn --name "Acme CN" --owner acme --operator acme --country CN >/dev/null
+exporter register --facility acme-us --kind chip --model H100-SXM C-1 C-2 >/dev/null
+expect_exit 1 "REJECTED.*dest.embargoed" exporter ship --to acme-cn C-1
+exporter ship --to acme-us C-2 --facility acme-us >/dev/null 2>&1 || true
+
+entries=$(psql_value "SELECT count(*) FROM log_entries")
+check_eq "every stored submission is a leaf" \
+	"$(psql_value "SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM admin_actions)")" "$entries"
+check_eq "the evidence is in the log" 1 \
+	"$(psql_value "SELECT count(*) FROM log_entries l JOIN events e ON e.seq = l.seq AND l.kind = 'ENTRY_EVENT' WHERE e.verdict = 'REJECT'")"
+check_eq "leaf indexes are 0..n-1" "$((entries - 1))" "$(psql_value "SELECT max(idx) FROM log_entries")"
+check_eq "latest checkpoint covers every leaf" "$entries" "$(psql_value "SELECT max(size) FROM log_checkpoints")"
+note=$(psql_value "SELECT note FROM log_checkpoints ORDER BY size DESC LIMIT 1")
+check_eq "checkpoint origin" "custody.test/log" "$(sed -n 1p <<<"$note")"
+check_eq "checkpoint size line" "$entries" "$(sed -n 2p <<<"$note")"
+grep -q "^— custody.test/log " <<<"$note" || check_fail "checkpoint lacks the log's signature line: $note"
+check_eq "one checkpoint per batch, sizes growing" "$(psql_value "SELECT count(*) FROM log_checkpoints")" \
+	"$(psql_value "SELECT count(DISTINCT size) FROM log_checkpoints")"
+expect_exit 1 "append-only" psql -X -q -v ON_ERROR_STOP=1 -d "$ITEST_DB" -c "DELETE FROM log_tiles"
+
+# A restart reloads the right edge and appends where it left off.
+daemon_restart
+grep -q "log: $entries entries, matching the last signed checkpoint" "$DAEMON_LOG" ||
+	check_fail "restart did not check the log against its checkpoint"
+exporter register --facility acme-us --kind chip --model H100-SXM C-3 >/dev/null
+check_eq "appended after the restart" "$((entries + 1))" "$(psql_value "SELECT max(size) FROM log_checkpoints")"
+
+# A tile changed behind custodyd's back (as a superuser, triggers off): refused.
+_daemon_terminate # stopped, its files kept
+psql -X -q -v ON_ERROR_STOP=1 -d "$ITEST_DB" -c "SET session_replication_role = replica;
+	UPDATE log_tiles SET hashes = overlay(hashes PLACING '\\x00'::bytea FROM 1 FOR 1)
+	WHERE (level, idx, width) = (SELECT level, idx, width FROM log_tiles ORDER BY level, idx DESC, width DESC LIMIT 1)" >/dev/null
+expect_exit 1 "does not match its checkpoint" timeout 20 "$BUILD/daemon/custodyd" -c "$DAEMON_CONF"
+echo "log: all checks passed"
