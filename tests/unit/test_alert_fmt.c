@@ -13,29 +13,10 @@
 #include <cmocka.h>
 
 #include "alert_fmt.h"
+#include "test_util.h"
 
 /* 2026-11-22T13:40:00Z */
 #define T0 1795354800000LL
-
-struct capture {
-	FILE *f;
-	char *text;
-	size_t len;
-};
-
-static void capture_begin(struct capture *c)
-{
-	c->text = NULL;
-	c->len = 0;
-	c->f = open_memstream(&c->text, &c->len);
-	assert_non_null(c->f);
-}
-
-static char *capture_end(struct capture *c)
-{
-	assert_int_equal(fclose(c->f), 0);
-	return c->text;
-}
 
 /* An alert with two notes (storage in the fixture). */
 struct alert_fixture {

@@ -14,6 +14,7 @@
 
 #include "csv.h"
 #include "policy.h"
+#include "test_util.h"
 
 #define DAY_MS	 (24LL * 3600 * 1000)
 #define T0	 1772323200000LL /* 2026-03-01T00:00:00Z */
@@ -134,26 +135,14 @@ static void store_add(struct policy_store *store, struct load_builder *b, uint64
 	assert_int_equal(policy_store_add(store, &b->pl, admin_seq, err, sizeof(err)), CU_OK);
 }
 
-/* The real country groups file: next to the example config, or from the build dir. */
+/* The real country groups file of the source tree. */
 static struct csv *open_country_groups(void)
 {
-	const char *root = getenv("CUSTODY_SOURCE_ROOT"), *conf = getenv("CUSTODY_EXAMPLE_CONF");
-	char paths[4][4096] = {"../deploy/policy/country_groups.csv",
-			       "deploy/policy/country_groups.csv"};
 	struct csv *csv = NULL;
 
-	/* meson test sets both; run by hand from the build directory, the fallbacks work. */
-	if (root != NULL)
-		snprintf(paths[2], sizeof(paths[2]), "%s/deploy/policy/country_groups.csv", root);
-	if (conf != NULL && strrchr(conf, '/') != NULL)
-		snprintf(paths[3], sizeof(paths[3]), "%.*s/policy/country_groups.csv",
-			 (int)(strrchr(conf, '/') - conf), conf);
-	for (int i = 3; i >= 0; i--) {
-		if (paths[i][0] != '\0' && csv_open(paths[i], 1, &csv) == CU_OK)
-			return csv;
-	}
-	fail_msg("deploy/policy/country_groups.csv not found (CUSTODY_SOURCE_ROOT unset?)");
-	return NULL;
+	assert_int_equal(csv_open(test_source_path("deploy/policy/country_groups.csv"), 1, &csv),
+			 CU_OK);
+	return csv;
 }
 
 /* Fills b with the rows of the real file, as custodyctl would; returns the row count. */

@@ -13,30 +13,12 @@
 #include <cmocka.h>
 
 #include "report_fmt.h"
+#include "test_util.h"
 
 /* 2026-11-22T13:40:00Z */
 #define T0 1795354800000LL
 
 /* What a writer put into a memory stream; the caller frees it. */
-struct capture {
-	FILE *f;
-	char *text;
-	size_t len;
-};
-
-static void capture_begin(struct capture *c)
-{
-	c->text = NULL;
-	c->len = 0;
-	c->f = open_memstream(&c->text, &c->len);
-	assert_non_null(c->f);
-}
-
-static char *capture_end(struct capture *c)
-{
-	assert_int_equal(fclose(c->f), 0);
-	return c->text;
-}
 
 /* The CSV text of one field. */
 static char *csv_of(const char *s)
