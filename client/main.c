@@ -55,6 +55,8 @@ static const struct cmd_def commands[] = {
      "\n"
      "  --devices       also list the devices (paged: --limit, --after)"},
     {"contents", cmd_contents, "List everything inside a container", "SERIAL"},
+    {"log-key", cmd_log_key, "Print the verifiable log's verifier key (name+keyid+base64)", ""},
+    {"checkpoint", cmd_checkpoint, "Print the log's latest signed checkpoint", ""},
     {"policy", cmd_policy, "Load policy data (admin key), or show the policy in force",
      "load KIND FILE [--effective TIME] [--source TEXT] [--dry-run]\n"
      "       policy show\n"

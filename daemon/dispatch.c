@@ -28,6 +28,8 @@ static const struct route routes[] = {
     {CUSTODY__REQUEST__BODY_VEU_REPORT, "veu_report", h_veu_report},
     {CUSTODY__REQUEST__BODY_SHIPMENT, "shipment", h_shipment},
     {CUSTODY__REQUEST__BODY_POLICY_INFO, "policy_info", h_policy_info},
+    {CUSTODY__REQUEST__BODY_LOG_KEY, "log_key", h_log_key},
+    {CUSTODY__REQUEST__BODY_CHECKPOINT, "checkpoint", h_checkpoint},
 };
 
 void dispatch_frame(struct conn *conn, const uint8_t *body, size_t len)

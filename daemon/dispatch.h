@@ -38,5 +38,7 @@ void h_watch(struct req *req, const Custody__Request *msg); /* watch.c */
 void h_veu_report(struct req *req, const Custody__Request *msg);
 void h_shipment(struct req *req, const Custody__Request *msg);
 void h_policy_info(struct req *req, const Custody__Request *msg);
+void h_log_key(struct req *req, const Custody__Request *msg);
+void h_checkpoint(struct req *req, const Custody__Request *msg);
 
 #endif

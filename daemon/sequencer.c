@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "codec.h"
 #include "conn.h"
 #include "enums.h"
@@ -53,6 +55,8 @@ static struct {
 	struct tally *tally;
 	struct tlog *tlog;
 	char checkpoint[TLOG_CHECKPOINT_MAX]; /* signed checkpoint of the last batch */
+	uint64_t checkpoint_size;
+	char batch_checkpoint[TLOG_CHECKPOINT_MAX]; /* signed for the batch in flight */
 	uint64_t next_seq, next_admin_seq, next_alert_id;
 	uint64_t batch_first_seq, batch_first_admin_seq, batch_first_alert_id;
 	struct item *head, *tail; /* queued */
@@ -309,6 +313,7 @@ static void batch_rewind(void)
 	if (seq.tally != NULL)
 		tally_rollback(seq.tally);
 	tlog_rollback(seq.tlog);
+	seq.batch_checkpoint[0] = '\0';
 }
 
 /* Ends the batch in flight with a database failure. */
@@ -340,6 +345,12 @@ static void on_written(struct db_job *job, void *arg)
 	tally_commit(seq.tally);
 	for (struct item *it = seq.batch; it != NULL; it = it->next)
 		seq_log_receipt(it, seq.tlog);
+	/* Published only once stored: a failed batch's checkpoint is never served. */
+	if (seq.batch_checkpoint[0] != '\0') {
+		memcpy(seq.checkpoint, seq.batch_checkpoint, sizeof(seq.checkpoint));
+		seq.checkpoint_size = tlog_size(seq.tlog);
+		seq.batch_checkpoint[0] = '\0';
+	}
 	tlog_commit(seq.tlog);
 	for (struct item *it = seq.batch; it != NULL; it = it->next) {
 		if (!it->written)
@@ -369,7 +380,7 @@ static void on_loaded(struct db_job *job, void *arg)
 	    .next_admin_seq = &seq.next_admin_seq,
 	    .next_alert_id = &seq.next_alert_id,
 	    .tlog = seq.tlog,
-	    .checkpoint = seq.checkpoint,
+	    .checkpoint = seq.batch_checkpoint,
 	    .now_ms = codec_now_ms(),
 	};
 	struct db_job *write;
@@ -694,7 +705,41 @@ static void retry_resync_later(void);
  * match its checkpoint is never appended to: custodyd refuses to start
  * (or, after a reconnect, stops writing and says why).
  */
-static int load_log(const PGresult *head, const PGresult *edge)
+/*
+ * Recomputes the root from the stored entries' leaf hashes (computed by
+ * PostgreSQL as SHA-256(0x00 || entry)): a changed entry byte changes it.
+ */
+static int check_leaves(const PGresult *leaves, uint64_t size, const uint8_t root[32], char *err,
+			size_t err_size)
+{
+	struct merkle_range range;
+	uint8_t leaf[32], got[32];
+
+	merkle_range_init(&range);
+	if ((uint64_t)PQntuples(leaves) != size) {
+		snprintf(err, err_size, "%d entries read back, the checkpoint is for %llu",
+			 PQntuples(leaves), (unsigned long long)size);
+		return CU_ERR_INVALID;
+	}
+	for (int r = 0; r < PQntuples(leaves); r++) {
+		if (db_value_bytes(leaves, r, 0, leaf, 32) != CU_OK ||
+		    merkle_range_append(&range, leaf, NULL, NULL) != CU_OK) {
+			snprintf(err, err_size, "log entry %d cannot be hashed", r);
+			return CU_ERR_INVALID;
+		}
+	}
+	merkle_range_root(&range, got);
+	if (size > 0 && sodium_memcmp(got, root, 32) != 0) {
+		snprintf(err, err_size,
+			 "the root recomputed from the %llu stored entries differs from the "
+			 "checkpoint's: an entry was changed",
+			 (unsigned long long)size);
+		return CU_ERR_INVALID;
+	}
+	return CU_OK;
+}
+
+static int load_log(const PGresult *head, const PGresult *edge, const PGresult *leaves)
 {
 	struct tlog_tile *tiles = calloc((size_t)PQntuples(edge) + 1, sizeof(*tiles));
 	uint64_t entries = (uint64_t)db_value_i64(head, 0, 0), size = 0;
@@ -732,10 +777,17 @@ static int load_log(const PGresult *head, const PGresult *edge)
 		PQfreemem(h);
 	}
 	if (rc == CU_OK)
+		rc = check_leaves(leaves, size, root, err, sizeof(err));
+	if (rc == CU_OK)
 		rc = tlog_load(seq.tlog, size, tiles, (size_t)PQntuples(edge),
 			       size > 0 ? root : NULL, err, sizeof(err));
 	free(tiles);
 	if (rc == CU_OK) {
+		seq.checkpoint[0] = '\0';
+		seq.checkpoint_size = size;
+		if (size > 0)
+			snprintf(seq.checkpoint, sizeof(seq.checkpoint), "%s",
+				 PQgetvalue(head, 0, 1));
 		log_info("log: %llu entries, matching the last signed checkpoint",
 			 (unsigned long long)size);
 		return CU_OK;
@@ -796,7 +848,8 @@ static void on_synced(struct db_job *job, void *arg)
 		retry_resync_later();
 		return;
 	}
-	if (load_log(db_job_result(job, 8), db_job_result(job, 9)) != CU_OK) {
+	if (load_log(db_job_result(job, 8), db_job_result(job, 9), db_job_result(job, 10)) !=
+	    CU_OK) {
 		registry_free(reg);
 		policy_store_free(policy);
 		tally_free(tally);
@@ -841,6 +894,7 @@ static void resync(void)
 	db_job_add(job, SQL_LOAD_USAGE);
 	db_job_add(job, SQL_LOG_HEAD);
 	db_job_add(job, SQL_LOG_EDGE);
+	db_job_add(job, SQL_LOG_LEAVES);
 	seq.state = SEQ_SYNCING;
 	if (db_submit(seq.db, DB_LANE_WRITE, job) != CU_OK) {
 		db_job_free(job);
@@ -1045,4 +1099,12 @@ const struct policy_store *sequencer_policy(void)
 const struct sequencer_options *sequencer_options(void)
 {
 	return &seq.opt;
+}
+
+const char *sequencer_checkpoint(uint64_t *size)
+{
+	if (seq.tlog == NULL || seq.checkpoint[0] == '\0')
+		return NULL;
+	*size = seq.checkpoint_size;
+	return seq.checkpoint;
 }

@@ -18,6 +18,7 @@ enum sql_stmt {
 	SQL_LOAD_USAGE,
 	SQL_LOG_HEAD,
 	SQL_LOG_EDGE,
+	SQL_LOG_LEAVES,
 	/* sequencer: batches */
 	SQL_BEGIN,
 	SQL_COMMIT,

@@ -20,6 +20,11 @@ exporter() { ctl --key "$K/exporter.key" "$@"; }
 
 check_eq "log key generated 0600" 600 "$(stat -c %a "$K/log.key")"
 grep -q "log verifier key: custody.test/log+" "$DAEMON_LOG" || check_fail "the verifier key is not logged"
+vkey=$(ctl log-key)
+check_eq "log-key is the key the daemon logged" "log verifier key: $vkey" \
+	"$(grep -o 'log verifier key: [^"]*' "$DAEMON_LOG" | head -1)"
+check_eq "log-key names the origin" "custody.test/log" "${vkey%%+*}"
+expect_exit 1 "NOT_FOUND.*no checkpoint yet" ctl checkpoint
 
 ctl keygen "$K/exporter.key" >/dev/null 2>&1
 admin register-party acme --name "Acme Cloud" --country US --roles exporter >/dev/null
@@ -41,6 +46,8 @@ note=$(psql_value "SELECT note FROM log_checkpoints ORDER BY size DESC LIMIT 1")
 check_eq "checkpoint origin" "custody.test/log" "$(sed -n 1p <<<"$note")"
 check_eq "checkpoint size line" "$entries" "$(sed -n 2p <<<"$note")"
 grep -q "^— custody.test/log " <<<"$note" || check_fail "checkpoint lacks the log's signature line: $note"
+check_eq "checkpoint served is the latest stored" "$note" "$(ctl checkpoint)"
+check_eq "checkpoint size in JSON" "$entries" "$(jget "$(ctl --json checkpoint)" 'd["tree_size"]')"
 check_eq "one checkpoint per batch, sizes growing" "$(psql_value "SELECT count(*) FROM log_checkpoints")" \
 	"$(psql_value "SELECT count(DISTINCT size) FROM log_checkpoints")"
 expect_exit 1 "append-only" psql -X -q -v ON_ERROR_STOP=1 -d "$ITEST_DB" -c "DELETE FROM log_tiles"
@@ -49,11 +56,24 @@ expect_exit 1 "append-only" psql -X -q -v ON_ERROR_STOP=1 -d "$ITEST_DB" -c "DEL
 daemon_restart
 grep -q "log: $entries entries, matching the last signed checkpoint" "$DAEMON_LOG" ||
 	check_fail "restart did not check the log against its checkpoint"
+check_eq "checkpoint served after a restart" "$note" "$(ctl checkpoint)"
 exporter register --facility acme-us --kind chip --model H100-SXM C-3 >/dev/null
 check_eq "appended after the restart" "$((entries + 1))" "$(psql_value "SELECT max(size) FROM log_checkpoints")"
 
-# A tile changed behind custodyd's back (as a superuser, triggers off): refused.
+# A byte changed behind custodyd's back (as a superuser, triggers off), in an
+# entry or in a tile: start-up refuses; with the byte put back it starts.
 _daemon_terminate # stopped, its files kept
+flip_entry() {
+	psql -X -q -v ON_ERROR_STOP=1 -d "$ITEST_DB" -c "SET session_replication_role = replica;
+		UPDATE log_entries SET entry = set_byte(entry, 10, get_byte(entry, 10) # 1) WHERE idx = 3" >/dev/null
+}
+flip_entry
+expect_exit 1 "does not match its checkpoint.*an entry was changed" \
+	timeout 20 "$BUILD/daemon/custodyd" -c "$DAEMON_CONF"
+flip_entry
+_daemon_launch
+exporter where C-3 >/dev/null
+_daemon_terminate
 psql -X -q -v ON_ERROR_STOP=1 -d "$ITEST_DB" -c "SET session_replication_role = replica;
 	UPDATE log_tiles SET hashes = overlay(hashes PLACING '\\x00'::bytea FROM 1 FOR 1)
 	WHERE (level, idx, width) = (SELECT level, idx, width FROM log_tiles ORDER BY level, idx DESC, width DESC LIMIT 1)" >/dev/null
