@@ -30,6 +30,9 @@ static const struct route routes[] = {
     {CUSTODY__REQUEST__BODY_POLICY_INFO, "policy_info", h_policy_info},
     {CUSTODY__REQUEST__BODY_LOG_KEY, "log_key", h_log_key},
     {CUSTODY__REQUEST__BODY_CHECKPOINT, "checkpoint", h_checkpoint},
+    {CUSTODY__REQUEST__BODY_INCLUSION, "inclusion", h_inclusion},
+    {CUSTODY__REQUEST__BODY_CONSISTENCY, "consistency", h_consistency},
+    {CUSTODY__REQUEST__BODY_ENTRIES, "entries", h_entries},
 };
 
 void dispatch_frame(struct conn *conn, const uint8_t *body, size_t len)

@@ -40,5 +40,8 @@ void h_shipment(struct req *req, const Custody__Request *msg);
 void h_policy_info(struct req *req, const Custody__Request *msg);
 void h_log_key(struct req *req, const Custody__Request *msg);
 void h_checkpoint(struct req *req, const Custody__Request *msg);
+void h_inclusion(struct req *req, const Custody__Request *msg);
+void h_consistency(struct req *req, const Custody__Request *msg);
+void h_entries(struct req *req, const Custody__Request *msg);
 
 #endif

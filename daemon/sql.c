@@ -365,6 +365,23 @@ static const char *const texts[SQL_COUNT] = {
 	" FROM events e JOIN event_devices ed ON ed.seq = e.seq"
 	" JOIN devices d ON d.serial = ed.serial WHERE e.id = $1"
 	" ORDER BY ed.via IS NOT NULL, ed.via COLLATE \"C\", d.serial COLLATE \"C\"",
+
+    /* ---- the verifiable log (h_proof.c) ---- */
+    /* size, note: the checkpoint of size $1 (0 = the latest) */
+    [SQL_LOG_CHECKPOINT_AT] = "SELECT size, note FROM log_checkpoints WHERE size = CASE"
+			      " WHEN $1::bigint = 0 THEN (SELECT max(size) FROM log_checkpoints)"
+			      " ELSE $1::bigint END",
+    /* index of the entry of event $1 */
+    [SQL_LOG_FIND_EVENT] = "SELECT l.idx FROM log_entries l JOIN events e ON e.seq = l.seq"
+			   " WHERE l.kind = 'ENTRY_EVENT' AND e.id = $1",
+    /* level, index, width, hashes: the widest row of each tile ($1 levels, $2 indexes) */
+    [SQL_LOG_TILES_AT] = "SELECT DISTINCT ON (t.level, t.idx) t.level, t.idx, t.width, t.hashes"
+			 " FROM log_tiles t JOIN unnest($1::int[], $2::bigint[]) AS w(level, idx)"
+			 " ON t.level = w.level AND t.idx = w.idx"
+			 " ORDER BY t.level, t.idx, t.width DESC",
+    /* index, entry: entries [$1, $2) */
+    [SQL_LOG_ENTRIES] = "SELECT idx, entry FROM log_entries WHERE idx >= $1::bigint"
+			" AND idx < $2::bigint ORDER BY idx",
 };
 
 const char *sql_text(enum sql_stmt stmt)

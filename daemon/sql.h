@@ -66,6 +66,11 @@ enum sql_stmt {
 	SQL_VEU_RECEIVED,
 	SQL_SHIPMENT_EVENT,
 	SQL_SHIPMENT_ITEMS,
+	/* queries: the verifiable log (h_proof.c) */
+	SQL_LOG_CHECKPOINT_AT,
+	SQL_LOG_FIND_EVENT,
+	SQL_LOG_TILES_AT,
+	SQL_LOG_ENTRIES,
 	SQL_COUNT
 };
 

@@ -825,6 +825,166 @@ static void test_log_receipt(void **state)
 	custody__response__free_unpacked(resp, NULL);
 }
 
+/* Root of a signed checkpoint text, checked against the log's key v. */
+static uint64_t open_checkpoint(const struct note_verifier *v, const char *text, uint8_t root[32])
+{
+	struct note_opened opened;
+	struct note_checkpoint cp;
+	char err[256];
+
+	assert_int_equal(note_open(text, strlen(text), v, 1, &opened, err, sizeof(err)), CU_OK);
+	assert_int_equal(note_checkpoint_parse(opened.text, opened.text_len, &cp, err, sizeof(err)),
+			 CU_OK);
+	memcpy(root, cp.root, 32);
+	return cp.size;
+}
+
+static void log_verifier(struct note_verifier *v)
+{
+	uint8_t pk[32];
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/log.key.pub", getenv("ITEST_DAEMON_DIR"));
+	assert_int_equal(key_pub_load(path, pk), CU_OK);
+	assert_int_equal(note_verifier_init(v, "custody.test/protocol", NOTE_TYPE_ED25519, pk),
+			 CU_OK);
+}
+
+static Custody__Response *ask_inclusion(uint64_t index, const uint8_t *event_id, uint64_t size)
+{
+	Custody__Request req = CUSTODY__REQUEST__INIT;
+	Custody__InclusionRequest in = CUSTODY__INCLUSION_REQUEST__INIT;
+
+	in.index = index;
+	in.tree_size = size;
+	if (event_id != NULL) {
+		in.event_id.data = (uint8_t *)event_id;
+		in.event_id.len = 32;
+	}
+	req.body_case = CUSTODY__REQUEST__BODY_INCLUSION;
+	req.inclusion = &in;
+	return call_once(&req);
+}
+
+/* Verifies an InclusionResult against its own checkpoint; returns its index. */
+static uint64_t verify_inclusion(const struct note_verifier *v, const Custody__InclusionResult *r)
+{
+	uint8_t root[32], leaf[32], proof[MERKLE_PROOF_MAX * 32];
+
+	assert_int_equal(open_checkpoint(v, r->checkpoint, root), r->tree_size);
+	assert_true(r->n_proof <= MERKLE_PROOF_MAX);
+	for (size_t i = 0; i < r->n_proof; i++) {
+		assert_int_equal(r->proof[i].len, 32);
+		memcpy(proof + i * 32, r->proof[i].data, 32);
+	}
+	merkle_leaf_hash(r->entry.data, r->entry.len, leaf);
+	assert_int_equal(
+	    merkle_verify_inclusion(leaf, r->index, r->tree_size, proof, r->n_proof, root), CU_OK);
+	return r->index;
+}
+
+/*
+ * Proofs from the stored log: every entry's inclusion in every checkpointed
+ * size, by index and by event id; consistency between checkpointed sizes;
+ * entries by range; refusals for sizes never checkpointed.
+ */
+static void test_log_proofs(void **state)
+{
+	struct note_verifier v;
+	PGresult *sizes = PQexec(pg, "SELECT size FROM log_checkpoints ORDER BY size");
+	Custody__Response *resp;
+	int n = PQntuples(sizes);
+	uint64_t latest;
+
+	(void)state;
+	log_verifier(&v);
+	assert_true(n >= 10);
+	latest = (uint64_t)strtoull(PQgetvalue(sizes, n - 1, 0), NULL, 10);
+	for (int s = 0; s < n; s += (s < n - 4 ? 3 : 1)) {
+		uint64_t size = (uint64_t)strtoull(PQgetvalue(sizes, s, 0), NULL, 10);
+
+		for (uint64_t i = 0; i < size; i++) {
+			resp = ask_inclusion(i, NULL, size);
+			assert_int_equal(resp->body_case, CUSTODY__RESPONSE__BODY_INCLUSION);
+			assert_int_equal(verify_inclusion(&v, resp->inclusion), i);
+			custody__response__free_unpacked(resp, NULL);
+		}
+	}
+	/* By event id, in the latest tree: the entry recording that event. */
+	{
+		PGresult *ev =
+		    PQexecParams(pg, "SELECT id, seq FROM events ORDER BY seq DESC LIMIT 1", 0,
+				 NULL, NULL, NULL, NULL, 1);
+		Custody__LogEntry *e;
+
+		assert_int_equal(PQntuples(ev), 1);
+		resp = ask_inclusion(0, (const uint8_t *)PQgetvalue(ev, 0, 0), 0);
+		assert_int_equal(resp->body_case, CUSTODY__RESPONSE__BODY_INCLUSION);
+		assert_int_equal(resp->inclusion->tree_size, latest);
+		verify_inclusion(&v, resp->inclusion);
+		e = custody__log_entry__unpack(NULL, resp->inclusion->entry.len,
+					       resp->inclusion->entry.data);
+		assert_non_null(e);
+		assert_int_equal(e->kind, CUSTODY__ENTRY_KIND__ENTRY_EVENT);
+		custody__log_entry__free_unpacked(e, NULL);
+		custody__response__free_unpacked(resp, NULL);
+		PQclear(ev);
+	}
+	/* Consistency: each checkpointed size with the next and with the latest. */
+	for (int s = 0; s + 1 < n; s++) {
+		for (int k = 0; k < 2; k++) {
+			Custody__Request req = CUSTODY__REQUEST__INIT;
+			Custody__ConsistencyRequest c = CUSTODY__CONSISTENCY_REQUEST__INIT;
+			uint8_t root1[32], root2[32], proof[MERKLE_PROOF_MAX * 32];
+			const Custody__ConsistencyResult *r;
+
+			c.size1 = (uint64_t)strtoull(PQgetvalue(sizes, s, 0), NULL, 10);
+			c.size2 =
+			    k == 0 ? (uint64_t)strtoull(PQgetvalue(sizes, s + 1, 0), NULL, 10) : 0;
+			req.body_case = CUSTODY__REQUEST__BODY_CONSISTENCY;
+			req.consistency = &c;
+			resp = call_once(&req);
+			assert_int_equal(resp->body_case, CUSTODY__RESPONSE__BODY_CONSISTENCY);
+			r = resp->consistency;
+			assert_int_equal(open_checkpoint(&v, r->checkpoint1, root1), r->size1);
+			assert_int_equal(open_checkpoint(&v, r->checkpoint2, root2), r->size2);
+			for (size_t i = 0; i < r->n_proof; i++)
+				memcpy(proof + i * 32, r->proof[i].data, 32);
+			assert_int_equal(merkle_verify_consistency(r->size1, r->size2, proof,
+								   r->n_proof, root1, root2),
+					 CU_OK);
+			custody__response__free_unpacked(resp, NULL);
+		}
+	}
+	/* Entries by range are the stored bytes. */
+	{
+		Custody__Request req = CUSTODY__REQUEST__INIT;
+		Custody__EntriesRequest en = CUSTODY__ENTRIES_REQUEST__INIT;
+		size_t len = 0;
+		uint8_t *bytes = stored_entry(2, &len);
+
+		en.start = 2;
+		en.count = 3;
+		req.body_case = CUSTODY__REQUEST__BODY_ENTRIES;
+		req.entries = &en;
+		resp = call_once(&req);
+		assert_int_equal(resp->body_case, CUSTODY__RESPONSE__BODY_ENTRIES);
+		assert_int_equal(resp->entries->n_entries, 3);
+		assert_int_equal(resp->entries->entries[0].len, len);
+		assert_memory_equal(resp->entries->entries[0].data, bytes, len);
+		free(bytes);
+		custody__response__free_unpacked(resp, NULL);
+	}
+	/* Sizes never checkpointed, indexes outside the tree. */
+	resp = ask_inclusion(0, NULL, latest + 1000);
+	expect_error_kept(resp, CUSTODY__ERROR_CODE__NOT_FOUND, "no checkpoint");
+	custody__response__free_unpacked(resp, NULL);
+	resp = ask_inclusion(latest, NULL, latest);
+	expect_error_kept(resp, CUSTODY__ERROR_CODE__BAD_REQUEST, "not in the tree");
+	custody__response__free_unpacked(resp, NULL);
+	PQclear(sizes);
+}
+
 static void test_pipelining(void **state)
 {
 	enum { N = 100 };
@@ -887,6 +1047,7 @@ int main(void)
 	    cmocka_unit_test(test_pipelined_conflict),	 cmocka_unit_test(test_destroyed_device),
 	    cmocka_unit_test(test_contained_device),	 cmocka_unit_test(test_pipelining),
 	    cmocka_unit_test(test_append_only),		 cmocka_unit_test(test_log_receipt),
+	    cmocka_unit_test(test_log_proofs),
 	};
 	if (sodium_init() < 0)
 		return 1;
