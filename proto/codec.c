@@ -36,12 +36,24 @@ void codec_b64_encode(const uint8_t *in, size_t len, char *out, size_t out_size)
 	sodium_bin2base64(out, out_size, in, len, sodium_base64_VARIANT_ORIGINAL);
 }
 
+bool codec_b64_alphabet_ok(const char *text, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+
+		if (!(c >= 'A' && c <= 'Z') && !(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') &&
+		    c != '+' && c != '/' && c != '=')
+			return false;
+	}
+	return true;
+}
+
 int codec_b64_decode(const char *text, uint8_t *out, size_t out_cap, size_t *out_len)
 {
 	size_t text_len = strlen(text);
 	const char *end = NULL;
 
-	if (text_len % 4 != 0)
+	if (text_len % 4 != 0 || !codec_b64_alphabet_ok(text, text_len))
 		return CU_ERR_INVALID;
 	if (text_len / 4 * 3 > out_cap + 2)
 		return CU_ERR_TOO_BIG;

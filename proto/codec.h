@@ -6,6 +6,7 @@
 #ifndef CUSTODY_CODEC_H
 #define CUSTODY_CODEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,14 @@ CU_MUST_USE int codec_hex_decode(const char *text, uint8_t *out, size_t out_len)
 
 /* Writes padded base64 of in into out (out_size >= CODEC_B64_SIZE(len)). */
 void codec_b64_encode(const uint8_t *in, size_t len, char *out, size_t out_size);
+
+/*
+ * Whether the len bytes at text are all of the base64 alphabet (A-Z a-z
+ * 0-9 + / =). libsodium 1.0.18's decoder takes any byte >= 0x80 as if it
+ * were '/', so every decoder checks this first: each value then has one
+ * spelling.
+ */
+bool codec_b64_alphabet_ok(const char *text, size_t len);
 
 /*
  * Decodes padded base64 text into out (capacity out_cap); *out_len gets the

@@ -205,15 +205,16 @@ int note_verifier_init(struct note_verifier *v, const char *name, uint8_t type,
 
 /*
  * Decodes the padded base64 span s[0..n) into out (cap bytes). libsodium
- * stops at the first character outside the alphabet, refuses non-zero
- * spare bits and skips exactly the padding due; requiring that it ends at
- * s + n then refuses anything else, so each value has one spelling.
+ * stops at the first character outside the alphabet (but for bytes >= 0x80,
+ * hence codec_b64_alphabet_ok), refuses non-zero spare bits and skips
+ * exactly the padding due; requiring that it ends at s + n then refuses
+ * anything else, so each value has one spelling.
  */
 static int b64_decode_span(const char *s, size_t n, uint8_t *out, size_t cap, size_t *out_len)
 {
 	const char *end = NULL;
 
-	if (n == 0 || n % 4 != 0)
+	if (n == 0 || n % 4 != 0 || !codec_b64_alphabet_ok(s, n))
 		return CU_ERR_INVALID;
 	if (n / 4 * 3 > cap + 2)
 		return CU_ERR_TOO_BIG;

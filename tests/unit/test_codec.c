@@ -40,6 +40,14 @@ static void test_b64(void **state)
 	assert_memory_equal(back, bin, 4);
 	assert_int_equal(codec_b64_decode("dGVzdA=", back, sizeof(back), &len), CU_ERR_INVALID);
 	assert_int_equal(codec_b64_decode("dGV*dA==", back, sizeof(back), &len), CU_ERR_INVALID);
+	/* libsodium 1.0.18 alone would read these bytes >= 0x80 as '/'. */
+	assert_int_equal(codec_b64_decode("dGVzdA/=", back, sizeof(back), &len), CU_ERR_INVALID);
+	assert_int_equal(codec_b64_decode("dGVz\xd0"
+					  "A==",
+					  back, sizeof(back), &len),
+			 CU_ERR_INVALID);
+	assert_int_equal(codec_b64_decode("/GVzdA==", back, sizeof(back), &len), CU_OK);
+	assert_int_equal(codec_b64_decode("\x80GVzdA==", back, sizeof(back), &len), CU_ERR_INVALID);
 	assert_int_equal(codec_b64_decode("dGVzdGVzdGVzdA==", back, 4, &len), CU_ERR_TOO_BIG);
 }
 

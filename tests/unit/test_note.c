@@ -230,6 +230,9 @@ static void expect_mangled_bad(const char *good, void (*expect_bad)(const char *
 		memcpy(key, good, len + 1);
 		key[i]++;
 		expect_bad(key);
+		/* Ours: libsodium 1.0.18 reads any byte >= 0x80 in base64 as '/'. */
+		key[i] = (char)(good[i] ^ 0xff);
+		expect_bad(key);
 	}
 }
 
