@@ -168,35 +168,10 @@ static int state_load(struct ctl *ctl, const char *path, uint64_t *id)
  */
 static int state_save(struct ctl *ctl, const char *path, uint64_t id)
 {
-	size_t size = strlen(path) + sizeof(".XXXXXX");
-	char *tmp = malloc(size);
 	char text[STATE_MAX];
-	int fd, len, err = 0, rc = CU_OK;
+	int len = snprintf(text, sizeof(text), "%" PRIu64 "\n", id);
 
-	if (tmp == NULL)
-		return ctl_fail(ctl, CTL_EXIT_IO, "IO", "out of memory");
-	snprintf(tmp, size, "%s.XXXXXX", path);
-	len = snprintf(text, sizeof(text), "%" PRIu64 "\n", id);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		err = errno;
-		goto fail;
-	}
-	errno = EIO; /* what a short write means */
-	if (write(fd, text, (size_t)len) != len || fsync(fd) != 0)
-		err = errno;
-	if (close(fd) != 0 && err == 0)
-		err = errno;
-	if (err == 0 && rename(tmp, path) != 0)
-		err = errno;
-	if (err != 0)
-		unlink(tmp);
-fail:
-	if (err != 0)
-		rc = ctl_fail(ctl, CTL_EXIT_IO, "IO", "--state-file %s: cannot write: %s", path,
-			      strerror(err));
-	free(tmp);
-	return rc;
+	return ctl_write_file_atomic(ctl, "--state-file", path, text, (size_t)len, 0600);
 }
 
 static int64_t monotonic_ms(void)

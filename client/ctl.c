@@ -8,10 +8,13 @@
 #include "ctl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "codec.h"
 #include "enums.h"
@@ -473,4 +476,36 @@ void ctl_pages_free(struct ctl_pages *p)
 	for (size_t i = 0; i < p->n; i++)
 		custody__response__free_unpacked(p->resp[i], NULL);
 	free(p->resp);
+}
+
+int ctl_write_file_atomic(struct ctl *ctl, const char *what, const char *path, const void *data,
+			  size_t len, mode_t mode)
+{
+	size_t size = strlen(path) + sizeof(".XXXXXX");
+	char *tmp = malloc(size);
+	int fd, err = 0, rc = CU_OK;
+
+	if (tmp == NULL)
+		return ctl_fail(ctl, CTL_EXIT_IO, "IO", "out of memory");
+	snprintf(tmp, size, "%s.XXXXXX", path);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		err = errno;
+		goto fail;
+	}
+	errno = EIO; /* what a short write means */
+	if (fchmod(fd, mode) != 0 || write(fd, data, len) != (ssize_t)len || fsync(fd) != 0)
+		err = errno;
+	if (close(fd) != 0 && err == 0)
+		err = errno;
+	if (err == 0 && rename(tmp, path) != 0)
+		err = errno;
+	if (err != 0)
+		unlink(tmp);
+fail:
+	if (err != 0)
+		rc = ctl_fail(ctl, CTL_EXIT_IO, "IO", "%s %s: cannot write: %s", what, path,
+			      strerror(err));
+	free(tmp);
+	return rc;
 }

@@ -20,6 +20,7 @@
 #include <stdio.h>
 
 #include <getopt.h>
+#include <sys/types.h>
 
 #include "cu_err.h"
 #include "custody.pb-c.h"
@@ -31,6 +32,7 @@ enum ctl_exit {
 	CTL_EXIT_SERVER = 1, /* the server answered with an error (or lied) */
 	CTL_EXIT_USAGE = 2,  /* bad command line or local input */
 	CTL_EXIT_IO = 3,     /* cannot connect, I/O error or timeout */
+	CTL_EXIT_FORK = 4,   /* witness: the log forked or was rewritten */
 };
 
 #define CTL_DEFAULT_SERVER     "unix:/run/custody/custodyd.sock"
@@ -164,6 +166,15 @@ CU_MUST_USE int ctl_server_error(struct ctl *ctl, const Custody__Error *err);
  * caller, free) gets the key's party id.
  */
 CU_MUST_USE int ctl_key_party(struct ctl *ctl, const uint8_t pk[KEY_PUBLIC_BYTES], char **party);
+
+/*
+ * Replaces the file path (borrowed) with len bytes of data: written and
+ * synced under a temporary name in the same directory with the given
+ * mode, then renamed over it, so a reader sees the old file or the new
+ * one, never half. what names the file in messages ("--state-file").
+ */
+CU_MUST_USE int ctl_write_file_atomic(struct ctl *ctl, const char *what, const char *path,
+				      const void *data, size_t len, mode_t mode);
 
 /* Responses fetched page by page (owned), for commands that follow pages. */
 struct ctl_pages {

@@ -56,7 +56,23 @@ static const struct cmd_def commands[] = {
      "  --devices       also list the devices (paged: --limit, --after)"},
     {"contents", cmd_contents, "List everything inside a container", "SERIAL"},
     {"log-key", cmd_log_key, "Print the verifiable log's verifier key (name+keyid+base64)", ""},
-    {"checkpoint", cmd_checkpoint, "Print the log's latest signed checkpoint", ""},
+    {"checkpoint", cmd_checkpoint, "Print a signed checkpoint of the log, with its cosignatures",
+     "[--size N] [--min-cosignatures N]\n"
+     "\n"
+     "  Without options, the latest checkpoint. --size N: the checkpoint of tree\n"
+     "  size N; --min-cosignatures N: the latest cosigned by at least N witnesses."},
+    {"witness", cmd_witness, "Witness the log: check it only grows, cosign its checkpoints",
+     "--log VKEY --state FILE [--interval SECONDS]\n"
+     "\n"
+     "  VKEY is the log's verifier key (custodyctl log-key), pinned out of band.\n"
+     "  --key is the witness's key, registered with role witness. Each round\n"
+     "  fetches the latest checkpoint, checks the log's signature and a\n"
+     "  consistency proof from the checkpoint in FILE (the last one cosigned;\n"
+     "  without FILE the first is trusted), saves the new one in FILE (0600), then\n"
+     "  cosigns it and hands the cosignature to custodyd. A checkpoint that\n"
+     "  contradicts FILE is refused loudly, with both checkpoints written to\n"
+     "  FILE.fork, and the witness exits 4. --interval repeats the round every\n"
+     "  SECONDS until SIGINT or SIGTERM."},
     {"policy", cmd_policy, "Load policy data (admin key), or show the policy in force",
      "load KIND FILE [--effective TIME] [--source TEXT] [--dry-run]\n"
      "       policy show\n"

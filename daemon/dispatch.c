@@ -33,6 +33,8 @@ static const struct route routes[] = {
     {CUSTODY__REQUEST__BODY_INCLUSION, "inclusion", h_inclusion},
     {CUSTODY__REQUEST__BODY_CONSISTENCY, "consistency", h_consistency},
     {CUSTODY__REQUEST__BODY_ENTRIES, "entries", h_entries},
+    {CUSTODY__REQUEST__BODY_TILE, "tile", h_tile},
+    {CUSTODY__REQUEST__BODY_COSIGN, "cosign", h_cosign},
 };
 
 void dispatch_frame(struct conn *conn, const uint8_t *body, size_t len)

@@ -43,5 +43,7 @@ void h_checkpoint(struct req *req, const Custody__Request *msg);
 void h_inclusion(struct req *req, const Custody__Request *msg);
 void h_consistency(struct req *req, const Custody__Request *msg);
 void h_entries(struct req *req, const Custody__Request *msg);
+void h_tile(struct req *req, const Custody__Request *msg);
+void h_cosign(struct req *req, const Custody__Request *msg);
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * h_proof.c - proofs from the stored log: inclusion of an entry (by index
- * or event id) and consistency between two checkpointed sizes, and the
- * entries themselves.
+ * h_proof.c - proofs from the stored log: inclusion of an entry (by index,
+ * event id, or the registration of a facility or key) and consistency
+ * between two checkpointed sizes; the entries and tiles themselves.
  *
  * A proof is made in two rounds on the read lane. The first reads the
  * checkpoint(s) (and the entry's index); then the proof is computed once
@@ -17,6 +17,7 @@
 
 #include "conn.h"
 #include "dispatch.h"
+#include "key.h"
 #include "merkle.h"
 #include "query.h"
 
@@ -189,12 +190,14 @@ static void on_inclusion_head(struct query *q, const struct db_job *job)
 	}
 	if (!checkpoint_row(q->req, cp, asked, &size))
 		return;
-	if (q->limit == 1) { /* by event id: the second result has the index */
+	if (q->limit == 1) { /* by name: the second result has the index */
 		const PGresult *found = db_job_result(job, 1);
 
 		if (PQntuples(found) != 1) {
-			req_fail(q->req, CUSTODY__ERROR_CODE__NOT_FOUND,
-				 "no log entry records that event");
+			req_fail(q->req, CUSTODY__ERROR_CODE__NOT_FOUND, "no log entry records %s",
+				 q->variant == 1   ? "that event"
+				 : q->variant == 2 ? "the registration of that facility"
+						   : "the registration of that key");
 			return;
 		}
 		index = (uint64_t)db_value_i64(found, 0, 0);
@@ -225,12 +228,25 @@ static void on_inclusion_head(struct query *q, const struct db_job *job)
 void h_inclusion(struct req *req, const Custody__Request *msg)
 {
 	const Custody__InclusionRequest *in = msg->inclusion;
-	bool by_event = in->event_id.len > 0;
+	/* 0: by index; 1: event id; 2: facility; 3: key (query variants) */
+	int by = in->event_id.len > 0 ? 1 : in->facility[0] != '\0' ? 2 : in->key.len > 0 ? 3 : 0;
+	int named = (in->event_id.len > 0) + (in->facility[0] != '\0') + (in->key.len > 0);
 	char key[VALIDATE_SERIAL_MAX + 1];
 	struct db_job *job;
 
-	if (by_event && in->event_id.len != 32) {
-		req_fail(req, CUSTODY__ERROR_CODE__BAD_REQUEST, "event_id: must be 32 bytes");
+	if (named > 1 || (named == 1 && in->index != 0)) {
+		req_fail(req, CUSTODY__ERROR_CODE__BAD_REQUEST,
+			 "name the entry by one of index, event_id, facility and key");
+		return;
+	}
+	if ((by == 1 && in->event_id.len != 32) || (by == 3 && in->key.len != KEY_PUBLIC_BYTES)) {
+		req_fail(req, CUSTODY__ERROR_CODE__BAD_REQUEST, "%s: must be 32 bytes",
+			 by == 1 ? "event_id" : "key");
+		return;
+	}
+	if (by == 2 && !validate_ident(in->facility)) {
+		req_fail(req, CUSTODY__ERROR_CODE__BAD_REQUEST,
+			 "facility: not a valid facility id");
 		return;
 	}
 	if (in->tree_size > INT64_MAX || in->index > INT64_MAX) {
@@ -239,14 +255,21 @@ void h_inclusion(struct req *req, const Custody__Request *msg)
 	}
 	/* The query carries the index and the size asked for to the next round. */
 	snprintf(key, sizeof(key), "%" PRIu64 " %" PRIu64, in->index, in->tree_size);
-	job = query_job(req, on_inclusion_head, key, by_event ? 1 : 0);
+	job = query_job(req, on_inclusion_head, key, by != 0);
 	if (job == NULL)
 		return;
+	query_of(job)->variant = by;
 	db_job_add(job, SQL_LOG_CHECKPOINT_AT);
 	db_param_i64(job, (int64_t)in->tree_size);
-	if (by_event) {
+	if (by == 1) {
 		db_job_add(job, SQL_LOG_FIND_EVENT);
 		db_param_bytes(job, in->event_id.data, 32);
+	} else if (by == 2) {
+		db_job_add(job, SQL_LOG_FIND_FACILITY);
+		db_param_text(job, in->facility);
+	} else if (by == 3) {
+		db_job_add(job, SQL_LOG_FIND_KEY);
+		db_param_bytes(job, in->key.data, KEY_PUBLIC_BYTES);
 	}
 	query_submit(job);
 }
@@ -394,5 +417,75 @@ void h_entries(struct req *req, const Custody__Request *msg)
 	db_job_add(job, SQL_LOG_ENTRIES);
 	db_param_i64(job, (int64_t)in->start);
 	db_param_i64(job, (int64_t)(in->start + count));
+	query_submit(job);
+}
+
+/* ---- tiles ---------------------------------------------------------------- */
+
+static void on_tile(struct query *q, const struct db_job *job)
+{
+	const PGresult *cp = db_job_result(job, 0), *tile = db_job_result(job, 1);
+	Custody__Response resp = CUSTODY__RESPONSE__INIT;
+	Custody__TileResult r = CUSTODY__TILE_RESULT__INIT;
+	unsigned level = 0, width = 0;
+	uint64_t index = 0, size = 0, end = 0;
+	unsigned char *hashes;
+	size_t len = 0;
+
+	if (sscanf(q->key, "%u %" SCNu64 " %u", &level, &index, &width) != 3) {
+		req_fail(q->req, CUSTODY__ERROR_CODE__INTERNAL, "lost the request");
+		return;
+	}
+	/* Hashes of tree level 8 * level the latest checkpoint covers. */
+	if (PQntuples(cp) == 1)
+		size = (uint64_t)db_value_i64(cp, 0, 0);
+	end = size >> (8 * level);
+	if (index * MERKLE_TILE_WIDTH + width > end || PQntuples(tile) != 1) {
+		req_fail(q->req, CUSTODY__ERROR_CODE__NOT_FOUND,
+			 "no tile %u/%" PRIu64 " of width %u in the tree of size %" PRIu64, level,
+			 index, width, size);
+		return;
+	}
+	hashes = PQunescapeBytea((const unsigned char *)PQgetvalue(tile, 0, 1), &len);
+	if (hashes == NULL || len < (size_t)width * MERKLE_HASH_SIZE) {
+		PQfreemem(hashes);
+		req_fail(q->req, CUSTODY__ERROR_CODE__INTERNAL, "stored tile is short");
+		return;
+	}
+	r.level = level;
+	r.index = index;
+	r.width = width;
+	r.hashes.data = hashes;
+	r.hashes.len = (size_t)width * MERKLE_HASH_SIZE; /* a prefix of a wider row */
+	resp.body_case = CUSTODY__RESPONSE__BODY_TILE;
+	resp.tile = &r;
+	req_reply(q->req, &resp);
+	PQfreemem(hashes);
+}
+
+void h_tile(struct req *req, const Custody__Request *msg)
+{
+	const Custody__TileRequest *in = msg->tile;
+	unsigned width = in->width == 0 ? MERKLE_TILE_WIDTH : in->width;
+	char key[VALIDATE_SERIAL_MAX + 1];
+	struct db_job *job;
+
+	if (in->level >= 8 || width > MERKLE_TILE_WIDTH ||
+	    in->index > (UINT64_MAX >> 8) / MERKLE_TILE_WIDTH) {
+		req_fail(req, CUSTODY__ERROR_CODE__BAD_REQUEST,
+			 "level must be below 8, width at most %d, index in range",
+			 MERKLE_TILE_WIDTH);
+		return;
+	}
+	snprintf(key, sizeof(key), "%u %" PRIu64 " %u", in->level, in->index, width);
+	job = query_job(req, on_tile, key, 0);
+	if (job == NULL)
+		return;
+	db_job_add(job, SQL_LOG_CHECKPOINT_AT);
+	db_param_i64(job, 0);
+	db_job_add(job, SQL_LOG_TILE);
+	db_param_i64(job, in->level);
+	db_param_i64(job, (int64_t)in->index);
+	db_param_i64(job, width);
 	query_submit(job);
 }

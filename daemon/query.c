@@ -36,6 +36,7 @@ static void on_done(struct db_job *job, void *arg)
 		log_error("query for %s failed: %s", req_peer(req), db_job_error(job));
 		req_fail(req, CUSTODY__ERROR_CODE__INTERNAL, "query failed on the server");
 	}
+	free(qj->q.data);
 	free(qj);
 }
 
@@ -69,6 +70,7 @@ void query_submit(struct db_job *job)
 
 	if (rc == CU_OK)
 		return;
+	free(qj->q.data);
 	free(qj);
 	db_job_free(job);
 	if (rc == CU_ERR_NOMEM)

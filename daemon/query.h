@@ -23,6 +23,8 @@ struct query {
 	uint32_t limit;			   /* page size asked for */
 	int variant;			   /* handler-specific (0 by default) */
 	char key[VALIDATE_SERIAL_MAX + 1]; /* serial, facility or country */
+	void *data; /* the handler's own state (malloc'd); freed after query_fn
+		       unless the handler moved it on (set it to NULL) */
 };
 
 typedef void (*query_fn)(struct query *q, const struct db_job *job);

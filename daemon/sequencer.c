@@ -1100,11 +1100,3 @@ const struct sequencer_options *sequencer_options(void)
 {
 	return &seq.opt;
 }
-
-const char *sequencer_checkpoint(uint64_t *size)
-{
-	if (seq.tlog == NULL || seq.checkpoint[0] == '\0')
-		return NULL;
-	*size = seq.checkpoint_size;
-	return seq.checkpoint;
-}

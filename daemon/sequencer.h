@@ -69,12 +69,6 @@ void sequencer_submit_admin(struct req *req, const Custody__SignedEnvelope *env,
 /* The policy store as last committed; borrowed. NULL before the first sync. */
 const struct policy_store *sequencer_policy(void);
 
-/*
- * The log's latest signed checkpoint (borrowed, valid until the next
- * batch) and its tree size, or NULL while the log is empty or not loaded.
- */
-const char *sequencer_checkpoint(uint64_t *size);
-
 /* The options the sequencer runs with (regime, parameters). */
 const struct sequencer_options *sequencer_options(void);
 

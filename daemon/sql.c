@@ -382,6 +382,42 @@ static const char *const texts[SQL_COUNT] = {
     /* index, entry: entries [$1, $2) */
     [SQL_LOG_ENTRIES] = "SELECT idx, entry FROM log_entries WHERE idx >= $1::bigint"
 			" AND idx < $2::bigint ORDER BY idx",
+    /* index of the entry that registered facility $1 */
+    [SQL_LOG_FIND_FACILITY] = "SELECT l.idx FROM log_entries l JOIN facilities f"
+			      " ON l.kind = 'ENTRY_ADMIN' AND l.seq = f.created_by WHERE f.id = $1",
+    /* index of the entry that registered key $1 */
+    [SQL_LOG_FIND_KEY] = "SELECT l.idx FROM log_entries l JOIN keys k"
+			 " ON l.kind = 'ENTRY_ADMIN' AND l.seq = k.created_by WHERE k.pubkey = $1",
+    /* width, hashes: the narrowest row of tile ($1 level, $2 index) at least $3 wide */
+    [SQL_LOG_TILE] = "SELECT width, hashes FROM log_tiles WHERE level = $1::int"
+		     " AND idx = $2::bigint AND width >= $3::int ORDER BY width LIMIT 1",
+
+    /* ---- checkpoints and cosignatures (h_log.c) ---- */
+    /*
+     * size, note, witness, witness_key, line: the checkpoint of size $2 (0 =
+     * the latest) or, with $1 > 0, the latest (of size $2 if set) with at
+     * least $1 cosignatures; one row per cosignature (NULLs if none).
+     */
+    [SQL_LOG_CHECKPOINT_COSIGS] =
+	"WITH cp AS (SELECT size, note FROM log_checkpoints WHERE size = CASE"
+	" WHEN $1::int > 0 THEN (SELECT size FROM log_cosignatures"
+	" WHERE $2::bigint = 0 OR size = $2::bigint GROUP BY size"
+	" HAVING count(*) >= $1::int ORDER BY size DESC LIMIT 1)"
+	" WHEN $2::bigint = 0 THEN (SELECT max(size) FROM log_checkpoints)"
+	" ELSE $2::bigint END)"
+	" SELECT cp.size, cp.note, w.witness, w.witness_key, w.line FROM cp"
+	" LEFT JOIN log_cosignatures w ON w.size = cp.size"
+	" ORDER BY w.witness COLLATE \"C\", w.witness_key",
+    /* party, role, usable now: the key $1 */
+    [SQL_LOG_WITNESS_KEY] = "SELECT party_id, role, valid_from <= now()"
+			    " AND (valid_until IS NULL OR valid_until > now())"
+			    " AND revoked_at IS NULL FROM keys WHERE pubkey = $1",
+    /* size, if the cosignature was new */
+    [SQL_LOG_COSIGN_INSERT] = "INSERT INTO log_cosignatures (size, witness_key, witness, line,"
+			      " signed_at) VALUES ($1::bigint, $2, $3, $4, $5::bigint)"
+			      " ON CONFLICT (size, witness_key) DO NOTHING RETURNING size",
+    /* count of the cosignatures of size $1 */
+    [SQL_LOG_COSIGN_COUNT] = "SELECT count(*) FROM log_cosignatures WHERE size = $1::bigint",
 };
 
 const char *sql_text(enum sql_stmt stmt)

@@ -11,6 +11,7 @@
 
 #include <assert.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -876,4 +877,28 @@ int note_cosig_verify(const char *checkpoint, size_t checkpoint_len, const struc
 		(void)cu_fail(err, err_size, "invalid cosignature from key %s+%08" PRIx32, v->name,
 			      v->key_id);
 	return rc;
+}
+
+int note_only_signed_by(const struct note_opened *n, const struct note_verifier *v, char *out,
+			size_t out_size, size_t *out_len)
+{
+	for (size_t i = 0; i < n->n_sigs; i++) {
+		const struct note_sig *sig = &n->sigs[i];
+		int len;
+
+		if (sig->verifier == NULL || sig->verifier->key_id != v->key_id ||
+		    sig->verifier->name_len != v->name_len ||
+		    memcmp(sig->verifier->name, v->name, v->name_len) != 0 ||
+		    memcmp(sig->verifier->pk, v->pk, sizeof(v->pk)) != 0)
+			continue;
+		if (n->text_len > INT_MAX || sig->name_len > INT_MAX || sig->b64_len > INT_MAX)
+			return CU_ERR_TOO_BIG;
+		len = snprintf(out, out_size, "%.*s\n" SIG_PREFIX "%.*s %.*s\n", (int)n->text_len,
+			       n->text, (int)sig->name_len, sig->name, (int)sig->b64_len, sig->b64);
+		if (len < 0 || (size_t)len >= out_size)
+			return CU_ERR_TOO_BIG;
+		*out_len = (size_t)len;
+		return CU_OK;
+	}
+	return CU_ERR_NOT_FOUND;
 }

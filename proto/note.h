@@ -168,6 +168,16 @@ struct note_opened {
 CU_MUST_USE int note_open(const char *msg, size_t msg_len, const struct note_verifier *verifiers,
 			  size_t n_verifiers, struct note_opened *out, char *err, size_t err_size);
 
+/*
+ * Writes the note n (opened by note_open) again with only the signature
+ * line of the known key v, which must have verified it: the text, a blank
+ * line, that one line. Drops cosignatures and unknown signers. Output is
+ * NUL-terminated; *out_len excludes the NUL. CU_ERR_NOT_FOUND if v did not
+ * sign n, CU_ERR_TOO_BIG if out is too small.
+ */
+CU_MUST_USE int note_only_signed_by(const struct note_opened *n, const struct note_verifier *v,
+				    char *out, size_t out_size, size_t *out_len);
+
 /* A parsed checkpoint; origin and extensions borrow the text. */
 struct note_checkpoint {
 	const char *origin; /* first line, without "\n" */

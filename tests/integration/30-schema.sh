@@ -29,7 +29,7 @@ CONF
 conf
 expect_exit 0 "applied migration 001_init.sql" "$CUSTODYD" -c "$SCRATCH/custodyd.conf" --migrate
 expect_exit 0 "schema is current" "$CUSTODYD" -c "$SCRATCH/custodyd.conf" --migrate
-check_eq "schema versions" 3 "$(psql_value 'SELECT count(*) FROM schema_version')"
+check_eq "schema versions" 4 "$(psql_value 'SELECT count(*) FROM schema_version')"
 check_eq "tables" 6 "$(psql_value "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename IN ('parties', 'keys', 'facilities', 'devices', 'events', 'event_devices')")"
 [ ! -e "$SCRATCH/custodyd.sock" ] || check_fail "--migrate must not listen"
 

@@ -4,7 +4,8 @@
  * pipelined into custodyd, then inclusion proofs for random entries at
  * random checkpointed sizes and consistency proofs between random
  * checkpointed sizes are fetched and verified against the signed
- * checkpoints, tile levels above 0 included.
+ * checkpoints, tile levels above 0 included; and the served tiles of each
+ * level fold into the level above.
  *
  * Environment: CUSTODY_SERVER, ITEST_DBNAME (checkpoint sizes are read
  * from the database), ITEST_EXPORTER_KEY (registered exporter key of
@@ -163,6 +164,49 @@ static void check_consistency(int fd, uint64_t size1, uint64_t size2)
 	custody__response__free_unpacked(resp, NULL);
 }
 
+/* Tile (level, index) of width hashes, served through the protocol (caller frees). */
+static Custody__Response *ask_tile(int fd, unsigned level, uint64_t index, unsigned width)
+{
+	Custody__Request req = CUSTODY__REQUEST__INIT;
+	Custody__TileRequest tr = CUSTODY__TILE_REQUEST__INIT;
+	Custody__Response *resp;
+
+	tr.level = level;
+	tr.index = index;
+	tr.width = width;
+	req.body_case = CUSTODY__REQUEST__BODY_TILE;
+	req.tile = &tr;
+	resp = call(fd, &req);
+	expect_body(resp, CUSTODY__RESPONSE__BODY_TILE);
+	assert_int_equal(resp->tile->hashes.len, (size_t)width * 32);
+	return resp;
+}
+
+/*
+ * The served tiles hang together: at each tile level L >= 1, a random hash
+ * of tile L/0 is the root of the full tile below it (256 hashes folded).
+ */
+static void check_tiles(int fd, uint64_t size)
+{
+	for (unsigned level = 1; level < 8 && (size >> (8 * level)) > 0; level++) {
+		uint64_t have = size >> (8 * level);
+		unsigned width = have < 256 ? (unsigned)have : 256;
+		unsigned k = (unsigned)randombytes_uniform(width);
+		Custody__Response *top = ask_tile(fd, level, 0, width);
+		Custody__Response *below = ask_tile(fd, level - 1, k, 256);
+		uint8_t h[256 * 32];
+
+		memcpy(h, below->tile->hashes.data, sizeof(h));
+		for (unsigned n = 256; n > 1; n /= 2) {
+			for (unsigned i = 0; i < n / 2; i++)
+				merkle_node_hash(h + 64 * i, h + 64 * i + 32, h + 32 * i);
+		}
+		assert_memory_equal(h, top->tile->hashes.data + (size_t)k * 32, 32);
+		custody__response__free_unpacked(top, NULL);
+		custody__response__free_unpacked(below, NULL);
+	}
+}
+
 static void test_log_at_scale(void **state)
 {
 	uint64_t total = (uint64_t)env_i64("ITEST_LOG_ENTRIES", 100000);
@@ -195,6 +239,7 @@ static void test_log_at_scale(void **state)
 	check_inclusion(fd, 0, strtoull(PQgetvalue(sizes, n - 1, 0), NULL, 10));
 	check_inclusion(fd, strtoull(PQgetvalue(sizes, n - 1, 0), NULL, 10) - 1,
 			strtoull(PQgetvalue(sizes, n - 1, 0), NULL, 10));
+	check_tiles(fd, strtoull(PQgetvalue(sizes, n - 1, 0), NULL, 10));
 	PQclear(sizes);
 	close(fd);
 }

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -985,6 +986,279 @@ static void test_log_proofs(void **state)
 	PQclear(sizes);
 }
 
+/* An inclusion request naming the entry by facility or key registration. */
+static Custody__Response *ask_registration(const char *facility, const uint8_t *key)
+{
+	Custody__Request req = CUSTODY__REQUEST__INIT;
+	Custody__InclusionRequest in = CUSTODY__INCLUSION_REQUEST__INIT;
+
+	if (facility != NULL)
+		in.facility = (char *)facility;
+	if (key != NULL) {
+		in.key.data = (uint8_t *)key;
+		in.key.len = 32;
+	}
+	req.body_case = CUSTODY__REQUEST__BODY_INCLUSION;
+	req.inclusion = &in;
+	return call_once(&req);
+}
+
+/* The AdminAction a verified InclusionResult's entry records (caller frees). */
+static Custody__AdminAction *registration_of(const Custody__InclusionResult *r)
+{
+	Custody__LogEntry *e = custody__log_entry__unpack(NULL, r->entry.len, r->entry.data);
+	Custody__AdminAction *act;
+
+	assert_non_null(e);
+	assert_int_equal(e->kind, CUSTODY__ENTRY_KIND__ENTRY_ADMIN);
+	act = custody__admin_action__unpack(NULL, e->envelope->body.len, e->envelope->body.data);
+	assert_non_null(act);
+	custody__log_entry__free_unpacked(e, NULL);
+	return act;
+}
+
+/*
+ * Registrations by name (what a proof bundle needs to show who a facility
+ * and a signer are) and tiles: the stored hashes, served as far as the
+ * latest checkpoint reaches.
+ */
+static void test_log_registrations_and_tiles(void **state)
+{
+	Custody__Request req = CUSTODY__REQUEST__INIT;
+	Custody__TileRequest tr = CUSTODY__TILE_REQUEST__INIT;
+	struct note_verifier v;
+	Custody__Response *resp;
+	Custody__AdminAction *act;
+	uint64_t size;
+
+	(void)state;
+	log_verifier(&v);
+	resp = ask_registration("jp-1", NULL);
+	expect_body(resp, CUSTODY__RESPONSE__BODY_INCLUSION);
+	verify_inclusion(&v, resp->inclusion);
+	act = registration_of(resp->inclusion);
+	assert_int_equal(act->action_case, CUSTODY__ADMIN_ACTION__ACTION_REGISTER_FACILITY);
+	assert_string_equal(act->register_facility->id, "jp-1");
+	assert_string_equal(act->register_facility->country, "JP");
+	custody__admin_action__free_unpacked(act, NULL);
+	custody__response__free_unpacked(resp, NULL);
+
+	resp = ask_registration(NULL, exporter_key->pk);
+	expect_body(resp, CUSTODY__RESPONSE__BODY_INCLUSION);
+	verify_inclusion(&v, resp->inclusion);
+	act = registration_of(resp->inclusion);
+	assert_int_equal(act->action_case, CUSTODY__ADMIN_ACTION__ACTION_REGISTER_KEY);
+	assert_memory_equal(act->register_key->pubkey.data, exporter_key->pk, 32);
+	assert_string_equal(act->register_key->party, "acme");
+	custody__admin_action__free_unpacked(act, NULL);
+	custody__response__free_unpacked(resp, NULL);
+
+	expect_error(ask_registration("nowhere-1", NULL), CUSTODY__ERROR_CODE__NOT_FOUND,
+		     "registration of that facility");
+	expect_error(ask_registration(NULL, stranger_key->pk), CUSTODY__ERROR_CODE__NOT_FOUND,
+		     "registration of that key");
+	expect_error(ask_registration("us-1", exporter_key->pk), CUSTODY__ERROR_CODE__BAD_REQUEST,
+		     "one of index, event_id, facility and key");
+	expect_error(ask_registration("bad id!", NULL), CUSTODY__ERROR_CODE__BAD_REQUEST,
+		     "facility");
+
+	/* Tile 0/0: the leaf hashes of the stored entries, as wide as the tree. */
+	size = (uint64_t)count_rows("SELECT max(size) FROM log_checkpoints");
+	assert_true(size > 1 && size < 256);
+	tr.width = (uint32_t)size;
+	req.body_case = CUSTODY__REQUEST__BODY_TILE;
+	req.tile = &tr;
+	resp = call_once(&req);
+	expect_body(resp, CUSTODY__RESPONSE__BODY_TILE);
+	assert_int_equal(resp->tile->width, size);
+	assert_int_equal(resp->tile->hashes.len, size * 32);
+	for (uint64_t i = 0; i < size; i++) {
+		size_t len = 0;
+		uint8_t *bytes = stored_entry(i, &len), leaf[32];
+
+		assert_non_null(bytes);
+		merkle_leaf_hash(bytes, len, leaf);
+		assert_memory_equal(resp->tile->hashes.data + i * 32, leaf, 32);
+		free(bytes);
+	}
+	custody__response__free_unpacked(resp, NULL);
+	/* A narrower tile is a prefix of the same hashes. */
+	tr.width = 1;
+	resp = call_once(&req);
+	expect_body(resp, CUSTODY__RESPONSE__BODY_TILE);
+	assert_int_equal(resp->tile->hashes.len, 32);
+	custody__response__free_unpacked(resp, NULL);
+	tr.width = (uint32_t)size + 1; /* beyond the checkpoint */
+	expect_error(call_once(&req), CUSTODY__ERROR_CODE__NOT_FOUND, "no tile 0/0 of width");
+	tr.width = 0; /* a full tile does not exist yet */
+	expect_error(call_once(&req), CUSTODY__ERROR_CODE__NOT_FOUND, "no tile");
+	tr.level = 1; /* nor any hash of tree level 8 */
+	tr.width = 1;
+	expect_error(call_once(&req), CUSTODY__ERROR_CODE__NOT_FOUND, "no tile 1/0");
+	tr.level = 8;
+	expect_error(call_once(&req), CUSTODY__ERROR_CODE__BAD_REQUEST, "level must be below 8");
+	tr.level = 0;
+	tr.width = 257;
+	expect_error(call_once(&req), CUSTODY__ERROR_CODE__BAD_REQUEST, "width at most 256");
+}
+
+/* Sends a cosignature line for tree_size with key pk. */
+static Custody__Response *cosign_req(uint64_t tree_size, const uint8_t *pk, const char *line)
+{
+	Custody__Request req = CUSTODY__REQUEST__INIT;
+	Custody__CosignRequest cr = CUSTODY__COSIGN_REQUEST__INIT;
+
+	cr.tree_size = tree_size;
+	cr.witness_key.data = (uint8_t *)pk;
+	cr.witness_key.len = 32;
+	cr.signature = (char *)line;
+	req.body_case = CUSTODY__REQUEST__BODY_COSIGN;
+	req.cosign = &cr;
+	return call_once(&req);
+}
+
+/* The latest checkpoint's body (opened with v) into body; returns its size. */
+static uint64_t latest_body(const struct note_verifier *v, char *body, size_t body_size)
+{
+	Custody__Request req = CUSTODY__REQUEST__INIT;
+	Custody__CheckpointRequest cr = CUSTODY__CHECKPOINT_REQUEST__INIT;
+	Custody__Response *resp;
+	struct note_opened opened;
+	char err[256];
+	uint64_t size;
+
+	req.body_case = CUSTODY__REQUEST__BODY_CHECKPOINT;
+	req.checkpoint = &cr;
+	resp = call_once(&req);
+	expect_body(resp, CUSTODY__RESPONSE__BODY_CHECKPOINT);
+	size = resp->checkpoint->tree_size;
+	assert_int_equal(note_open(resp->checkpoint->checkpoint,
+				   strlen(resp->checkpoint->checkpoint), v, 1, &opened, err,
+				   sizeof(err)),
+			 CU_OK);
+	assert_true(opened.text_len < body_size);
+	memcpy(body, opened.text, opened.text_len);
+	body[opened.text_len] = '\0';
+	custody__response__free_unpacked(resp, NULL);
+	return size;
+}
+
+/*
+ * Cosignatures: only a registered WITNESS key's valid cosignature of a
+ * stored checkpoint is kept, once per witness and size; every refusal
+ * stores nothing; the checkpoint is then served with it.
+ */
+static void test_cosign(void **state)
+{
+	Custody__AdminAction act = CUSTODY__ADMIN_ACTION__INIT;
+	Custody__Party party = CUSTODY__PARTY__INIT;
+	Custody__KeyRecord key = CUSTODY__KEY_RECORD__INIT;
+	Custody__Role role = CUSTODY__ROLE__WITNESS;
+	Custody__Request req = CUSTODY__REQUEST__INIT;
+	Custody__CheckpointRequest cr = CUSTODY__CHECKPOINT_REQUEST__INIT;
+	struct note_verifier v[2];
+	struct note_opened opened;
+	struct cu_key *wk = NULL;
+	Custody__Response *resp;
+	char body[NOTE_CHECKPOINT_TEXT_MAX], line[NOTE_SIG_LINE_MAX + 1],
+	    bad[NOTE_SIG_LINE_MAX + 1];
+	char vkey[NOTE_VKEY_MAX], err[256];
+	uint64_t size, now = (uint64_t)time(NULL);
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(key_generate(&wk), CU_OK);
+	party.id = "wit-1";
+	party.name = "A witness";
+	party.country = party.hq_country = party.parent_country = "DE";
+	party.roles = &role;
+	party.n_roles = 1;
+	act.action_case = CUSTODY__ADMIN_ACTION__ACTION_REGISTER_PARTY;
+	act.register_party = &party;
+	expect_ok(admin(admin_key, &act), CUSTODY__RESPONSE__BODY_ADMIN);
+	key.pubkey.data = wk->pk;
+	key.pubkey.len = 32;
+	key.party = "wit-1";
+	key.role = CUSTODY__ROLE__WITNESS;
+	act.action_case = CUSTODY__ADMIN_ACTION__ACTION_REGISTER_KEY;
+	act.register_key = &key;
+	expect_ok(admin(admin_key, &act), CUSTODY__RESPONSE__BODY_ADMIN);
+
+	log_verifier(&v[0]);
+	assert_int_equal(note_verifier_init(&v[1], "wit-1", NOTE_TYPE_COSIG_V1, wk->pk), CU_OK);
+	size = latest_body(&v[0], body, sizeof(body));
+	assert_int_equal(
+	    note_cosig_sign(body, strlen(body), "wit-1", wk, now, line, sizeof(line), &len), CU_OK);
+
+	/* Refusals, each storing nothing. */
+	expect_error(cosign_req(size + 1000, wk->pk, line), CUSTODY__ERROR_CODE__NOT_FOUND,
+		     "no checkpoint of tree size");
+	expect_error(cosign_req(size, stranger_key->pk, line), CUSTODY__ERROR_CODE__UNAUTHENTICATED,
+		     "not registered");
+	expect_error(cosign_req(size, exporter_key->pk, line), CUSTODY__ERROR_CODE__FORBIDDEN,
+		     "only WITNESS keys");
+	memcpy(bad, line, len + 1);
+	bad[len - 5] = bad[len - 5] == 'A' ? 'B' : 'A'; /* inside the signature */
+	expect_error(cosign_req(size, wk->pk, bad), CUSTODY__ERROR_CODE__UNAUTHENTICATED,
+		     "does not verify");
+	assert_int_equal(
+	    note_cosig_sign(body, strlen(body), "wit-2", wk, now, bad, sizeof(bad), &len), CU_OK);
+	expect_error(cosign_req(size, wk->pk, bad), CUSTODY__ERROR_CODE__UNAUTHENTICATED,
+		     "does not verify");
+	assert_int_equal(
+	    note_cosig_sign(body, strlen(body), "wit-1", wk, now + 3600, bad, sizeof(bad), &len),
+	    CU_OK);
+	expect_error(cosign_req(size, wk->pk, bad), CUSTODY__ERROR_CODE__BAD_REQUEST,
+		     "in the future");
+	expect_error(cosign_req(size, wk->pk, "no newline"), CUSTODY__ERROR_CODE__BAD_REQUEST,
+		     "signature");
+	{ /* a cosignature of this size, claimed for an earlier checkpoint */
+		char sql[128];
+
+		snprintf(sql, sizeof(sql),
+			 "SELECT max(size) FROM log_checkpoints WHERE size < %llu",
+			 (unsigned long long)size);
+		expect_error(cosign_req((uint64_t)count_rows(sql), wk->pk, line),
+			     CUSTODY__ERROR_CODE__UNAUTHENTICATED, "does not verify");
+	}
+	assert_int_equal(count_rows("SELECT count(*) FROM log_cosignatures"), 0);
+
+	/* Kept once; a second cosignature of the same size is a duplicate. */
+	resp = cosign_req(size, wk->pk, line);
+	expect_body(resp, CUSTODY__RESPONSE__BODY_COSIGN);
+	assert_false(resp->cosign->duplicate);
+	assert_int_equal(resp->cosign->cosignatures, 1);
+	custody__response__free_unpacked(resp, NULL);
+	assert_int_equal(
+	    note_cosig_sign(body, strlen(body), "wit-1", wk, now - 1, bad, sizeof(bad), &len),
+	    CU_OK);
+	resp = cosign_req(size, wk->pk, bad);
+	expect_body(resp, CUSTODY__RESPONSE__BODY_COSIGN);
+	assert_true(resp->cosign->duplicate);
+	assert_int_equal(resp->cosign->cosignatures, 1);
+	custody__response__free_unpacked(resp, NULL);
+	assert_int_equal(count_rows("SELECT count(*) FROM log_cosignatures"), 1);
+
+	/* Served with the checkpoint: both keys verify the note. */
+	cr.tree_size = size;
+	cr.min_cosignatures = 1;
+	req.body_case = CUSTODY__REQUEST__BODY_CHECKPOINT;
+	req.checkpoint = &cr;
+	resp = call_once(&req);
+	expect_body(resp, CUSTODY__RESPONSE__BODY_CHECKPOINT);
+	assert_int_equal(resp->checkpoint->n_cosignatures, 1);
+	assert_int_equal(note_verifier_format(&v[1], vkey, sizeof(vkey)), CU_OK);
+	assert_string_equal(resp->checkpoint->cosignatures[0]->witness_key, vkey);
+	assert_string_equal(resp->checkpoint->cosignatures[0]->signature, line);
+	assert_int_equal(note_open(resp->checkpoint->checkpoint,
+				   strlen(resp->checkpoint->checkpoint), v, 2, &opened, err,
+				   sizeof(err)),
+			 CU_OK);
+	assert_int_equal(opened.n_verified, 2);
+	custody__response__free_unpacked(resp, NULL);
+	key_free(wk);
+}
+
 static void test_pipelining(void **state)
 {
 	enum { N = 100 };
@@ -1038,16 +1312,27 @@ static void test_append_only(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_truncated_frame),	 cmocka_unit_test(test_oversized_frame),
-	    cmocka_unit_test(test_empty_frame),		 cmocka_unit_test(test_garbage_frame),
-	    cmocka_unit_test(test_unknown_request_type), cmocka_unit_test(test_request_id_zero),
-	    cmocka_unit_test(test_missing_fields),	 cmocka_unit_test(test_unregistered_key),
-	    cmocka_unit_test(test_bad_signature),	 cmocka_unit_test(test_admin_authorization),
-	    cmocka_unit_test(test_replay_is_idempotent), cmocka_unit_test(test_stale_prev_conflict),
-	    cmocka_unit_test(test_pipelined_conflict),	 cmocka_unit_test(test_destroyed_device),
-	    cmocka_unit_test(test_contained_device),	 cmocka_unit_test(test_pipelining),
-	    cmocka_unit_test(test_append_only),		 cmocka_unit_test(test_log_receipt),
+	    cmocka_unit_test(test_truncated_frame),
+	    cmocka_unit_test(test_oversized_frame),
+	    cmocka_unit_test(test_empty_frame),
+	    cmocka_unit_test(test_garbage_frame),
+	    cmocka_unit_test(test_unknown_request_type),
+	    cmocka_unit_test(test_request_id_zero),
+	    cmocka_unit_test(test_missing_fields),
+	    cmocka_unit_test(test_unregistered_key),
+	    cmocka_unit_test(test_bad_signature),
+	    cmocka_unit_test(test_admin_authorization),
+	    cmocka_unit_test(test_replay_is_idempotent),
+	    cmocka_unit_test(test_stale_prev_conflict),
+	    cmocka_unit_test(test_pipelined_conflict),
+	    cmocka_unit_test(test_destroyed_device),
+	    cmocka_unit_test(test_contained_device),
+	    cmocka_unit_test(test_pipelining),
+	    cmocka_unit_test(test_append_only),
+	    cmocka_unit_test(test_log_receipt),
 	    cmocka_unit_test(test_log_proofs),
+	    cmocka_unit_test(test_log_registrations_and_tiles),
+	    cmocka_unit_test(test_cosign),
 	};
 	if (sodium_init() < 0)
 		return 1;

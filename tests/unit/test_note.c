@@ -888,6 +888,27 @@ static void test_cosig_flow(void **state)
 	assert_int_equal(verify_line(f, &f->wv, f->line, f->line_len, &t), CU_OK);
 	assert_int_equal(t, FIXTURE_TIME);
 
+	/* Keeping only the log's line gives back the note the log signed. */
+	{
+		char only[NOTE_SIG_MAX_BYTES], signed_only[NOTE_SIG_MAX_BYTES];
+		size_t only_len = 0, signed_len = 0;
+		struct note_verifier other = f->wv;
+
+		assert_int_equal(note_sign(f->body, f->body_len, "custody.example/log", f->log,
+					   signed_only, sizeof(signed_only), &signed_len),
+				 CU_OK);
+		assert_int_equal(
+		    note_only_signed_by(&opened, &f->lv, only, sizeof(only), &only_len), CU_OK);
+		assert_int_equal(only_len, signed_len);
+		assert_string_equal(only, signed_only);
+		assert_int_equal(note_only_signed_by(&opened, &f->lv, only, 20, &only_len),
+				 CU_ERR_TOO_BIG);
+		other.key_id ^= 1;
+		assert_int_equal(
+		    note_only_signed_by(&opened, &other, only, sizeof(only), &only_len),
+		    CU_ERR_NOT_FOUND);
+	}
+
 	/* Only checkpoints are cosigned, under a valid name, into a big enough buffer. */
 	assert_int_equal(
 	    note_cosig_sign("x\n", 2, "w.example/1", f->wit, 1, msg, sizeof(msg), &note_len),
