@@ -39,6 +39,9 @@ CU_MUST_USE int cmd_contents(struct ctl *ctl, int argc, char **argv);
 /* "log-key" and "checkpoint": the verifiable log's key and latest checkpoint (cmd_log.c). */
 CU_MUST_USE int cmd_log_key(struct ctl *ctl, int argc, char **argv);
 CU_MUST_USE int cmd_checkpoint(struct ctl *ctl, int argc, char **argv);
+/* "prove ... -o FILE" and "verify FILE ...": proof bundles (cmd_prove.c, cmd_verify.c). */
+CU_MUST_USE int cmd_prove(struct ctl *ctl, int argc, char **argv);
+CU_MUST_USE int cmd_verify(struct ctl *ctl, int argc, char **argv);
 /* "witness --log VKEY --state FILE": an independent witness (cmd_witness.c). */
 CU_MUST_USE int cmd_witness(struct ctl *ctl, int argc, char **argv);
 /* "policy load KIND FILE ..." and "policy show" (cmd_policy.c). */

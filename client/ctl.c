@@ -509,3 +509,58 @@ fail:
 	free(tmp);
 	return rc;
 }
+
+/* Receives one answer of a pipeline whose first request had id first_id. */
+static int pipeline_take(struct ctl *ctl, uint64_t first_id, size_t sent, bool *answered,
+			 ctl_take_fn take, void *arg)
+{
+	Custody__Response *r = NULL;
+	uint64_t k;
+	int rc = ctl_recv(ctl, &r);
+
+	if (rc != CU_OK)
+		return rc;
+	k = r->id - first_id;
+	if (r->id == 0 && r->body_case == CUSTODY__RESPONSE__BODY_ERROR && r->error != NULL)
+		rc = ctl_server_error(ctl, r->error);
+	else if (r->id < first_id || k >= sent || answered[k])
+		rc = ctl_fail(ctl, CTL_EXIT_IO, "PROTOCOL", "%s: an answer to no request (id %llu)",
+			      ctl->server, (unsigned long long)r->id);
+	if (rc != CU_OK) {
+		custody__response__free_unpacked(r, NULL);
+		return rc;
+	}
+	answered[k] = true;
+	return take(arg, (size_t)k, r);
+}
+
+int ctl_pipeline(struct ctl *ctl, size_t n, size_t window, ctl_fill_fn fill, ctl_take_fn take,
+		 void *arg)
+{
+	bool *answered = calloc(n + 1, sizeof(*answered));
+	size_t sent = 0, got = 0;
+	uint64_t first_id = 0, id = 0;
+	int rc = CU_OK;
+
+	if (answered == NULL)
+		return ctl_fail(ctl, CTL_EXIT_IO, "IO", "out of memory");
+	while (rc == CU_OK && got < n) {
+		while (rc == CU_OK && sent < n && sent - got < window) {
+			Custody__Request req = CUSTODY__REQUEST__INIT;
+
+			fill(arg, sent, &req);
+			rc = ctl_send(ctl, &req, &id);
+			if (rc == CU_OK && sent == 0)
+				first_id = id;
+			if (rc == CU_OK && id != first_id + sent)
+				rc = ctl_fail(ctl, CTL_EXIT_IO, "INTERNAL",
+					      "request ids out of order");
+			sent++;
+		}
+		if (rc == CU_OK)
+			rc = pipeline_take(ctl, first_id, sent, answered, take, arg);
+		got++;
+	}
+	free(answered);
+	return rc;
+}

@@ -176,6 +176,23 @@ CU_MUST_USE int ctl_key_party(struct ctl *ctl, const uint8_t pk[KEY_PUBLIC_BYTES
 CU_MUST_USE int ctl_write_file_atomic(struct ctl *ctl, const char *what, const char *path,
 				      const void *data, size_t len, mode_t mode);
 
+/* Fills req for request i of a pipeline; what it points to lives in arg. */
+typedef void (*ctl_fill_fn)(void *arg, size_t i, Custody__Request *req);
+
+/* Takes the answer to request i of a pipeline; owns resp (also on failure). */
+typedef int (*ctl_take_fn)(void *arg, size_t i, Custody__Response *resp);
+
+/*
+ * Pipelines n requests on the connection: sends them in order (fill makes
+ * request i; what it points to may be reused for the next one once it is
+ * sent) with at most window of them unanswered, and hands each answer to
+ * take as it comes, in any order. Returns the first failure: of sending or
+ * receiving (reported here), a response to no request of this run or an
+ * id-0 error (reported), or take's (which reports its own).
+ */
+CU_MUST_USE int ctl_pipeline(struct ctl *ctl, size_t n, size_t window, ctl_fill_fn fill,
+			     ctl_take_fn take, void *arg);
+
 /* Responses fetched page by page (owned), for commands that follow pages. */
 struct ctl_pages {
 	Custody__Response **resp;

@@ -73,6 +73,28 @@ static const struct cmd_def commands[] = {
      "  contradicts FILE is refused loudly, with both checkpoints written to\n"
      "  FILE.fork, and the witness exits 4. --interval repeats the round every\n"
      "  SECONDS until SIGINT or SIGTERM."},
+    {"prove", cmd_prove, "Write a proof bundle of a device, shipment or facility, for verify",
+     "--device SERIAL | --shipment EVENT_ID | --facility ID -o FILE\n"
+     "       [--min-cosignatures N]\n"
+     "\n"
+     "  Writes FILE (0644, atomically): the events of the device (of every device\n"
+     "  the SHIP or RMA_OUT event EVENT_ID carried; of every device at the\n"
+     "  facility), the containers that held them, the registrations of their\n"
+     "  signers' keys and facilities, each with its inclusion proof, and the\n"
+     "  latest checkpoint cosigned by N witnesses (default 1; 0: the latest, even\n"
+     "  if nobody cosigned it). Events logged after it are left out. The bundle\n"
+     "  is checked as verify would before it is written. See docs/bundle.md."},
+    {"verify", cmd_verify, "Check a proof bundle offline and print the custody path",
+     "FILE --log-key VKEY [--witness VKEY]... [--quorum N] [--admin-key KEY]...\n"
+     "\n"
+     "  Needs no server. Checks every signature, each device's chain from its\n"
+     "  REGISTER, every inclusion proof, the checkpoint (signed by --log-key, the\n"
+     "  log's verifier key from 'custodyctl log-key', or a file holding it) and\n"
+     "  the cosignatures: every one must verify, and at least N (default: as many\n"
+     "  as --witness keys given) must be of the given witnesses' keys.\n"
+     "  --admin-key: the registrations must be signed by one of these keys.\n"
+     "  Prints each device's path (date, event, facility and country, actor) and\n"
+     "  exits 0 only if everything holds; else prints every failed check, exit 1."},
     {"policy", cmd_policy, "Load policy data (admin key), or show the policy in force",
      "load KIND FILE [--effective TIME] [--source TEXT] [--dry-run]\n"
      "       policy show\n"

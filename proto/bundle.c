@@ -341,14 +341,32 @@ static void check_inclusion(struct bundle_report *r, size_t i)
 			       index);
 }
 
-/* Reports what envelope_verify found wrong, if anything; true if it verified. */
-static bool envelope_ok(struct bundle_report *r, unsigned long long index, int rc, const char *what)
+/*
+ * Verifies the envelope of entry e under kind and decodes its body as a
+ * desc message (owned by the caller); NULL, with a problem, if either fails.
+ */
+static ProtobufCMessage *open_body(struct bundle_report *r, const struct bundle_entry *e,
+				   enum envelope_kind kind, const ProtobufCMessageDescriptor *desc)
 {
-	if (rc == CU_ERR_INVALID)
+	const Custody__SignedEnvelope *env = e->log->envelope;
+	unsigned long long index = e->index;
+	ProtobufCMessage *m;
+	int rc = envelope_verify(kind, env);
+
+	if (rc == CU_ERR_INVALID) {
 		bundle_problem(r, "entry %llu: malformed signed envelope", index);
-	else if (rc != CU_OK)
-		bundle_problem(r, "entry %llu: the %s's signature does not verify", index, what);
-	return rc == CU_OK;
+		return NULL;
+	}
+	if (rc != CU_OK) {
+		bundle_problem(r, "entry %llu: the %s's signature does not verify", index,
+			       kind == ENVELOPE_EVENT ? "event" : "action");
+		return NULL;
+	}
+	m = protobuf_c_message_unpack(desc, NULL, env->body.len, env->body.data);
+	if (m == NULL)
+		bundle_problem(r, "entry %llu: the signed body is not an %s", index,
+			       desc->short_name);
+	return m;
 }
 
 /* Decodes and checks the event of entry e (whose LogEntry decoded). */
@@ -359,13 +377,9 @@ static void decode_event(struct bundle_report *r, struct bundle_entry *e)
 	char err[VALIDATE_ERR_MAX] = "";
 	Custody__Verdict v = e->log->verdict;
 
-	if (!envelope_ok(r, index, envelope_verify(ENVELOPE_EVENT, env), "event"))
+	e->ev = (Custody__Event *)open_body(r, e, ENVELOPE_EVENT, &custody__event__descriptor);
+	if (e->ev == NULL)
 		return;
-	e->ev = custody__event__unpack(NULL, env->body.len, env->body.data);
-	if (e->ev == NULL) {
-		bundle_problem(r, "entry %llu: the signed body is not an Event", index);
-		return;
-	}
 	if (validate_event(e->ev, 0, INT64_MAX, err, sizeof(err)) != CU_OK) {
 		bundle_problem(r, "entry %llu: malformed event: %s", index, err);
 		return;
@@ -393,17 +407,13 @@ static void decode_event(struct bundle_report *r, struct bundle_entry *e)
 /* Decodes and checks the administrative action of entry e. */
 static void decode_admin(struct bundle_report *r, struct bundle_entry *e)
 {
-	const Custody__SignedEnvelope *env = e->log->envelope;
 	unsigned long long index = e->index;
 	char err[VALIDATE_ERR_MAX] = "";
 
-	if (!envelope_ok(r, index, envelope_verify(ENVELOPE_ADMIN, env), "action"))
+	e->act = (Custody__AdminAction *)open_body(r, e, ENVELOPE_ADMIN,
+						   &custody__admin_action__descriptor);
+	if (e->act == NULL)
 		return;
-	e->act = custody__admin_action__unpack(NULL, env->body.len, env->body.data);
-	if (e->act == NULL) {
-		bundle_problem(r, "entry %llu: the signed body is not an AdminAction", index);
-		return;
-	}
 	if (validate_admin(e->act, 0, INT64_MAX, err, sizeof(err)) != CU_OK) {
 		bundle_problem(r, "entry %llu: malformed administrative action: %s", index, err);
 		return;
@@ -600,42 +610,28 @@ static int collect_registrations(struct bundle_report *r, const struct bundle_ke
 	return collect_admin_signers(r, keys);
 }
 
+/* bsearch comparators: a key (the public key, the facility id) against a registration. */
+static int cmp_pk_key_reg(const void *pk, const void *reg)
+{
+	return memcmp(pk, ((const struct bundle_reg *)reg)->key->pubkey.data, KEY_PUBLIC_BYTES);
+}
+
+static int cmp_id_facility_reg(const void *id, const void *reg)
+{
+	return strcmp(id, ((const struct bundle_reg *)reg)->facility->id);
+}
+
 /* The registration of key pk, or NULL. */
 static const struct bundle_reg *find_key(const struct bundle_state *st, const uint8_t *pk)
 {
-	size_t lo = 0, hi = st->n_keys;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = memcmp(st->keys[mid].key->pubkey.data, pk, KEY_PUBLIC_BYTES);
-
-		if (c == 0)
-			return &st->keys[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return bsearch(pk, st->keys, st->n_keys, sizeof(*st->keys), cmp_pk_key_reg);
 }
 
 /* The registration of facility id, or NULL. */
 static const struct bundle_reg *find_facility(const struct bundle_state *st, const char *id)
 {
-	size_t lo = 0, hi = st->n_facilities;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(st->facilities[mid].facility->id, id);
-
-		if (c == 0)
-			return &st->facilities[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return bsearch(id, st->facilities, st->n_facilities, sizeof(*st->facilities),
+		       cmp_id_facility_reg);
 }
 
 const char *bundle_country(const struct bundle_state *st, const char *id)

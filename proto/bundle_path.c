@@ -66,23 +66,15 @@ static int cmp_serial_ptr(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+static int cmp_serial_dev(const void *serial, const void *dev)
+{
+	return strcmp(serial, ((const struct bdev *)dev)->serial);
+}
+
 /* The device called serial, or NULL. */
 static struct bdev *find_dev(const struct bundle_devs *t, const char *serial)
 {
-	size_t lo = 0, hi = t != NULL ? t->n : 0;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(t->d[mid].serial, serial);
-
-		if (c == 0)
-			return &t->d[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return t != NULL ? bsearch(serial, t->d, t->n, sizeof(*t->d), cmp_serial_dev) : NULL;
 }
 
 /* The i-th device an event names: devices, then the container. */
