@@ -156,7 +156,7 @@ static int want_device(struct prove *p, const char *serial, size_t n_sorted)
 {
 	struct wanted key = {(char *)serial, false}, *v;
 
-	if (bsearch(&key, p->devices, n_sorted, sizeof(key), cmp_wanted) != NULL)
+	if (n_sorted > 0 && bsearch(&key, p->devices, n_sorted, sizeof(key), cmp_wanted) != NULL)
 		return CU_OK;
 	v = grow(p->devices, p->n_devices, &p->cap_devices, sizeof(*v));
 	if (v == NULL)
@@ -174,7 +174,8 @@ static void sort_devices(struct prove *p)
 {
 	size_t n = 0;
 
-	qsort(p->devices, p->n_devices, sizeof(*p->devices), cmp_wanted);
+	if (p->n_devices > 1)
+		qsort(p->devices, p->n_devices, sizeof(*p->devices), cmp_wanted);
 	for (size_t i = 0; i < p->n_devices; i++) {
 		if (n > 0 && strcmp(p->devices[n - 1].serial, p->devices[i].serial) == 0) {
 			p->devices[n - 1].fetched |= p->devices[i].fetched;
@@ -197,7 +198,7 @@ static int add_item(struct items *s, const uint8_t *id, const char *facility)
 
 	if (id != NULL)
 		memcpy(key.id, id, ID_BYTES);
-	if (bsearch(&key, s->v, s->n_old, sizeof(key), cmp) != NULL)
+	if (s->n_old > 0 && bsearch(&key, s->v, s->n_old, sizeof(key), cmp) != NULL)
 		return CU_OK;
 	v = grow(s->v, s->n, &s->cap, sizeof(*v));
 	if (v == NULL)
@@ -215,7 +216,8 @@ static void sort_new_items(struct items *s, bool by_facility)
 	int (*cmp)(const void *, const void *) = by_facility ? cmp_item_facility : cmp_item_id;
 	size_t n = s->n_old;
 
-	qsort(s->v + s->n_old, s->n - s->n_old, sizeof(*s->v), cmp);
+	if (s->n > s->n_old)
+		qsort(s->v + s->n_old, s->n - s->n_old, sizeof(*s->v), cmp);
 	for (size_t i = s->n_old; i < s->n; i++) {
 		if (n > s->n_old && cmp(&s->v[n - 1], &s->v[i]) == 0) {
 			free(s->v[i].facility);
@@ -229,7 +231,8 @@ static void sort_new_items(struct items *s, bool by_facility)
 /* Makes every item old again: one sorted array. */
 static void settle_items(struct items *s, bool by_facility)
 {
-	qsort(s->v, s->n, sizeof(*s->v), by_facility ? cmp_item_facility : cmp_item_id);
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof(*s->v), by_facility ? cmp_item_facility : cmp_item_id);
 	s->n_old = s->n;
 }
 

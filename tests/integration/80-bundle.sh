@@ -95,7 +95,10 @@ admin register-facility nw-jp --name "Northwind Inzai" --owner northwind --opera
 	--country JP --authorized --authorized-since 2025-03-01 >/dev/null
 exporter register --facility nw-us --kind chip --model H100-SXM GPU-1 GPU-2 >/dev/null
 exporter register --facility nw-us --kind server --model DGX-H100 SRV-1 >/dev/null
-exporter register --facility nw-us --kind chip --model H100-SXM GPU-9 >/dev/null # never shipped
+# Registered together: GPU-8 goes to Japan on its own, GPU-9 stays.
+exporter register --facility nw-us --kind chip --model H100-SXM GPU-8 GPU-9 >/dev/null
+exporter ship --to nw-jp GPU-8 >/dev/null
+operator receive --facility nw-jp GPU-8 >/dev/null
 exporter pack --container SRV-1 GPU-1 GPU-2 >/dev/null
 ship=$(exporter --json ship --to nw-jp SRV-1)
 ship_id=$(jget "$ship" 'd["event_id"]')
@@ -201,16 +204,22 @@ out=$(ctl --json verify --log-key "$vkey" --witness "$wkey" "$WORK/ship.bundle")
 check_eq "shipment devices" "GPU-1 GPU-2 SRV-1" \
 	"$(jget "$out" '" ".join(x["serial"] for x in d["devices"] if x["subject"])')"
 check_eq "shipment subject" "$ship_id" "$(jget "$out" 'd["subject"]["shipment"]')"
+verify --witness "$wkey" "$WORK/ship.bundle" | grep -q "^proof bundle of shipment $ship_id" ||
+	check_fail "verify names the shipment"
 ctl prove --facility nw-jp -o "$WORK/jp.bundle" >/dev/null
 out=$(ctl --json verify --log-key "$vkey" --witness "$wkey" "$WORK/jp.bundle")
-check_eq "facility devices" "GPU-1 GPU-2 SRV-1" \
+check_eq "facility devices" "GPU-1 GPU-2 GPU-8 SRV-1" \
 	"$(jget "$out" '" ".join(x["serial"] for x in d["devices"] if x["subject"])')"
-check_eq "facility countries" "JP JP JP" \
+check_eq "facility countries" "JP JP JP JP" \
 	"$(jget "$out" '" ".join(x["country"] for x in d["devices"] if x["subject"])')"
+# GPU-9 came along with GPU-8's REGISTER: its whole chain shows it never left nw-us.
+check_eq "registered with one of them" "GPU-9 nw-us" \
+	"$(jget "$out" '" ".join(x["serial"] + " " + x["facility"] for x in d["devices"] if not x["subject"])')"
 ctl prove --facility nw-us -o "$WORK/us.bundle" >/dev/null
-out=$(ctl --json verify --log-key "$vkey" --witness "$wkey" "$WORK/us.bundle")
-check_eq "left at nw-us" "GPU-9" \
-	"$(jget "$out" '" ".join(x["serial"] for x in d["devices"] if x["subject"])')"
+out=$(verify --witness "$wkey" "$WORK/us.bundle")
+grep -q "^GPU-9  chip H100-SXM" <<<"$out" || check_fail "nw-us bundle lacks GPU-9: $out"
+grep -q "^  GPU-8  chip H100-SXM, 3 events; last known: STORED at nw-jp (JP)" <<<"$out" ||
+	check_fail "nw-us bundle does not show GPU-8 left: $out"
 expect_exit 1 "NOT_FOUND" ctl prove --device NOPE-1 -o "$WORK/nope.bundle"
 expect_exit 2 "one of --device, --shipment and --facility" ctl prove -o "$WORK/x.bundle"
 expect_exit 2 "-o FILE" ctl prove --device GPU-1
