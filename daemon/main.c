@@ -2,11 +2,12 @@
  * main.c - custodyd: start-up, signals and shutdown. The work happens in
  * the modules; this file only wires them together in order:
  *
- *   config -> migrations (blocking, before serving) -> model table and
- *   admin key -> event loop, database lanes, sequencer -> once the
- *   sequencer holds the lock and has loaded the registry: listeners, pid
- *   file -> loop -> on SIGTERM/SIGINT, or when another custodyd has taken
- *   over the database: stop listening, drain, exit.
+ *   config -> migrations (blocking, before serving; as schema_database
+ *   when set, which may be a more privileged role than database) -> model
+ *   table and admin key -> event loop, database lanes, sequencer -> once
+ *   the sequencer holds the lock and has loaded the registry: listeners,
+ *   pid file -> loop -> on SIGTERM/SIGINT, or when another custodyd has
+ *   taken over the database: stop listening, drain, exit.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -383,7 +384,9 @@ static int run(bool migrate_only, bool check_only)
 		       rules_regime_name(d.rules.regime));
 		return 0;
 	}
-	if (migrate_run(d.cfg->database, err, sizeof(err)) != CU_OK) {
+	if (migrate_run(d.cfg->schema_database[0] != '\0' ? d.cfg->schema_database
+							  : d.cfg->database,
+			err, sizeof(err)) != CU_OK) {
 		log_error("%s", err);
 		return 1;
 	}
