@@ -7,7 +7,8 @@
  * machine and the registry, writes all accepted ones in one transaction,
  * and only after COMMIT answers every waiting client. One fsync per batch,
  * not per event. It holds a PostgreSQL advisory lock on its connection, so
- * a second custodyd on the same database cannot write.
+ * a second custodyd on the same database cannot write, and an epoch that
+ * every write transaction checks: one that finds a newer epoch stops.
  */
 #ifndef CUSTODY_SEQUENCER_H
 #define CUSTODY_SEQUENCER_H
@@ -43,6 +44,12 @@ struct sequencer_options {
 	int sweep_interval_ms;		   /* how often the timer rules run */
 	void (*on_fatal)(const char *why); /* cannot ever start (lock held) */
 	void (*on_ready)(void);		   /* first time ready to write */
+	/*
+	 * Superseded after having served: another custodyd claimed a newer
+	 * epoch. The sequencer no longer writes; why is the line to log, and
+	 * custodyd should shut down. Called from a database callback.
+	 */
+	void (*on_stop)(const char *why);
 };
 
 /* Sets up the sequencer on db's write lane. */
