@@ -1199,3 +1199,10 @@ const struct sequencer_options *sequencer_options(void)
 {
 	return &seq.opt;
 }
+
+int64_t sequencer_epoch(void)
+{
+	return seq.state == SEQ_DOWN || seq.state == SEQ_SYNCING || seq.state == SEQ_STOPPED
+		   ? 0
+		   : seq.epoch;
+}

@@ -76,6 +76,12 @@ void sequencer_submit_admin(struct req *req, const Custody__SignedEnvelope *env,
 /* The policy store as last committed; borrowed. NULL before the first sync. */
 const struct policy_store *sequencer_policy(void);
 
+/*
+ * The epoch the sequencer holds, for other writers to check in their own
+ * transactions (SQL_EPOCH_CHECK); 0 while it holds none.
+ */
+int64_t sequencer_epoch(void);
+
 /* The options the sequencer runs with (regime, parameters). */
 const struct sequencer_options *sequencer_options(void);
 
