@@ -32,6 +32,9 @@ struct key_def {
 static const struct key_def key_defs[] = {
     {"database", KEY_STRING, OFF(database), NULL, 0, 0,
      "libpq connection string of the custody database"},
+    {"schema_database", KEY_STRING, OFF(schema_database), "", 0, 0,
+     "libpq connection string used only to apply schema migrations at start-up, as the "
+     "schema's owner (empty: database)"},
     {"listen_unix", KEY_STRING, OFF(listen_unix), "/run/custody/custodyd.sock", 0, 0,
      "Unix socket for local clients (empty: none)"},
     {"listen_tcp", KEY_STRING, OFF(listen_tcp), "127.0.0.1:7420", 0, 0,

@@ -13,6 +13,7 @@
 
 struct config {
 	char *database;		     /* libpq connection string */
+	char *schema_database;	     /* for migrations only; "" = database */
 	char *listen_unix;	     /* Unix socket path, "" = none */
 	char *listen_tcp;	     /* HOST:PORT, "" = none */
 	int unix_socket_mode;	     /* permission bits of the Unix socket */

@@ -66,6 +66,7 @@ struct db_job {
 	int cur; /* statement whose results are arriving */
 	enum db_status status;
 	char error[ERROR_MAX];
+	PGresult *error_res; /* the first failed statement's result */
 };
 
 struct db_job *db_job_new(db_done_fn done, void *arg)
@@ -94,6 +95,7 @@ void db_job_free(struct db_job *job)
 			PQclear(job->results[i]);
 		free(job->results);
 	}
+	PQclear(job->error_res);
 	free(job->calls);
 	free(job->values);
 	free(job->lengths);
@@ -316,6 +318,11 @@ enum db_status db_job_status(const struct db_job *job)
 const char *db_job_error(const struct db_job *job)
 {
 	return job->error;
+}
+
+const PGresult *db_job_error_result(const struct db_job *job)
+{
+	return job->status == DB_ERR_QUERY ? job->error_res : NULL;
 }
 
 const PGresult *db_job_result(const struct db_job *job, int index)
@@ -566,6 +573,8 @@ static void take_result(struct db_job *job, PGresult *res)
 			for (char *p = job->error; *p != '\0'; p++)
 				if (*p == '\n')
 					*p = ' ';
+			job->error_res = res;
+			return;
 		}
 		PQclear(res);
 		return;

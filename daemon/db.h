@@ -106,6 +106,13 @@ const char *db_job_error(const struct db_job *job);
 const PGresult *db_job_result(const struct db_job *job, int index);
 
 /*
+ * In the callback of a job that ended DB_ERR_QUERY: the failed statement's
+ * result, for PQresultErrorField (SQLSTATE, detail); borrowed. NULL for
+ * other outcomes.
+ */
+const PGresult *db_job_error_result(const struct db_job *job);
+
+/*
  * Reads a bytea column (text format, "\x..." hex) of exactly len bytes.
  * CU_ERR_INVALID for NULL, another length or bad hex.
  */

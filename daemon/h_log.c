@@ -8,7 +8,8 @@
  * takes two rounds on the read lane: read the checkpoint it claims to sign
  * and the witness's key record, verify, then insert it; the primary key
  * (size, witness key) makes a second one from the same witness a
- * duplicate, never a change.
+ * duplicate, never a change. The insert checks the sequencer's epoch
+ * first, like every write, so a daemon that was superseded keeps nothing.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -164,8 +165,8 @@ static void on_cosign_stored(struct query *q, const struct db_job *job)
 	Custody__CosignResult r = CUSTODY__COSIGN_RESULT__INIT;
 
 	r.tree_size = c->size;
-	r.duplicate = PQntuples(db_job_result(job, 0)) == 0;
-	r.cosignatures = (uint32_t)db_value_i64(db_job_result(job, 1), 0, 0);
+	r.duplicate = PQntuples(db_job_result(job, 1)) == 0;
+	r.cosignatures = (uint32_t)db_value_i64(db_job_result(job, 2), 0, 0);
 	if (!r.duplicate)
 		log_info("witness %s cosigned the checkpoint of size %" PRIu64 " (%u cosignatures)",
 			 c->party, c->size, r.cosignatures);
@@ -241,11 +242,19 @@ static void on_cosign_checked(struct query *q, const struct db_job *job)
 			 "cosignature timestamp %" PRIu64 " is in the future", c->timestamp);
 		return;
 	}
+	if (sequencer_epoch() == 0) {
+		req_fail(q->req, CUSTODY__ERROR_CODE__UNAVAILABLE,
+			 "the log's writer is not ready; retry later");
+		return;
+	}
 	next = query_job(q->req, on_cosign_stored, "", 0);
 	if (next == NULL)
 		return;
 	query_of(next)->data = c;
 	q->data = NULL;
+	/* One implicit transaction: nothing is kept once another custodyd took over. */
+	db_job_add(next, SQL_EPOCH_CHECK);
+	db_param_i64(next, sequencer_epoch());
 	db_job_add(next, SQL_LOG_COSIGN_INSERT);
 	db_param_i64(next, (int64_t)c->size);
 	db_param_bytes(next, c->key, sizeof(c->key));

@@ -2,10 +2,12 @@
  * main.c - custodyd: start-up, signals and shutdown. The work happens in
  * the modules; this file only wires them together in order:
  *
- *   config -> migrations (blocking, before serving) -> model table and
- *   admin key -> event loop, database lanes, sequencer -> once the
- *   sequencer holds the lock and has loaded the registry: listeners, pid
- *   file -> loop -> on SIGTERM/SIGINT: stop listening, drain, exit.
+ *   config -> migrations (blocking, before serving; as schema_database
+ *   when set, which may be a more privileged role than database) -> model
+ *   table and admin key -> event loop, database lanes, sequencer -> once
+ *   the sequencer holds the lock and has loaded the registry: listeners,
+ *   pid file -> loop -> on SIGTERM/SIGINT, or when another custodyd has
+ *   taken over the database: stop listening, drain, exit.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -130,6 +132,19 @@ static void on_shutdown_tick(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(d.shutdown_tick, &tv);
 }
 
+/* Stops listening, answers what is in flight, then exits the loop. */
+static void begin_shutdown(void)
+{
+	d.shutting_down = true;
+	d.shutdown_deadline_ms = codec_now_ms() + d.cfg->shutdown_grace_ms;
+	if (d.listening)
+		listener_stop();
+	d.listening = false;
+	conn_drain_all();
+	sequencer_drain(on_drained);
+	on_shutdown_tick(-1, 0, NULL);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
@@ -144,14 +159,30 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_info("%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-	d.shutting_down = true;
-	d.shutdown_deadline_ms = codec_now_ms() + d.cfg->shutdown_grace_ms;
-	if (d.listening)
-		listener_stop();
-	d.listening = false;
-	conn_drain_all();
-	sequencer_drain(on_drained);
-	on_shutdown_tick(-1, 0, NULL);
+	begin_shutdown();
+}
+
+static void on_stop_now(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (!d.shutting_down)
+		begin_shutdown();
+}
+
+/*
+ * The sequencer was superseded: log why and shut down with exit status 1,
+ * from the loop rather than inside the sequencer's database callback.
+ */
+static void on_sequencer_stop(const char *why)
+{
+	struct timeval now = {0, 0};
+
+	log_error("%s", why);
+	d.exit_code = 1;
+	if (event_base_once(d.base, -1, EV_TIMEOUT, on_stop_now, NULL, &now) != 0)
+		begin_shutdown();
 }
 
 static int setup_signals(void)
@@ -287,6 +318,7 @@ static int start(const uint8_t admin_key[32])
 	    .sweep_interval_ms = d.cfg->timer_interval_ms,
 	    .on_fatal = fatal_exit,
 	    .on_ready = on_ready,
+	    .on_stop = on_sequencer_stop,
 	};
 	struct conn_limits cl = {(uint32_t)d.cfg->max_frame_bytes,
 				 d.cfg->max_inflight_per_connection,
@@ -352,7 +384,9 @@ static int run(bool migrate_only, bool check_only)
 		       rules_regime_name(d.rules.regime));
 		return 0;
 	}
-	if (migrate_run(d.cfg->database, err, sizeof(err)) != CU_OK) {
+	if (migrate_run(d.cfg->schema_database[0] != '\0' ? d.cfg->schema_database
+							  : d.cfg->database,
+			err, sizeof(err)) != CU_OK) {
 		log_error("%s", err);
 		return 1;
 	}

@@ -5,6 +5,7 @@
 #include "migrate.h"
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,24 +29,44 @@ static int exec_ok(PGconn *pg, const char *sql, char *err, size_t err_size)
 	return rc;
 }
 
-/* Reads the current schema version into *version. */
-static int current_version(PGconn *pg, int *version, char *err, size_t err_size)
-{
-	PGresult *res;
+/* What migrate_locked needs to know before changing anything. */
+struct schema_state {
+	int version;	 /* newest applied migration; 0 without schema_version */
+	bool has_table;	 /* schema_version exists */
+	bool may_create; /* the role may create objects in the schema */
+	char role[64];
+};
 
-	if (exec_ok(pg,
-		    "CREATE TABLE IF NOT EXISTS schema_version ("
-		    " version integer PRIMARY KEY, name text NOT NULL,"
-		    " applied_at timestamptz NOT NULL DEFAULT now())",
-		    err, err_size) != CU_OK)
+/*
+ * Reads the schema version and whether this role could migrate, without
+ * creating anything: a role that may not change the schema (custodyd's
+ * runtime role, deploy/grants.sql) can still start on a current one.
+ */
+static int read_state(PGconn *pg, struct schema_state *st, char *err, size_t err_size)
+{
+	PGresult *res = PQexec(pg, "SELECT to_regclass('schema_version') IS NOT NULL,"
+				   " has_schema_privilege(coalesce(current_schema(), 'public'),"
+				   " 'CREATE'), current_user");
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		snprintf(err, err_size, "%s", PQresultErrorMessage(res));
+		PQclear(res);
 		return CU_ERR_IO;
+	}
+	st->has_table = PQgetvalue(res, 0, 0)[0] == 't';
+	st->may_create = PQgetvalue(res, 0, 1)[0] == 't';
+	snprintf(st->role, sizeof(st->role), "%s", PQgetvalue(res, 0, 2));
+	PQclear(res);
+	st->version = 0;
+	if (!st->has_table)
+		return CU_OK;
 	res = PQexec(pg, "SELECT coalesce(max(version), 0) FROM schema_version");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		snprintf(err, err_size, "%s", PQresultErrorMessage(res));
 		PQclear(res);
 		return CU_ERR_IO;
 	}
-	*version = atoi(PQgetvalue(res, 0, 0));
+	st->version = atoi(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return CU_OK;
 }
@@ -81,26 +102,42 @@ fail:
 
 static int migrate_locked(PGconn *pg, char *err, size_t err_size)
 {
+	struct schema_state st;
 	char why[512];
-	int version = 0;
 
-	if (current_version(pg, &version, err, err_size) != CU_OK)
+	if (read_state(pg, &st, err, err_size) != CU_OK)
 		return CU_ERR_IO;
-	if (version > migrations_count) {
+	if (st.version > migrations_count) {
 		snprintf(err, err_size,
 			 "database schema version %d is newer than this custodyd knows (%d): "
 			 "upgrade custodyd",
-			 version, migrations_count);
+			 st.version, migrations_count);
 		return CU_ERR_INVALID;
 	}
-	for (int i = version; i < migrations_count; i++) {
+	if (st.version == migrations_count) {
+		log_info("database schema is current (version %d)", st.version);
+		return CU_OK;
+	}
+	if (!st.may_create) {
+		snprintf(err, err_size,
+			 "database schema version %d is older than this custodyd's (%d) and role "
+			 "\"%s\" may not change it: set schema_database to a connection as the "
+			 "schema's owner (deploy/grants.sql), or run custodyd --migrate with one",
+			 st.version, migrations_count, st.role);
+		return CU_ERR_INVALID;
+	}
+	if (!st.has_table && exec_ok(pg,
+				     "CREATE TABLE schema_version ("
+				     " version integer PRIMARY KEY, name text NOT NULL,"
+				     " applied_at timestamptz NOT NULL DEFAULT now())",
+				     err, err_size) != CU_OK)
+		return CU_ERR_IO;
+	for (int i = st.version; i < migrations_count; i++) {
 		if (apply_one(pg, &migrations[i], why, sizeof(why)) != CU_OK) {
 			snprintf(err, err_size, "migration %s failed: %s", migrations[i].name, why);
 			return CU_ERR_IO;
 		}
 	}
-	if (version == migrations_count)
-		log_info("database schema is current (version %d)", version);
 	return CU_OK;
 }
 

@@ -298,7 +298,7 @@ struct db_job *seq_admin_decide(struct item *it, const struct db_job *loaded,
 	}
 	it->seq = *ctx->next_admin_seq;
 	it->recorded_ms = ctx->now_ms;
-	db_job_add(job, SQL_BEGIN);
+	seq_begin(job, ctx);
 	switch (it->act->action_case) {
 	case CUSTODY__ADMIN_ACTION__ACTION_REGISTER_PARTY:
 		decide_party(it, ctx, job);

@@ -535,7 +535,7 @@ struct db_job *seq_events_decide(struct item *batch, const struct db_job *loaded
 	*nothing_to_write = false;
 	if (rc == CU_OK) {
 		mark_stored(batch, loaded);
-		db_job_add(job, SQL_BEGIN);
+		seq_begin(job, ctx);
 	}
 	for (struct item *it = batch; it != NULL && rc == CU_OK; it = it->next) {
 		rc = decide_one(it, ws, in_batch, ctx, job);

@@ -75,7 +75,14 @@ struct seq_ctx {
 	struct tlog *tlog;
 	char *checkpoint; /* TLOG_CHECKPOINT_MAX bytes: the batch's signed checkpoint */
 	int64_t now_ms;
+	int64_t epoch; /* the sequencer's epoch, checked by every write transaction */
 };
+
+/*
+ * Starts a write job's transaction: BEGIN, then the epoch check, which
+ * fails the whole job if another sequencer has claimed a newer epoch.
+ */
+void seq_begin(struct db_job *job, const struct seq_ctx *ctx);
 
 /* Sets item's verdict to an error. */
 void seq_refuse(struct item *item, Custody__ErrorCode code, const char *fmt, ...)

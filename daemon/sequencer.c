@@ -4,14 +4,23 @@
  *
  * States:
  *   DOWN     write lane down: submissions get UNAVAILABLE at once
- *   SYNCING  taking the advisory lock, reading sequence numbers and the
- *            registry (at start-up and after every reconnect, since a
- *            batch in doubt may or may not have committed)
+ *   SYNCING  taking the advisory lock and claiming the next epoch, reading
+ *            sequence numbers and the registry (at start-up and after
+ *            every reconnect, since a batch in doubt may or may not have
+ *            committed)
  *   IDLE     waiting for submissions (or for the linger timer)
  *   LOADING  batch: reading ids and device rows
  *   WRITING  batch: transaction in flight; answers go out after COMMIT
+ *   SWEEPING timer rules: their one statement in flight
+ *   STOPPED  superseded: another custodyd claimed a newer epoch; never
+ *            writes again (submissions get UNAVAILABLE) and asks to stop
  * A batch that fails for a lost connection is answered UNAVAILABLE; the
  * client resends the same bytes, which is idempotent.
+ *
+ * Every write transaction (batches and sweeps) first checks that this
+ * sequencer's epoch is still the database's newest (schema/005_epoch.sql):
+ * the advisory lock keeps a second custodyd out, the epoch makes sure that
+ * one which got in anyway and one that lost its lock never both append.
  */
 #include "sequencer.h"
 
@@ -19,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -40,7 +50,12 @@ enum seq_state {
 	SEQ_LOADING,
 	SEQ_WRITING,
 	SEQ_SWEEPING, /* timer rules: overdue shipments, dark accelerators */
+	SEQ_STOPPED,
 };
+
+/* What superseded submissions are told. */
+#define SUPERSEDED_REPLY                                                                           \
+	"this server no longer writes: another custodyd has taken over the database"
 
 /* Most alerts one sweep raises; the next sweep takes the rest. */
 #define SWEEP_MAX_ALERTS 1000
@@ -63,6 +78,8 @@ static struct {
 	int pending;
 	struct item *batch; /* in flight */
 	struct event *linger, *retry, *sweep;
+	int64_t epoch;	 /* claimed with the lock; 0 before */
+	char holder[96]; /* names this daemon in the epoch it claims */
 	bool ever_ready;
 	bool draining;
 	void (*drained)(void);
@@ -316,12 +333,65 @@ static void batch_rewind(void)
 	seq.batch_checkpoint[0] = '\0';
 }
 
+void seq_begin(struct db_job *job, const struct seq_ctx *ctx)
+{
+	db_job_add(job, SQL_BEGIN);
+	db_job_add(job, SQL_EPOCH_CHECK);
+	db_param_i64(job, ctx->epoch);
+}
+
+/*
+ * True if job failed because another sequencer has claimed a newer epoch;
+ * *newest is that epoch.
+ */
+static bool superseded(const struct db_job *job, int64_t *newest)
+{
+	const PGresult *res = db_job_error_result(job);
+	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *detail = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+
+	if (state == NULL || strcmp(state, SQL_STATE_SUPERSEDED) != 0)
+		return false;
+	*newest = detail != NULL ? strtoll(detail, NULL, 10) : 0;
+	return true;
+}
+
+/*
+ * Superseded: never write again. Queued submissions get UNAVAILABLE (the
+ * batch in flight, if any, has been answered) and custodyd is asked to
+ * stop.
+ */
+static void stop_superseded(int64_t newest)
+{
+	struct item *queued = seq.head;
+	char why[160];
+
+	seq.head = seq.tail = NULL;
+	seq.pending = 0;
+	seq.state = SEQ_STOPPED;
+	fail_all(queued, CUSTODY__ERROR_CODE__UNAVAILABLE, SUPERSEDED_REPLY);
+	snprintf(why, sizeof(why),
+		 "another custodyd (epoch %lld) has taken over this database; this one (epoch "
+		 "%lld) stops",
+		 (long long)newest, (long long)seq.epoch);
+	if (seq.opt.on_stop != NULL)
+		seq.opt.on_stop(why);
+}
+
 /* Ends the batch in flight with a database failure. */
 static void batch_failed(const struct db_job *job)
 {
 	bool lost = db_job_status(job) == DB_ERR_CONN;
+	int64_t newest;
 
 	batch_rewind();
+	if (superseded(job, &newest)) {
+		fail_all(seq.batch, CUSTODY__ERROR_CODE__UNAVAILABLE,
+			 SUPERSEDED_REPLY "; it was not stored");
+		batch_end(SEQ_STOPPED);
+		stop_superseded(newest);
+		return;
+	}
 	if (lost) {
 		log_warn("batch failed, database unavailable: %s", db_job_error(job));
 		fail_all(seq.batch, CUSTODY__ERROR_CODE__UNAVAILABLE,
@@ -382,6 +452,7 @@ static void on_loaded(struct db_job *job, void *arg)
 	    .tlog = seq.tlog,
 	    .checkpoint = seq.batch_checkpoint,
 	    .now_ms = codec_now_ms(),
+	    .epoch = seq.epoch,
 	};
 	struct db_job *write;
 	bool nothing = false;
@@ -498,6 +569,8 @@ static void enqueue(struct item *it)
 
 	if (seq.draining)
 		why = "server shutting down";
+	else if (seq.state == SEQ_STOPPED)
+		why = SUPERSEDED_REPLY;
 	else if (seq.state == SEQ_DOWN)
 		why = "database unavailable; retry later";
 	else if (seq.pending >= seq.opt.max_pending)
@@ -824,7 +897,7 @@ static void on_synced(struct db_job *job, void *arg)
 		seq.state = SEQ_DOWN;
 		return;
 	}
-	if (!db_value_bool(db_job_result(job, 0), 0, 0)) {
+	if (PQgetisnull(db_job_result(job, 0), 0, 0)) {
 		if (!seq.ever_ready && seq.opt.on_fatal != NULL) {
 			seq.opt.on_fatal("another custodyd holds the sequencer lock on this "
 					 "database; only one may write");
@@ -834,6 +907,8 @@ static void on_synced(struct db_job *job, void *arg)
 		retry_resync_later();
 		return;
 	}
+	seq.epoch = db_value_i64(db_job_result(job, 0), 0, 0);
+	log_info("sequencer lock taken: epoch %lld", (long long)seq.epoch);
 	reg = registry_new();
 	policy = load_policy(db_job_result(job, 5));
 	tally = load_tally(db_job_result(job, 6), db_job_result(job, 7));
@@ -883,8 +958,10 @@ static void resync(void)
 		retry_resync_later();
 		return;
 	}
-	db_job_add(job, SQL_TRY_LOCK);
+	/* Claimed before the loads, so they see every batch of the epochs before. */
+	db_job_add(job, SQL_LOCK_AND_CLAIM);
 	db_param_i64(job, SQL_SEQUENCER_LOCK_KEY);
+	db_param_text(job, seq.holder);
 	db_job_add(job, SQL_MAX_SEQS);
 	db_job_add(job, SQL_LOAD_PARTIES);
 	db_job_add(job, SQL_LOAD_KEYS);
@@ -987,9 +1064,16 @@ static void publish_swept(const PGresult *res)
 
 static void on_swept(struct db_job *job, void *arg)
 {
+	int64_t newest;
+
 	(void)arg;
+	if (superseded(job, &newest)) {
+		batch_end(SEQ_STOPPED);
+		stop_superseded(newest);
+		return;
+	}
 	if (db_job_status(job) == DB_OK) {
-		const PGresult *res = db_job_result(job, 0);
+		const PGresult *res = db_job_result(job, 1);
 
 		if (PQntuples(res) > 0)
 			log_info("timer rules raised %d alert%s", PQntuples(res),
@@ -1014,6 +1098,9 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 		arm_sweep();
 		return;
 	}
+	/* One implicit transaction: the check, then the sweep (results[1]). */
+	db_job_add(job, SQL_EPOCH_CHECK);
+	db_param_i64(job, seq.epoch);
 	db_job_add(job, SQL_SWEEP);
 	db_param_i64(job, (int64_t)seq.next_alert_id - 1);
 	db_param_i64(job, codec_now_ms());
@@ -1029,6 +1116,17 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 
 /* ---- set-up and tear-down -------------------------------------------------- */
 
+/* Names this daemon in the epochs it claims: "custodyd pid N on HOST". */
+static void holder_name(void)
+{
+	char host[64];
+
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "?");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(seq.holder, sizeof(seq.holder), "custodyd pid %ld on %s", (long)getpid(), host);
+}
+
 int sequencer_init(struct event_base *base, struct db *db, const struct sequencer_options *opt)
 {
 	memset(&seq, 0, sizeof(seq));
@@ -1036,6 +1134,7 @@ int sequencer_init(struct event_base *base, struct db *db, const struct sequence
 	seq.db = db;
 	seq.opt = *opt;
 	seq.state = SEQ_DOWN;
+	holder_name();
 	seq.linger = evtimer_new(base, on_linger, NULL);
 	seq.retry = evtimer_new(base, on_retry, NULL);
 	seq.sweep = evtimer_new(base, on_sweep, NULL);
@@ -1099,4 +1198,11 @@ const struct policy_store *sequencer_policy(void)
 const struct sequencer_options *sequencer_options(void)
 {
 	return &seq.opt;
+}
+
+int64_t sequencer_epoch(void)
+{
+	return seq.state == SEQ_DOWN || seq.state == SEQ_SYNCING || seq.state == SEQ_STOPPED
+		   ? 0
+		   : seq.epoch;
 }

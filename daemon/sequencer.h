@@ -7,7 +7,8 @@
  * machine and the registry, writes all accepted ones in one transaction,
  * and only after COMMIT answers every waiting client. One fsync per batch,
  * not per event. It holds a PostgreSQL advisory lock on its connection, so
- * a second custodyd on the same database cannot write.
+ * a second custodyd on the same database cannot write, and an epoch that
+ * every write transaction checks: one that finds a newer epoch stops.
  */
 #ifndef CUSTODY_SEQUENCER_H
 #define CUSTODY_SEQUENCER_H
@@ -43,6 +44,12 @@ struct sequencer_options {
 	int sweep_interval_ms;		   /* how often the timer rules run */
 	void (*on_fatal)(const char *why); /* cannot ever start (lock held) */
 	void (*on_ready)(void);		   /* first time ready to write */
+	/*
+	 * Superseded after having served: another custodyd claimed a newer
+	 * epoch. The sequencer no longer writes; why is the line to log, and
+	 * custodyd should shut down. Called from a database callback.
+	 */
+	void (*on_stop)(const char *why);
 };
 
 /* Sets up the sequencer on db's write lane. */
@@ -68,6 +75,12 @@ void sequencer_submit_admin(struct req *req, const Custody__SignedEnvelope *env,
 
 /* The policy store as last committed; borrowed. NULL before the first sync. */
 const struct policy_store *sequencer_policy(void);
+
+/*
+ * The epoch the sequencer holds, for other writers to check in their own
+ * transactions (SQL_EPOCH_CHECK); 0 while it holds none.
+ */
+int64_t sequencer_epoch(void);
 
 /* The options the sequencer runs with (regime, parameters). */
 const struct sequencer_options *sequencer_options(void);

@@ -11,7 +11,12 @@
 #include <stdio.h>
 
 static const char *const texts[SQL_COUNT] = {
-    [SQL_TRY_LOCK] = "SELECT pg_try_advisory_lock($1::bigint)",
+    /*
+     * The new sequencer epoch (schema/005_epoch.sql) if this session took
+     * the sequencer lock $1, NULL if another holds it; $2 names us.
+     */
+    [SQL_LOCK_AND_CLAIM] = "SELECT CASE WHEN pg_try_advisory_lock($1::bigint)"
+			   " THEN custody_epoch_claim($2::text) END",
     [SQL_MAX_SEQS] = "SELECT (SELECT coalesce(max(seq), 0) FROM events),"
 		     " (SELECT coalesce(max(seq), 0) FROM admin_actions),"
 		     " (SELECT coalesce(max(id), 0) FROM alerts)",
@@ -50,6 +55,8 @@ static const char *const texts[SQL_COUNT] = {
     [SQL_LOG_LEAVES] = "SELECT sha256('\\x00'::bytea || entry) FROM log_entries ORDER BY idx",
 
     [SQL_BEGIN] = "BEGIN",
+    /* First in every write transaction: fails SQL_STATE_SUPERSEDED unless $1 is newest. */
+    [SQL_EPOCH_CHECK] = "SELECT custody_epoch_check($1::bigint)",
     [SQL_COMMIT] = "COMMIT",
     /* id, seq, recorded_at, verdict */
     [SQL_FIND_EVENTS] = "SELECT id, seq, custody_ms(recorded_at), verdict FROM events"

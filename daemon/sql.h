@@ -8,7 +8,7 @@
 
 enum sql_stmt {
 	/* sequencer: start-up and registry */
-	SQL_TRY_LOCK,
+	SQL_LOCK_AND_CLAIM,
 	SQL_MAX_SEQS,
 	SQL_LOAD_PARTIES,
 	SQL_LOAD_KEYS,
@@ -21,6 +21,7 @@ enum sql_stmt {
 	SQL_LOG_LEAVES,
 	/* sequencer: batches */
 	SQL_BEGIN,
+	SQL_EPOCH_CHECK,
 	SQL_COMMIT,
 	SQL_FIND_EVENTS,
 	SQL_LOAD_DEVICES,
@@ -90,5 +91,11 @@ const char *sql_name(enum sql_stmt stmt);
 
 /* The advisory lock key of the sequencer: one writer per database. */
 #define SQL_SEQUENCER_LOCK_KEY 0x637573746f6479LL /* "custody" */
+
+/*
+ * SQLSTATE of SQL_EPOCH_CHECK when a newer sequencer epoch exists (its
+ * DETAIL is that epoch): another custodyd has taken over the database.
+ */
+#define SQL_STATE_SUPERSEDED "CU001"
 
 #endif

@@ -11,6 +11,12 @@
 #   daemon_restart                         # same config, keys and database
 #   daemon_stop                            # fails (and shows the log) if custodyd exit != 0
 #
+# custodyd runs as the restricted roles of deploy/grants.sql, which daemon_start applies to the
+# database first: it serves as $DAEMON_DB_ROLE (custodyd: SELECT and INSERT, UPDATE on devices
+# only) and applies migrations as $DAEMON_DB_OWNER (custody_owner, schema_database), so every
+# test exercises the grants. The PG* variables stay the cluster's superuser, for tests that look
+# at or tamper with the database behind custodyd's back.
+#
 # tests/run exports BUILD (a build dir), REPO, the PG* variables of a running throwaway cluster
 # and CUSTODY_TEST_LOGDIR (where daemon logs are kept after the temp dir is deleted).
 #
@@ -20,6 +26,7 @@
 # connection (15 s at most), and exports:
 #   CUSTODY_SERVER=unix:<socket>  DAEMON_TCP=127.0.0.1:<port>  CUSTODY_ADMIN_KEY=<secret key>
 #   DAEMON_PID  DAEMON_LOG  DAEMON_DIR  DAEMON_CONF  CUSTODYCTL=<custodyctl binary>
+#   DAEMON_DB_ROLE  DAEMON_DB_OWNER (the database roles, see above)
 #
 # Contract with custodyd: it stays in the foreground, listens on listen_unix before it is ready
 # for requests, tolerates a connection closed without a word, and exits 0 on SIGTERM (under the
@@ -33,6 +40,20 @@ BUILD=${BUILD:-$REPO/build}
 
 DAEMON_START_TIMEOUT_S=${DAEMON_START_TIMEOUT_S:-15}
 DAEMON_STOP_TIMEOUT_S=${DAEMON_STOP_TIMEOUT_S:-10}
+export DAEMON_DB_ROLE=custodyd DAEMON_DB_OWNER=custody_owner
+
+# daemon_grants DBNAME: apply deploy/grants.sql to DBNAME as the superuser (roles
+# $DAEMON_DB_OWNER and $DAEMON_DB_ROLE). Idempotent.
+daemon_grants()
+{
+	local out
+	if ! out=$(psql -X -q -v ON_ERROR_STOP=1 -v owner="$DAEMON_DB_OWNER" \
+		-v runtime="$DAEMON_DB_ROLE" -d "$1" -f "$REPO/deploy/grants.sql" 2>&1); then
+		echo "daemon.sh: deploy/grants.sql failed on database $1:" >&2
+		echo "$out" >&2
+		return 1
+	fi
+}
 
 # daemon_wait_ready PID ADDR SECONDS: wait until ADDR (unix:PATH or tcp:HOST:PORT) accepts a
 # connection. Returns 0 when it does, 1 on timeout, 2 as soon as process PID is gone (or a
@@ -219,8 +240,13 @@ daemon_start()
 		daemon_stop
 		return 1
 	}
+	if ! daemon_grants "$db"; then
+		daemon_stop
+		return 1
+	fi
 	local defaults=(
-		"database = host=$PGHOST port=$PGPORT dbname=$db user=$PGUSER"
+		"database = host=$PGHOST port=$PGPORT dbname=$db user=$DAEMON_DB_ROLE"
+		"schema_database = host=$PGHOST port=$PGPORT dbname=$db user=$DAEMON_DB_OWNER"
 		"listen_unix = $dir/custodyd.sock"
 		"listen_tcp = 127.0.0.1:$port"
 		"admin_key = $CUSTODY_ADMIN_KEY.pub"
@@ -251,6 +277,24 @@ daemon_start()
 		daemon_stop
 		return 1
 	fi
+}
+
+# daemon_wait_exit SECONDS: wait until custodyd exits by itself (SIGKILL after SECONDS) and
+# return its exit status (137 when killed); it no longer counts as started.
+daemon_wait_exit()
+{
+	local pid=${DAEMON_PID:?daemon.sh: no custodyd started} i rc=0
+	for ((i = 0; i < $1 * 10; i++)); do
+		daemon_pid_alive "$pid" || break
+		sleep 0.1
+	done
+	if daemon_pid_alive "$pid"; then
+		echo "daemon.sh: custodyd ($DAEMON_NAME) still running after ${1}s; killed it" >&2
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || rc=$?
+	unset DAEMON_PID
+	return "$rc"
 }
 
 # daemon_restart: stop custodyd (it must exit 0) and start it again with the same config.
