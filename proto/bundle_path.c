@@ -313,17 +313,16 @@ static void link_own(struct replay *rp, struct bdev *d, const Custody__DeviceRef
 	if (rp->record && d->tracked) {
 		if (d->head == NULL && !d->reported_early) {
 			bundle_problem(rp->r,
-				       "device %s: entry %" PRIu64
-				       " comes before its REGISTER in the "
-				       "bundle",
+				       "device %s: entry %" PRIu64 " comes before its REGISTER",
 				       d->serial, e->index);
 			d->reported_early = true;
 		} else if (d->head != NULL &&
 			   (ref->prev.len != ENVELOPE_ID_BYTES ||
-			    memcmp(ref->prev.data, d->head, ENVELOPE_ID_BYTES))) {
+			    memcmp(ref->prev.data, d->head, ENVELOPE_ID_BYTES) != 0)) {
 			bundle_problem(rp->r,
-				       "entry %" PRIu64 ": the prev of device %s is not its "
-				       "previous event (entry %" PRIu64 ")",
+				       "entry %" PRIu64
+				       ": the prev of device %s is not its previous "
+				       "event (entry %" PRIu64 ")",
 				       e->index, d->serial, rp->st->entries[d->head_entry].index);
 		}
 		add_step(rp, d, i, NULL);
@@ -343,9 +342,7 @@ static void replay_register(struct replay *rp, size_t i)
 		if (d->registered) {
 			if (rp->record)
 				bundle_problem(rp->r,
-					       "entry %" PRIu64
-					       ": device %s is registered a second "
-					       "time",
+					       "entry %" PRIu64 ": device %s registered again",
 					       e->index, d->serial);
 			continue;
 		}
@@ -365,8 +362,10 @@ static void steps_inside(struct replay *rp, struct bdev *root, size_t i)
 	struct bundle_devs *t = rp->t;
 	size_t r = idx(t, root);
 
+	if (!rp->record)
+		return;
 	for (size_t c = t->d[r].first_child; c != BUNDLE_NONE; c = next_inside(t, r, c)) {
-		if (rp->record && t->d[c].tracked)
+		if (t->d[c].tracked)
 			add_step(rp, &t->d[c], i, root->serial);
 	}
 }
