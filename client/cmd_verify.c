@@ -81,8 +81,19 @@ static int verify_option(struct ctl *ctl, int c, struct verify_opts *o)
 	case 'w':
 		if (o->n_witnesses == MAX_KEYS)
 			return ctl_usage_error(ctl, "--witness: at most %d", MAX_KEYS);
-		return parse_vkey(ctl, "--witness", optarg, NOTE_TYPE_COSIG_V1,
-				  &o->witnesses[o->n_witnesses++]);
+		if (parse_vkey(ctl, "--witness", optarg, NOTE_TYPE_COSIG_V1,
+			       &o->witnesses[o->n_witnesses]) != CU_OK)
+			return CU_ERR_INVALID;
+		for (size_t i = 0; i < o->n_witnesses; i++) {
+			const struct note_verifier *a = &o->witnesses[i];
+			const struct note_verifier *b = &o->witnesses[o->n_witnesses];
+
+			if (a->key_id == b->key_id && strcmp(a->name, b->name) == 0 &&
+			    memcmp(a->pk, b->pk, sizeof(a->pk)) == 0)
+				return ctl_usage_error(ctl, "--witness %s: given twice", optarg);
+		}
+		o->n_witnesses++;
+		return CU_OK;
 	case 'q':
 		o->have_quorum = true;
 		return ctl_parse_uint(ctl, "--quorum", optarg, 0, MAX_KEYS, &o->quorum);

@@ -193,6 +193,7 @@ expect_exit 1 "1 of the given witnesses cosigned it, 2 are required" \
 verify --witness "$wkey" --witness "$w2key" --quorum 1 "$WORK/gpu.bundle" >/dev/null
 expect_exit 2 "--quorum 2: only 1 --witness" verify --witness "$wkey" --quorum 2 "$WORK/gpu.bundle"
 expect_exit 2 "not 0x04" verify --witness "$vkey" "$WORK/gpu.bundle"
+expect_exit 2 "given twice" verify --witness "$wkey" --witness "$wkey" "$WORK/gpu.bundle"
 printf 'x' >>"$WORK/old.bundle"
 expect_exit 1 "does not decode|canonical" verify "$WORK/old.bundle"
 expect_exit 3 "nowhere.bundle" verify "$WORK/nowhere.bundle"

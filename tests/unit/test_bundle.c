@@ -28,6 +28,7 @@ enum twist {
 	BAD_PREV = 1,	  /* INSTALL names the PACK as GPU-1's previous event */
 	WRONG_SIGNER = 2, /* SHIP signed by the Japanese operator's key for acme */
 	ODD_ENTRY = 3,	  /* the PACK's LogEntry carries a field of no known number */
+	EXPIRED_KEY = 4,  /* the operator's key expires before the RECEIVE is recorded */
 };
 
 /* Positions of the world's entries in the log. */
@@ -129,7 +130,7 @@ static size_t append(struct world *w, Custody__EntryKind kind, const struct cu_k
 }
 
 static void add_key(struct world *w, const struct cu_key *key, const char *party,
-		    Custody__Role role)
+		    Custody__Role role, int64_t valid_until_ms)
 {
 	Custody__AdminAction act = CUSTODY__ADMIN_ACTION__INIT;
 	Custody__KeyRecord k = CUSTODY__KEY_RECORD__INIT;
@@ -138,6 +139,7 @@ static void add_key(struct world *w, const struct cu_key *key, const char *party
 	k.pubkey.len = KEY_PUBLIC_BYTES;
 	k.party = (char *)party;
 	k.role = role;
+	k.valid_until_ms = valid_until_ms;
 	act.issued_at_ms = T0;
 	act.action_case = CUSTODY__ADMIN_ACTION__ACTION_REGISTER_KEY;
 	act.register_key = &k;
@@ -302,8 +304,9 @@ static struct world *world_new(enum twist twist)
 	make_keys(w);
 	merkle_range_init(&w->range);
 	w->odd_entry = twist == ODD_ENTRY ? E_PACK : SIZE_MAX;
-	add_key(w, w->exporter, "acme", CUSTODY__ROLE__EXPORTER);
-	add_key(w, w->operator_, "jpops", CUSTODY__ROLE__OPERATOR);
+	add_key(w, w->exporter, "acme", CUSTODY__ROLE__EXPORTER, 0);
+	add_key(w, w->operator_, "jpops", CUSTODY__ROLE__OPERATOR,
+		twist == EXPIRED_KEY ? T0 + E_RECEIVE * HOUR : 0);
 	add_facility(w, "us-1", "US");
 	add_facility(w, "jp-1", "JP");
 	add_register(w, "GPU-1", CUSTODY__DEVICE_KIND__CHIP, "H100-SXM", w->device, 1);
@@ -311,7 +314,7 @@ static struct world *world_new(enum twist twist)
 	add_register(w, "GPU-9", CUSTODY__DEVICE_KIND__CHIP, "H100-SXM", NULL, 2);
 	add_journey(w, twist);
 	add_arrival(w, twist);
-	add_key(w, w->unused, "acme", CUSTODY__ROLE__EXPORTER);
+	add_key(w, w->unused, "acme", CUSTODY__ROLE__EXPORTER, 0);
 	add_register(w, "GPU-8", CUSTODY__DEVICE_KIND__CHIP, "H100-SXM", NULL, 40);
 	assert_int_equal(w->n, N_WORLD_ENTRIES);
 	merkle_range_root(&w->range, root);
@@ -688,6 +691,38 @@ static void test_signer_not_actor(void **state)
 	world_free(w);
 }
 
+static void test_key_validity_and_admin_keys(void **state)
+{
+	struct world *w = world_new(EXPIRED_KEY);
+	struct bundle *b = bundle_new(w);
+	struct bundle_report *r = NULL;
+	uint8_t admin[2][KEY_PUBLIC_BYTES];
+	struct bundle_keys keys = {&w->log_v, w->witness_v, 1, 1, admin, 1};
+	size_t len;
+	uint8_t *data;
+
+	(void)state;
+	expect_problem(w, b, "was not valid when the event was recorded");
+	free(b);
+	world_free(w);
+	w = world_new(PLAIN);
+	b = bundle_new(w);
+	data = encode(b, &len);
+	keys.log = &w->log_v;
+	keys.witnesses = w->witness_v;
+	memcpy(admin[0], w->exporter->pk, KEY_PUBLIC_BYTES);
+	memcpy(admin[1], w->admin->pk, KEY_PUBLIC_BYTES);
+	assert_int_equal(bundle_verify(data, len, &keys, &r), CU_ERR_INVALID);
+	assert_true(has_problem(r, "not by a given admin key"));
+	bundle_report_free(r);
+	keys.n_admin_keys = 2;
+	assert_int_equal(bundle_verify(data, len, &keys, &r), CU_OK);
+	bundle_report_free(r);
+	free(data);
+	free(b);
+	world_free(w);
+}
+
 static void test_proof_for_wrong_index(void **state)
 {
 	struct world *w = world_new(PLAIN);
@@ -878,6 +913,7 @@ int main(void)
 	    cmocka_unit_test(test_broken_prev),
 	    cmocka_unit_test(test_dropped_event),
 	    cmocka_unit_test(test_signer_not_actor),
+	    cmocka_unit_test(test_key_validity_and_admin_keys),
 	    cmocka_unit_test(test_proof_for_wrong_index),
 	    cmocka_unit_test(test_quorum),
 	    cmocka_unit_test(test_unknown_witness_bad_cosignature),
