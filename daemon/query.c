@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "conn.h"
 #include "log.h"
@@ -22,6 +23,15 @@ void query_init(struct db *db)
 	read_db = db;
 }
 
+/* Did a write fail the sequencer epoch check (schema/005_epoch.sql)? */
+static bool superseded(const struct db_job *job)
+{
+	const PGresult *res = db_job_error_result(job);
+	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return state != NULL && strcmp(state, SQL_STATE_SUPERSEDED) == 0;
+}
+
 static void on_done(struct db_job *job, void *arg)
 {
 	struct query_job *qj = arg;
@@ -32,6 +42,11 @@ static void on_done(struct db_job *job, void *arg)
 	} else if (db_job_status(job) == DB_ERR_CONN) {
 		req_fail(req, CUSTODY__ERROR_CODE__UNAVAILABLE,
 			 "database unavailable; retry later");
+	} else if (superseded(job)) {
+		log_error("write for %s refused: another custodyd has taken over this database",
+			  req_peer(req));
+		req_fail(req, CUSTODY__ERROR_CODE__UNAVAILABLE,
+			 "this custodyd no longer writes to its database; try another server");
 	} else {
 		log_error("query for %s failed: %s", req_peer(req), db_job_error(job));
 		req_fail(req, CUSTODY__ERROR_CODE__INTERNAL, "query failed on the server");

@@ -134,9 +134,16 @@ expect_stopped() {
 }
 stored() { psql_value "SELECT (SELECT count(*) FROM events) || ' ' || (SELECT count(*) FROM log_entries) || ' ' || (SELECT count(*) FROM log_checkpoints) || ' ' || (SELECT count(*) FROM devices)"; }
 
+# A witness's cosignature is a write too: refused under the takeover, nothing kept.
+ctl keygen "$K/w.key" >/dev/null 2>&1
+admin register-party w1 --name "Witness" --country DE --roles witness >/dev/null
+admin register-key "$K/w.key.pub" --party w1 --role witness >/dev/null
 # The next batch is refused whole.
 before=$(stored)
 takeover
+expect_exit 1 "UNAVAILABLE.*no longer writes to its database" \
+	ctl --key "$K/w.key" witness --log "$(ctl log-key)" --state "$K/w.state"
+check_eq "no cosignature kept after the takeover" 0 "$(count log_cosignatures)"
 expect_exit 1 "UNAVAILABLE.*another custodyd has taken over the database" \
 	exporter register --facility acme-us --kind chip --model H100-SXM C-4
 check_eq "nothing stored after the takeover (events, entries, checkpoints, devices)" "$before" "$(stored)"
