@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -36,7 +37,12 @@ void codec_b64_encode(const uint8_t *in, size_t len, char *out, size_t out_size)
 	sodium_bin2base64(out, out_size, in, len, sodium_base64_VARIANT_ORIGINAL);
 }
 
-bool codec_b64_alphabet_ok(const char *text, size_t len)
+/*
+ * Whether the len bytes at text are all of the base64 alphabet (A-Z a-z
+ * 0-9 + / =). libsodium 1.0.18's decoder takes any byte >= 0x80 as if it
+ * were '/', so this is checked first.
+ */
+static bool b64_alphabet_ok(const char *text, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		char c = text[i];
@@ -48,21 +54,28 @@ bool codec_b64_alphabet_ok(const char *text, size_t len)
 	return true;
 }
 
-int codec_b64_decode(const char *text, uint8_t *out, size_t out_cap, size_t *out_len)
+int codec_b64_decode_span(const char *text, size_t len, uint8_t *out, size_t out_cap,
+			  size_t *out_len)
 {
-	size_t text_len = strlen(text);
 	const char *end = NULL;
 
-	if (text_len % 4 != 0 || !codec_b64_alphabet_ok(text, text_len))
+	if (len % 4 != 0 || !b64_alphabet_ok(text, len))
 		return CU_ERR_INVALID;
-	if (text_len / 4 * 3 > out_cap + 2)
+	if (len / 4 * 3 > out_cap + 2)
 		return CU_ERR_TOO_BIG;
-	if (sodium_base642bin(out, out_cap, text, text_len, NULL, out_len, &end,
+	/* libsodium refuses non-zero spare bits and skips exactly the padding due;
+	 * requiring that it ends at text + len refuses anything else. */
+	if (sodium_base642bin(out, out_cap, text, len, NULL, out_len, &end,
 			      sodium_base64_VARIANT_ORIGINAL) != 0)
-		return text_len / 4 * 3 > out_cap ? CU_ERR_TOO_BIG : CU_ERR_INVALID;
-	if (*end != '\0')
+		return len / 4 * 3 > out_cap ? CU_ERR_TOO_BIG : CU_ERR_INVALID;
+	if (end != text + len)
 		return CU_ERR_INVALID;
 	return CU_OK;
+}
+
+int codec_b64_decode(const char *text, uint8_t *out, size_t out_cap, size_t *out_len)
+{
+	return codec_b64_decode_span(text, strlen(text), out, out_cap, out_len);
 }
 
 int64_t codec_now_ms(void)

@@ -6,7 +6,6 @@
 #ifndef CUSTODY_CODEC_H
 #define CUSTODY_CODEC_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,19 +31,16 @@ CU_MUST_USE int codec_hex_decode(const char *text, uint8_t *out, size_t out_len)
 void codec_b64_encode(const uint8_t *in, size_t len, char *out, size_t out_size);
 
 /*
- * Whether the len bytes at text are all of the base64 alphabet (A-Z a-z
- * 0-9 + / =). libsodium 1.0.18's decoder takes any byte >= 0x80 as if it
- * were '/', so every decoder checks this first: each value then has one
- * spelling.
- */
-bool codec_b64_alphabet_ok(const char *text, size_t len);
-
-/*
  * Decodes padded base64 text into out (capacity out_cap); *out_len gets the
  * decoded length. Returns CU_ERR_INVALID on bad text, CU_ERR_TOO_BIG if it
- * does not fit.
+ * does not fit. Each value has one spelling: a byte outside the alphabet,
+ * non-zero spare bits or wrong padding is refused.
  */
 CU_MUST_USE int codec_b64_decode(const char *text, uint8_t *out, size_t out_cap, size_t *out_len);
+
+/* codec_b64_decode of the len bytes at text (no NUL needed), all of them base64. */
+CU_MUST_USE int codec_b64_decode_span(const char *text, size_t len, uint8_t *out, size_t out_cap,
+				      size_t *out_len);
 
 /* Milliseconds since the Unix epoch, from the real-time clock. */
 int64_t codec_now_ms(void);

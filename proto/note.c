@@ -204,28 +204,6 @@ int note_verifier_init(struct note_verifier *v, const char *name, uint8_t type,
 	return verifier_fill(v, name, strnlen(name, NOTE_NAME_MAX + 1), type, pk);
 }
 
-/*
- * Decodes the padded base64 span s[0..n) into out (cap bytes). libsodium
- * stops at the first character outside the alphabet (but for bytes >= 0x80,
- * hence codec_b64_alphabet_ok), refuses non-zero spare bits and skips
- * exactly the padding due; requiring that it ends at s + n then refuses
- * anything else, so each value has one spelling.
- */
-static int b64_decode_span(const char *s, size_t n, uint8_t *out, size_t cap, size_t *out_len)
-{
-	const char *end = NULL;
-
-	if (n == 0 || n % 4 != 0 || !codec_b64_alphabet_ok(s, n))
-		return CU_ERR_INVALID;
-	if (n / 4 * 3 > cap + 2)
-		return CU_ERR_TOO_BIG;
-	if (sodium_base642bin(out, cap, s, n, NULL, out_len, &end,
-			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    end != s + n)
-		return CU_ERR_INVALID;
-	return CU_OK;
-}
-
 /* Parses exactly 8 lowercase hex digits at s (NUL-terminated) into *id. */
 static int parse_hex_id(const char *s, uint32_t *id)
 {
@@ -272,7 +250,7 @@ static int decode_key_blob(const char *b64, uint8_t blob[KEY_BLOB_BYTES], char *
 {
 	size_t len = 0;
 
-	if (b64_decode_span(b64, strlen(b64), blob, KEY_BLOB_BYTES, &len) != CU_OK ||
+	if (codec_b64_decode_span(b64, strlen(b64), blob, KEY_BLOB_BYTES, &len) != CU_OK ||
 	    len != KEY_BLOB_BYTES)
 		return cu_fail(err, err_size, "key is not the base64 of a type and 32 bytes");
 	if (!type_ok(blob[0]))
@@ -567,7 +545,7 @@ static int parse_sig_line(const char *line, size_t len, struct note_sig *sig, ui
 	sig->b64_len = len - sig->name_len - 1;
 	if (note_name_check(sig->name, sig->name_len) != CU_OK)
 		return cu_fail(err, err_size, "signature line has an invalid key name");
-	if (b64_decode_span(sig->b64, sig->b64_len, value, NOTE_SIG_MAX_BYTES, value_len) !=
+	if (codec_b64_decode_span(sig->b64, sig->b64_len, value, NOTE_SIG_MAX_BYTES, value_len) !=
 		CU_OK ||
 	    *value_len <= KEY_ID_BYTES)
 		return cu_fail(err, err_size, "signature of %.*s is not base64 of 5 to %d bytes",
@@ -791,7 +769,8 @@ int note_checkpoint_parse(const char *text, size_t text_len, struct note_checkpo
 		return cu_fail(err, err_size, "checkpoint has an empty origin");
 	if (parse_tree_size(size, size_len, &out->size) != CU_OK)
 		return cu_fail(err, err_size, "checkpoint tree size is not canonical decimal");
-	if (b64_decode_span(root, root_len, out->root, NOTE_CHECKPOINT_ROOT_BYTES, &got) != CU_OK ||
+	if (codec_b64_decode_span(root, root_len, out->root, NOTE_CHECKPOINT_ROOT_BYTES, &got) !=
+		CU_OK ||
 	    got != NOTE_CHECKPOINT_ROOT_BYTES)
 		return cu_fail(err, err_size, "checkpoint root is not the base64 of 32 bytes");
 	if (check_extensions(it, err, err_size) != CU_OK)
