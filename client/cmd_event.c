@@ -488,7 +488,6 @@ static int apply_overrides(struct ctl *ctl, const struct event_args *a, struct e
 
 /* What a WhereRequest told us about one device. */
 struct device_state {
-	bool fetched;
 	bool has_head;
 	uint8_t head[ID_BYTES];
 	char *facility; /* owned */
@@ -511,7 +510,6 @@ static int take_state(struct ctl *ctl, const char *serial, const Custody__Respon
 		return ctl_fail(ctl, CTL_EXIT_IO, "PROTOCOL",
 				"%s: unexpected answer to where %s (body %d)", ctl->server, serial,
 				(int)r->body_case);
-	st->fetched = true;
 	st->status = d->status;
 	st->has_head = d->head.len == ID_BYTES;
 	if (st->has_head)
@@ -522,56 +520,40 @@ static int take_state(struct ctl *ctl, const char *serial, const Custody__Respon
 	return CU_OK;
 }
 
-/* Collects the answers to count where requests sent with ids first_id... */
-static int collect_states(struct ctl *ctl, Custody__DeviceRef **refs, struct device_state *st,
-			  size_t count, uint64_t first_id)
+/* The where requests of fetch_states, for ctl_pipeline. */
+struct state_fetch {
+	struct ctl *ctl;
+	Custody__DeviceRef **refs;
+	struct device_state *st;
+	Custody__WhereRequest where;
+};
+
+static void fill_where(void *arg, size_t i, Custody__Request *req)
 {
-	size_t got = 0;
-	int rc = CU_OK;
+	struct state_fetch *f = arg;
 
-	while (rc == CU_OK && got < count) {
-		Custody__Response *r = NULL;
-		uint64_t k;
+	custody__where_request__init(&f->where);
+	f->where.serial = f->refs[i]->serial;
+	req->body_case = CUSTODY__REQUEST__BODY_WHERE;
+	req->where = &f->where;
+}
 
-		rc = ctl_recv(ctl, &r);
-		if (rc != CU_OK)
-			break;
-		k = r->id - first_id;
-		if (r->id == 0 && r->error != NULL)
-			rc = ctl_server_error(ctl, r->error);
-		else if (r->id >= first_id && k < count && !st[k].fetched) {
-			rc = take_state(ctl, refs[k]->serial, r, &st[k]);
-			got++;
-		}
-		custody__response__free_unpacked(r, NULL);
-	}
+static int take_where(void *arg, size_t i, Custody__Response *r)
+{
+	struct state_fetch *f = arg;
+	int rc = take_state(f->ctl, f->refs[i]->serial, r, &f->st[i]);
+
+	custody__response__free_unpacked(r, NULL);
 	return rc;
 }
 
-/* Asks the server where each of refs is, PIPELINE_WINDOW at a time. */
+/* Asks the server where each of refs is, PIPELINE_WINDOW in flight. */
 static int fetch_states(struct ctl *ctl, Custody__DeviceRef **refs, size_t n,
 			struct device_state *st)
 {
-	Custody__Request req = CUSTODY__REQUEST__INIT;
-	Custody__WhereRequest where = CUSTODY__WHERE_REQUEST__INIT;
-	int rc = CU_OK;
+	struct state_fetch f = {.ctl = ctl, .refs = refs, .st = st};
 
-	req.body_case = CUSTODY__REQUEST__BODY_WHERE;
-	req.where = &where;
-	for (size_t start = 0; start < n && rc == CU_OK; start += PIPELINE_WINDOW) {
-		size_t count = n - start < PIPELINE_WINDOW ? n - start : PIPELINE_WINDOW;
-		uint64_t first_id = 0, id = 0;
-
-		for (size_t i = 0; i < count && rc == CU_OK; i++) {
-			where.serial = refs[start + i]->serial;
-			rc = ctl_send(ctl, &req, &id);
-			if (i == 0)
-				first_id = id;
-		}
-		if (rc == CU_OK)
-			rc = collect_states(ctl, refs + start, st + start, count, first_id);
-	}
-	return rc;
+	return ctl_pipeline(ctl, n, PIPELINE_WINDOW, fill_where, take_where, &f);
 }
 
 /* Picks the event's facility from the devices' states per the type's rule. */
