@@ -69,8 +69,7 @@ static struct {
 	struct policy_store *policy;
 	struct tally *tally;
 	struct tlog *tlog;
-	char checkpoint[TLOG_CHECKPOINT_MAX]; /* signed checkpoint of the last batch */
-	uint64_t checkpoint_size;
+	char checkpoint[TLOG_CHECKPOINT_MAX];	    /* signed checkpoint of the last batch */
 	char batch_checkpoint[TLOG_CHECKPOINT_MAX]; /* signed for the batch in flight */
 	uint64_t next_seq, next_admin_seq, next_alert_id;
 	uint64_t batch_first_seq, batch_first_admin_seq, batch_first_alert_id;
@@ -418,7 +417,6 @@ static void on_written(struct db_job *job, void *arg)
 	/* Published only once stored: a failed batch's checkpoint is never served. */
 	if (seq.batch_checkpoint[0] != '\0') {
 		memcpy(seq.checkpoint, seq.batch_checkpoint, sizeof(seq.checkpoint));
-		seq.checkpoint_size = tlog_size(seq.tlog);
 		seq.batch_checkpoint[0] = '\0';
 	}
 	tlog_commit(seq.tlog);
@@ -856,11 +854,6 @@ static int load_log(const PGresult *head, const PGresult *edge, const PGresult *
 			       size > 0 ? root : NULL, err, sizeof(err));
 	free(tiles);
 	if (rc == CU_OK) {
-		seq.checkpoint[0] = '\0';
-		seq.checkpoint_size = size;
-		if (size > 0)
-			snprintf(seq.checkpoint, sizeof(seq.checkpoint), "%s",
-				 PQgetvalue(head, 0, 1));
 		log_info("log: %llu entries, matching the last signed checkpoint",
 			 (unsigned long long)size);
 		return CU_OK;
