@@ -39,6 +39,8 @@ const char *cu_strerror(int err)
 		return "cryptographic library failure";
 	case CU_ERR_TIMEOUT:
 		return "timed out";
+	case CU_ERR_LIMIT:
+		return "limit reached";
 	}
 	return "unknown error";
 }

@@ -22,6 +22,7 @@ enum cu_err {
 	CU_ERR_EXISTS = -8,    /* refusing to overwrite */
 	CU_ERR_CRYPTO = -9,    /* libsodium failed */
 	CU_ERR_TIMEOUT = -10,  /* deadline passed */
+	CU_ERR_LIMIT = -11,    /* a counter or quota is used up */
 };
 
 /* Returns a static, human-readable description of err. */
