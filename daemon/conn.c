@@ -34,6 +34,7 @@ struct conn {
 	struct event *kick;	  /* deferred input processing */
 	uint64_t serial;	  /* connection number, for logs */
 	char peer[64];
+	struct principal principal;
 	int inflight;
 	bool closing; /* take no more requests; close once answered and flushed */
 	bool eof;     /* the client finished sending; answer what is buffered */
@@ -316,6 +317,7 @@ int conn_new(struct event_base *base, evutil_socket_t fd, const char *peer,
 		return CU_ERR_NOMEM;
 	}
 	conn->serial = next_serial++;
+	conn->principal.kind = PRINCIPAL_LOCAL;
 	snprintf(conn->peer, sizeof(conn->peer), "%s", peer);
 	conn->next = all_conns;
 	if (all_conns != NULL)
@@ -414,6 +416,11 @@ void req_fail(struct req *req, Custody__ErrorCode code, const char *fmt, ...)
 	resp.body_case = CUSTODY__RESPONSE__BODY_ERROR;
 	resp.error = &err;
 	req_reply(req, &resp);
+}
+
+const struct principal *req_principal(const struct req *req)
+{
+	return &req->conn->principal;
 }
 
 struct conn *req_conn(const struct req *req)

@@ -23,6 +23,7 @@
 
 #include "cu_err.h"
 #include "custody.pb-c.h"
+#include "principal.h"
 
 /* Largest response frame we send; clients must accept this much. */
 #define CONN_MAX_RESPONSE_BYTES (16u << 20)
@@ -83,6 +84,9 @@ void req_fail(struct req *req, Custody__ErrorCode code, const char *fmt, ...)
  */
 void conn_send_error(struct conn *conn, Custody__ErrorCode code, const char *message,
 		     int close_after);
+
+/* Who sent the request (borrowed; valid while req is unanswered). */
+const struct principal *req_principal(const struct req *req);
 
 /* The connection a request came on; valid while req is unanswered. */
 struct conn *req_conn(const struct req *req);
