@@ -2,10 +2,12 @@
  * dispatch.c - request routing (see dispatch.h): one table from request
  * type to handler. A frame that is not a Request, or a Request of a type
  * this server does not know, gets BAD_REQUEST and the connection goes on:
- * the framing is intact, so the next frame can still be read.
+ * the framing is intact, so the next frame can still be read. Every known
+ * request passes auth_check (auth.h) before its handler runs.
  */
 #include "dispatch.h"
 
+#include "auth.h"
 #include "conn.h"
 #include "log.h"
 
@@ -72,6 +74,8 @@ void dispatch_frame(struct conn *conn, const uint8_t *body, size_t len)
 	}
 	log_debug("request %llu from %s: %s", (unsigned long long)msg->id, req_peer(req),
 		  route->name);
+	if (auth_check(req, msg) != CU_OK)
+		goto done; /* answered */
 	route->handler(req, msg);
 done:
 	custody__request__free_unpacked(msg, NULL);

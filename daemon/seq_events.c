@@ -13,10 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
+#include "conn.h"
 #include "enums.h"
 #include "hmap.h"
 #include "key.h"
+#include "log.h"
 #include "seq_internal.h"
+#include "sequencer.h"
 #include "watch.h"
 
 /* ---- load -------------------------------------------------------------- */
@@ -125,32 +129,92 @@ static struct state_ws *load_ws(const PGresult *res)
 	return ws;
 }
 
-/* Is the signer allowed to submit this event? Refuses the item if not. */
+/* Refuses the item FORBIDDEN with v's reason and logs the attempt once. */
+static bool forbid(struct item *it, const struct auth_verdict *v)
+{
+	char pk[KEY_PUB_TEXT_MAX];
+
+	key_pub_format(it->signer, pk);
+	log_warn("forbidden: %s event signed by %s (actor %s) from %s: %s",
+		 enum_name(&custody__event_type__descriptor, it->ev->type), pk, it->ev->actor,
+		 it->req != NULL ? req_peer(it->req) : "-", v->why);
+	seq_refuse(it, CUSTODY__ERROR_CODE__FORBIDDEN, "%s", v->why);
+	return false;
+}
+
+/*
+ * May the connection that sent the item hand in this signature? Its own
+ * key's or its party's always; a device's own ATTEST (key NULL: an
+ * unregistered device key; or a DEVICE key) only if it is the device's
+ * owner or the operator of the facility the device is at (auth.h).
+ */
+static bool relay_allowed(struct item *it, const struct key_rec *key, const struct state_ws *ws,
+			  const struct seq_ctx *ctx)
+{
+	const struct principal *p = it->req != NULL ? req_principal(it->req) : NULL;
+	const struct dev *d = state_ws_get(ws, it->ev->devices[0]->serial);
+	struct auth_id id;
+	struct auth_verdict v;
+
+	if (p == NULL || p->kind == PRINCIPAL_LOCAL)
+		return true;
+	if (auth_resolve(p, ctx->reg, sequencer_is_bootstrap_admin(p->pubkey), ctx->now_ms, &id,
+			 &v) != CU_OK) {
+		seq_refuse(it, v.code, "%s", v.why);
+		return false;
+	}
+	if (memcmp(id.pubkey, it->signer, 32) == 0 ||
+	    (key != NULL && id.party[0] != '\0' && strcmp(key->party, id.party) == 0))
+		return true;
+	if ((key == NULL || key->role == CUSTODY__ROLE__DEVICE) &&
+	    it->ev->type == CUSTODY__EVENT_TYPE__ATTEST && d != NULL &&
+	    auth_may_relay(&id, ctx->reg, d->owner, d->facility))
+		return true;
+	v.code = CUSTODY__ERROR_CODE__FORBIDDEN;
+	snprintf(v.why, sizeof(v.why),
+		 "a %s key of %s may relay only its party's signatures, or the ATTEST of a device "
+		 "its party owns or whose facility it operates",
+		 auth_role_name(&id), id.party[0] ? id.party : "no party");
+	return forbid(it, &v);
+}
+
+/* An ATTEST signed by an unregistered device key (the device's own). */
+static bool authorize_device_key(struct item *it, const struct state_ws *ws)
+{
+	const Custody__Event *ev = it->ev;
+	const struct dev *d = ev->type == CUSTODY__EVENT_TYPE__ATTEST
+				  ? state_ws_get(ws, ev->devices[0]->serial)
+				  : NULL;
+	char pk[KEY_PUB_TEXT_MAX];
+
+	key_pub_format(it->signer, pk);
+	if (d == NULL || !d->has_device_key || memcmp(d->device_key, it->signer, 32) != 0) {
+		seq_refuse(it, CUSTODY__ERROR_CODE__UNAUTHENTICATED,
+			   "signer key %s is not registered", pk);
+		return false;
+	}
+	if (strcmp(d->owner, ev->actor) != 0) {
+		seq_refuse(it, CUSTODY__ERROR_CODE__FORBIDDEN,
+			   "device %s attests for its owner %s, not for %s", d->serial, d->owner,
+			   ev->actor);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Is the signer allowed to submit this event (its key, its party, the
+ * signer scope of auth.h), and the connection to hand it in? Refuses the
+ * item if not.
+ */
 static bool authorize(struct item *it, const struct state_ws *ws, const struct seq_ctx *ctx)
 {
 	const struct key_rec *key = registry_key(ctx->reg, it->signer);
 	const Custody__Event *ev = it->ev;
-	char pk[KEY_PUB_TEXT_MAX];
+	struct auth_verdict v;
 
-	key_pub_format(it->signer, pk);
-	if (key == NULL) {
-		const struct dev *d = ev->type == CUSTODY__EVENT_TYPE__ATTEST
-					  ? state_ws_get(ws, ev->devices[0]->serial)
-					  : NULL;
-
-		if (d == NULL || !d->has_device_key || memcmp(d->device_key, it->signer, 32) != 0) {
-			seq_refuse(it, CUSTODY__ERROR_CODE__UNAUTHENTICATED,
-				   "signer key %s is not registered", pk);
-			return false;
-		}
-		if (strcmp(d->owner, ev->actor) != 0) {
-			seq_refuse(it, CUSTODY__ERROR_CODE__FORBIDDEN,
-				   "device %s attests for its owner %s, not for %s", d->serial,
-				   d->owner, ev->actor);
-			return false;
-		}
-		return true;
-	}
+	if (key == NULL)
+		return authorize_device_key(it, ws) && relay_allowed(it, NULL, ws, ctx);
 	if (!seq_key_usable(it, key, ctx))
 		return false;
 	if (strcmp(key->party, ev->actor) != 0) {
@@ -159,17 +223,9 @@ static bool authorize(struct item *it, const struct state_ws *ws, const struct s
 			   ev->actor);
 		return false;
 	}
-	if (key->role == CUSTODY__ROLE__DEVICE
-		? ev->type != CUSTODY__EVENT_TYPE__ATTEST
-		: key->role != CUSTODY__ROLE__EXPORTER && key->role != CUSTODY__ROLE__OPERATOR &&
-		      key->role != CUSTODY__ROLE__CARRIER) {
-		seq_refuse(it, CUSTODY__ERROR_CODE__FORBIDDEN,
-			   "a key with role %s cannot submit %s events",
-			   enum_name(&custody__role__descriptor, key->role),
-			   enum_name(&custody__event_type__descriptor, ev->type));
-		return false;
-	}
-	return true;
+	if (auth_may_sign_event(key, ctx->reg, ev, ws, &v) != CU_OK)
+		return forbid(it, &v);
+	return relay_allowed(it, key, ws, ctx);
 }
 
 /* Do the facilities and parties the event names exist? */

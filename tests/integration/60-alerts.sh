@@ -36,6 +36,9 @@ admin register-facility nw-jp2 --name "Northwind Osaka" --owner northwind --oper
 admin register-party southwind --name "Southwind Hosting" --country JP --roles operator >/dev/null
 admin register-facility sw-jp --name "Southwind Kobe" --owner southwind --operator southwind \
 	--country JP --lat 34.69 --lon 135.20 >/dev/null
+# Only Southwind's own operator key may sign its receipts there (docs/auth.md).
+ctl keygen "$K/southwind.key" >/dev/null 2>&1
+admin register-key "$K/southwind.key.pub" --party southwind --role operator >/dev/null
 
 # A server with 8 H100s, shipped and received where it was sent: no alert.
 gpus=$(printf 'GPU-%04d ' $(seq 1 8))
@@ -63,7 +66,7 @@ set -e
 n=\$(cat "$K/raise.n" 2>/dev/null || echo 0); n=\$((n + 1)); echo \$n >"$K/raise.n"
 "$CUSTODYCTL" --key "$K/exporter.key" register --facility nw-us --kind chip --model H100-SXM RAISE-\$n >/dev/null
 "$CUSTODYCTL" --key "$K/exporter.key" ship --to nw-jp RAISE-\$n >/dev/null
-"$CUSTODYCTL" --key "$K/operator.key" receive --facility sw-jp RAISE-\$n >/dev/null
+"$CUSTODYCTL" --key "$K/southwind.key" receive --facility sw-jp RAISE-\$n >/dev/null
 EOS
 chmod +x "$K/raise.sh"
 
