@@ -7,12 +7,16 @@
  * parameters that are empty when unused, so every combination shares one
  * plan cache entry. The response borrows from the PGresults, so it is
  * packed inside the callback.
+ *
+ * Scoped requesters (auth.h) see only their scope's alerts: an exporter
+ * those about its devices, an operator those at facilities it operates.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "alert_row.h"
+#include "auth.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "enums.h"
@@ -37,6 +41,30 @@ static void fill_note(Custody__AlertNoteRecord *n, const PGresult *res, int r)
 	n->at_ms = db_value_i64(res, r, 4);
 }
 
+/*
+ * Answers and returns false unless the one alert in res exists and is in
+ * the requester's scope; a scoped requester gets FORBIDDEN either way.
+ */
+static bool may_read_alert(struct query *q, const PGresult *res)
+{
+	struct auth_id id;
+	struct alert_row row;
+
+	if (auth_whoami(q->req, &id) != CU_OK)
+		return false;
+	if (PQntuples(res) > 0) {
+		alert_row_fill(&row, res, 0);
+		if (auth_may_read_alert(&id, auth_registry(), row.alert.exporter,
+					row.alert.facility))
+			return true;
+	} else if (auth_reads_all(&id)) {
+		req_fail(q->req, CUSTODY__ERROR_CODE__NOT_FOUND, "alert %s does not exist", q->key);
+		return false;
+	}
+	auth_forbid(q->req, &id, "alerts", "alert %s is not in the scope of this key", q->key);
+	return false;
+}
+
 static void on_alert_one(struct query *q, const struct db_job *job)
 {
 	const PGresult *res = db_job_result(job, 0), *notes = db_job_result(job, 1);
@@ -48,10 +76,8 @@ static void on_alert_one(struct query *q, const struct db_job *job)
 	Custody__AlertNoteRecord *recs = calloc((size_t)n + 1, sizeof(*recs));
 	Custody__AlertNoteRecord **ptrs = calloc((size_t)n + 1, sizeof(*ptrs));
 
-	if (PQntuples(res) == 0) {
-		req_fail(q->req, CUSTODY__ERROR_CODE__NOT_FOUND, "alert %s does not exist", q->key);
+	if (!may_read_alert(q, res))
 		goto done;
-	}
 	if (recs == NULL || ptrs == NULL) {
 		req_fail(q->req, CUSTODY__ERROR_CODE__INTERNAL, "out of memory");
 		goto done;
@@ -159,6 +185,8 @@ void h_alerts(struct req *req, const Custody__Request *msg)
 	const Custody__AlertsRequest *in = msg->alerts;
 	uint32_t limit = query_limit(in->limit, ALERTS_PAGE, ALERTS_PAGE_MAX);
 	char err[ALERTS_ERR_MAX];
+	struct auth_id id;
+	struct auth_filters scope;
 	struct db_job *job;
 
 	if (in->id != 0) {
@@ -169,6 +197,9 @@ void h_alerts(struct req *req, const Custody__Request *msg)
 		req_fail(req, CUSTODY__ERROR_CODE__BAD_REQUEST, "%s", err);
 		return;
 	}
+	if (auth_whoami(req, &id) != CU_OK)
+		return;
+	auth_list_filters(&id, &scope);
 	job = query_job(req, on_alerts, "", limit);
 	if (job == NULL)
 		return;
@@ -182,7 +213,9 @@ void h_alerts(struct req *req, const Custody__Request *msg)
 					  : "");
 	db_param_i64(job, in->from_ms);
 	db_param_i64(job, in->to_ms);
-	db_param_text(job, in->exporter);
+	/* auth_check refused an exporter filter naming another party. */
+	db_param_text(job, scope.owner[0] != '\0' ? scope.owner : in->exporter);
 	db_param_i64(job, (int64_t)limit + 1);
+	db_param_text(job, scope.operator_);
 	query_submit(job);
 }

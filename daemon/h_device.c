@@ -4,7 +4,9 @@
  *
  * Each runs one job on the read lane; response fields borrow from the
  * PGresults, which live until the callback returns, so every response is
- * packed inside the callback.
+ * packed inside the callback. Each job first reads the device's scope
+ * columns, and answers only requesters whose scope holds the device
+ * (query_may_read_device, auth.h).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -52,12 +54,14 @@ static const char *container_class(const PGresult *sum)
 
 static void on_where(struct query *q, const struct db_job *job)
 {
-	const PGresult *res = db_job_result(job, 0), *sum = db_job_result(job, 1);
+	const PGresult *res = db_job_result(job, 1), *sum = db_job_result(job, 2);
 	Custody__Response resp = CUSTODY__RESPONSE__INIT;
 	Custody__DeviceState st = CUSTODY__DEVICE_STATE__INIT;
 	uint8_t head[32], last[32], key[32];
 
-	if (PQntuples(res) == 0) {
+	if (!query_may_read_device(q, db_job_result(job, 0), "where"))
+		return;
+	if (PQntuples(res) == 0) { /* gone between the two statements: cannot happen */
 		req_fail(q->req, CUSTODY__ERROR_CODE__NOT_FOUND, "device %s is not registered",
 			 q->key);
 		return;
@@ -101,6 +105,8 @@ void h_where(struct req *req, const Custody__Request *msg)
 
 	if (!serial_ok(req, serial) || (job = query_job(req, on_where, serial, 0)) == NULL)
 		return;
+	db_job_add(job, SQL_DEVICE_SCOPE);
+	db_param_text(job, serial);
 	db_job_add(job, SQL_WHERE);
 	db_param_text(job, serial);
 	db_job_add(job, SQL_CONTENTS_SUMMARY);
@@ -154,11 +160,8 @@ static void on_history(struct query *q, const struct db_job *job)
 	Custody__HistoryEntry **entries;
 	int rows = PQntuples(res);
 
-	if (PQntuples(exists) == 0) {
-		req_fail(q->req, CUSTODY__ERROR_CODE__NOT_FOUND, "device %s is not registered",
-			 q->key);
+	if (!query_may_read_device(q, exists, "history"))
 		return;
-	}
 	/* The query asked for one row more than the page, to tell if more follow. */
 	if ((uint32_t)rows > q->limit) {
 		rows = (int)q->limit;
@@ -197,7 +200,7 @@ void h_history(struct req *req, const Custody__Request *msg)
 	if (!serial_ok(req, h->serial) ||
 	    (job = query_job(req, on_history, h->serial, limit)) == NULL)
 		return;
-	db_job_add(job, SQL_DEVICE_EXISTS);
+	db_job_add(job, SQL_DEVICE_SCOPE);
 	db_param_text(job, h->serial);
 	db_job_add(job, SQL_HISTORY);
 	db_param_text(job, h->serial);
@@ -217,11 +220,8 @@ static void on_contents(struct query *q, const struct db_job *job)
 	Custody__ContentItem *items = calloc((size_t)rows + 1, sizeof(*items));
 	Custody__ContentItem **ptrs = calloc((size_t)rows + 1, sizeof(*ptrs));
 
-	if (PQntuples(exists) == 0) {
-		req_fail(q->req, CUSTODY__ERROR_CODE__NOT_FOUND, "device %s is not registered",
-			 q->key);
+	if (!query_may_read_device(q, exists, "contents"))
 		goto done;
-	}
 	if (items == NULL || ptrs == NULL) {
 		req_fail(q->req, CUSTODY__ERROR_CODE__INTERNAL, "out of memory");
 		goto done;
@@ -259,7 +259,7 @@ void h_contents(struct req *req, const Custody__Request *msg)
 
 	if (!serial_ok(req, serial) || (job = query_job(req, on_contents, serial, 0)) == NULL)
 		return;
-	db_job_add(job, SQL_DEVICE_EXISTS);
+	db_job_add(job, SQL_DEVICE_SCOPE);
 	db_param_text(job, serial);
 	db_job_add(job, SQL_CONTENTS);
 	db_param_text(job, serial);

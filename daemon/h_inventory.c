@@ -6,10 +6,16 @@
  * A device counts where it was last known to be (its facility); in-transit
  * and in-repair devices are counted at the facility they left, with their
  * status saying so. "On hand" means chips STORED or INSTALLED there.
+ *
+ * Scoped requesters (auth.h) count only what their scope holds: an
+ * exporter its own devices, an operator the facilities it operates (a
+ * country's inventory counts only those; another party's facility is
+ * FORBIDDEN before this handler runs).
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "enums.h"
@@ -135,6 +141,8 @@ void h_inventory(struct req *req, const Custody__Request *msg)
 	const Custody__InventoryRequest *in = msg->inventory;
 	bool by_facility = in->facility[0] != '\0';
 	uint32_t limit = query_limit(in->limit, LIST_PAGE, LIST_PAGE_MAX);
+	struct auth_id id;
+	struct auth_filters scope;
 	struct db_job *job;
 
 	if (by_facility == (in->country[0] != '\0')) {
@@ -152,6 +160,9 @@ void h_inventory(struct req *req, const Custody__Request *msg)
 		req_fail(req, CUSTODY__ERROR_CODE__BAD_REQUEST, "after_serial: not a valid serial");
 		return;
 	}
+	if (auth_whoami(req, &id) != CU_OK)
+		return;
+	auth_list_filters(&id, &scope);
 	job = query_job(req, on_inventory, by_facility ? in->facility : in->country, limit);
 	if (job == NULL)
 		return;
@@ -162,11 +173,15 @@ void h_inventory(struct req *req, const Custody__Request *msg)
 	}
 	db_job_add(job, by_facility ? SQL_INVENTORY_FACILITY : SQL_INVENTORY_COUNTRY);
 	db_param_text(job, by_facility ? in->facility : in->country);
+	db_param_text(job, scope.owner);
+	db_param_text(job, scope.operator_);
 	if (in->list_devices) {
 		db_job_add(job, by_facility ? SQL_LIST_FACILITY : SQL_LIST_COUNTRY);
 		db_param_text(job, by_facility ? in->facility : in->country);
 		db_param_text(job, in->after_serial);
 		db_param_i64(job, (int64_t)limit + 1);
+		db_param_text(job, scope.owner);
+		db_param_text(job, scope.operator_);
 	}
 	query_submit(job);
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "key.h"
@@ -174,6 +175,33 @@ static void on_inclusion_tiles(struct query *q, const struct db_job *job)
 	PQfreemem(bytes);
 }
 
+/*
+ * Inclusion by event id: answers FORBIDDEN and returns false unless the
+ * requester may read one of the event's devices, or is its actor, or is
+ * unscoped (regulator, admin, witness, local). A scoped requester gets
+ * FORBIDDEN for an unknown event too.
+ */
+static bool may_prove_event(struct query *q, const struct db_job *job)
+{
+	const PGresult *scope = db_job_size(job) > 2 ? db_job_result(job, 2) : NULL;
+	struct auth_id id;
+	struct auth_device d;
+	uint8_t key[32];
+
+	if (scope == NULL)
+		return true; /* unscoped: no scope was read */
+	if (auth_whoami(q->req, &id) != CU_OK)
+		return false;
+	for (int r = 0; r < PQntuples(scope); r++) {
+		query_device_scope(scope, r, &d, key);
+		if (strcmp(PQgetvalue(scope, r, 6), id.party) == 0 ||
+		    (!PQgetisnull(scope, r, 0) && auth_may_read_device(&id, auth_registry(), &d)))
+			return true;
+	}
+	auth_forbid(q->req, &id, "inclusion", "that event is not in the scope of this key");
+	return false;
+}
+
 static void on_inclusion_head(struct query *q, const struct db_job *job)
 {
 	const PGresult *cp = db_job_result(job, 0);
@@ -189,6 +217,8 @@ static void on_inclusion_head(struct query *q, const struct db_job *job)
 		return;
 	}
 	if (!checkpoint_row(q->req, cp, asked, &size))
+		return;
+	if (q->variant == 1 && !may_prove_event(q, job))
 		return;
 	if (q->limit == 1) { /* by name: the second result has the index */
 		const PGresult *found = db_job_result(job, 1);
@@ -232,6 +262,7 @@ void h_inclusion(struct req *req, const Custody__Request *msg)
 	int by = in->event_id.len > 0 ? 1 : in->facility[0] != '\0' ? 2 : in->key.len > 0 ? 3 : 0;
 	int named = (in->event_id.len > 0) + (in->facility[0] != '\0') + (in->key.len > 0);
 	char key[VALIDATE_SERIAL_MAX + 1];
+	struct auth_id id;
 	struct db_job *job;
 
 	if (named > 1 || (named == 1 && in->index != 0)) {
@@ -253,6 +284,8 @@ void h_inclusion(struct req *req, const Custody__Request *msg)
 		req_fail(req, CUSTODY__ERROR_CODE__BAD_REQUEST, "index or tree_size out of range");
 		return;
 	}
+	if (auth_whoami(req, &id) != CU_OK)
+		return;
 	/* The query carries the index and the size asked for to the next round. */
 	snprintf(key, sizeof(key), "%" PRIu64 " %" PRIu64, in->index, in->tree_size);
 	job = query_job(req, on_inclusion_head, key, by != 0);
@@ -264,6 +297,10 @@ void h_inclusion(struct req *req, const Custody__Request *msg)
 	if (by == 1) {
 		db_job_add(job, SQL_LOG_FIND_EVENT);
 		db_param_bytes(job, in->event_id.data, 32);
+		if (auth_access(msg->body_case, id.role) == AUTH_SCOPED && !auth_reads_all(&id)) {
+			db_job_add(job, SQL_EVENT_SCOPE);
+			db_param_bytes(job, in->event_id.data, 32);
+		}
 	} else if (by == 2) {
 		db_job_add(job, SQL_LOG_FIND_FACILITY);
 		db_param_text(job, in->facility);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "codec.h"
 #include "conn.h"
 #include "dispatch.h"
@@ -285,7 +286,15 @@ static void on_shipment(struct query *q, const struct db_job *job)
 	Custody__Response resp = CUSTODY__RESPONSE__INIT;
 	Custody__ShipmentNotice out = CUSTODY__SHIPMENT_NOTICE__INIT;
 	struct notice_parts p = {.event = NULL};
+	struct auth_id id;
 
+	if (auth_whoami(q->req, &id) != CU_OK)
+		goto done;
+	if (PQntuples(ev) == 0 && !auth_reads_all(&id)) {
+		auth_forbid(q->req, &id, "shipment", "event %s is not in the scope of this key",
+			    q->key);
+		goto done;
+	}
 	if (!shipment_ok(q, ev, &p))
 		goto done;
 	if (codec_hex_decode(q->key, p.id, sizeof(p.id)) != CU_OK ||
@@ -295,6 +304,12 @@ static void on_shipment(struct query *q, const struct db_job *job)
 	}
 	fill_event(&out, &p, ev);
 	fill_items(&out, &p, items);
+	if (!auth_may_read_shipment(&id, auth_registry(), out.exporter, out.from_facility,
+				    out.to_facility, out.carrier)) {
+		auth_forbid(q->req, &id, "shipment", "shipment %s is not in the scope of this key",
+			    q->key);
+		goto done;
+	}
 	resp.body_case = CUSTODY__RESPONSE__BODY_SHIPMENT;
 	resp.shipment = &out;
 	req_reply(q->req, &resp);

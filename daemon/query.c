@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "enums.h"
 #include "log.h"
 
 static struct db *read_db;
@@ -94,6 +95,37 @@ void query_submit(struct db_job *job)
 		req_fail(req, CUSTODY__ERROR_CODE__UNAVAILABLE, "%s",
 			 rc == CU_ERR_TOO_BIG ? "server busy: too many queries queued; retry later"
 					      : "database unavailable; retry later");
+}
+
+void query_device_scope(const PGresult *res, int r, struct auth_device *d, uint8_t key[32])
+{
+	d->owner = PQgetvalue(res, r, 0);
+	d->custodian = PQgetvalue(res, r, 1);
+	d->status = enum_value(&custody__device_status__descriptor, PQgetvalue(res, r, 2));
+	d->facility = PQgetvalue(res, r, 3);
+	d->destination = PQgetvalue(res, r, 4);
+	d->device_key = db_value_bytes(res, r, 5, key, 32) == CU_OK ? key : NULL;
+}
+
+bool query_may_read_device(struct query *q, const PGresult *res, const char *request)
+{
+	struct auth_id id;
+	struct auth_device d;
+	uint8_t key[32];
+
+	if (auth_whoami(q->req, &id) != CU_OK)
+		return false;
+	if (PQntuples(res) > 0) {
+		query_device_scope(res, 0, &d, key);
+		if (auth_may_read_device(&id, auth_registry(), &d))
+			return true;
+	} else if (auth_reads_all(&id)) {
+		req_fail(q->req, CUSTODY__ERROR_CODE__NOT_FOUND, "device %s is not registered",
+			 q->key);
+		return false;
+	}
+	auth_forbid(q->req, &id, request, "device %s is not in the scope of this key", q->key);
+	return false;
 }
 
 uint32_t query_limit(uint32_t asked, uint32_t fallback, uint32_t max)

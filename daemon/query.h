@@ -11,8 +11,10 @@
 #ifndef CUSTODY_QUERY_H
 #define CUSTODY_QUERY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "db.h"
 #include "validate.h"
 
@@ -42,6 +44,19 @@ struct query *query_of(struct db_job *job);
 
 /* Submits the job; if the read lane cannot take it, answers and frees. */
 void query_submit(struct db_job *job);
+
+/*
+ * The read scope of a device (auth.h): from the row of SQL_DEVICE_SCOPE
+ * (or of SQL_EVENT_SCOPE) in res, may q's requester read it? If not, or
+ * if res has no row, answers q->req and returns false: NOT_FOUND (device
+ * request names the device) to those who read everything, FORBIDDEN to
+ * everyone else, so a scoped requester learns nothing of devices outside
+ * its scope, not even whether they exist.
+ */
+bool query_may_read_device(struct query *q, const PGresult *res, const char *request);
+
+/* Fills d from row r of a SQL_DEVICE_SCOPE-shaped result; key: 32 bytes d points into. */
+void query_device_scope(const PGresult *res, int r, struct auth_device *d, uint8_t key[32]);
 
 /* Page size from a request's limit: 0 -> fallback, capped at max. */
 uint32_t query_limit(uint32_t asked, uint32_t fallback, uint32_t max);

@@ -212,7 +212,10 @@ static const char *const texts[SQL_COUNT] = {
 	" coalesce(bool_or(d.eccn_class = '3A090.a'), false),"
 	" coalesce(bool_or(d.eccn_class = '3A090.b'), false)"
 	" FROM t JOIN devices d USING (serial)",
-    [SQL_DEVICE_EXISTS] = "SELECT 1 FROM devices WHERE serial = $1",
+    /* what the read scopes need (auth.h): owner, custodian, status, facility, destination, key */
+    [SQL_DEVICE_SCOPE] =
+	"SELECT owner_id, custodian_id, status, facility_id,"
+	" coalesce(dest_facility_id, ''), device_key FROM devices WHERE serial = $1",
     /*
 	 * seq, id, type, actor, occurred_at, recorded_at, facility, prev id,
 	 * via, body, signer, sig
@@ -227,22 +230,33 @@ static const char *const texts[SQL_COUNT] = {
 		    " ORDER BY ed.seq LIMIT $3::bigint",
     [SQL_FACILITY_EXISTS] = "SELECT 1 FROM facilities WHERE id = $1",
     /* kind, status, count, tpp */
+    /* $2 owner, $3 operator: the requester's scope ('' = none; auth_list_filters) */
     [SQL_INVENTORY_FACILITY] = "SELECT kind, status, count(*), coalesce(sum(tpp), 0)"
 			       " FROM devices WHERE facility_id = $1"
+			       " AND ($2::text = '' OR owner_id = $2::text)"
+			       " AND ($3::text = '' OR facility_id IN"
+			       " (SELECT id FROM facilities WHERE operator_id = $3::text))"
 			       " GROUP BY kind, status ORDER BY kind, status",
     [SQL_INVENTORY_COUNTRY] = "SELECT d.kind, d.status, count(*), coalesce(sum(d.tpp), 0)"
 			      " FROM devices d JOIN facilities f ON f.id = d.facility_id"
 			      " WHERE f.country = $1"
+			      " AND ($2::text = '' OR d.owner_id = $2::text)"
+			      " AND ($3::text = '' OR f.operator_id = $3::text)"
 			      " GROUP BY d.kind, d.status ORDER BY d.kind, d.status",
     /* serial, kind, model, eccn_class, tpp, status, facility, container, location */
     [SQL_LIST_FACILITY] = "SELECT serial, kind, model, eccn_class, tpp, status, facility_id,"
 			  " coalesce(parent_serial, ''), location FROM devices"
 			  " WHERE facility_id = $1 AND serial > $2"
+			  " AND ($4::text = '' OR owner_id = $4::text)"
+			  " AND ($5::text = '' OR facility_id IN"
+			  " (SELECT id FROM facilities WHERE operator_id = $5::text))"
 			  " ORDER BY serial LIMIT $3::bigint",
     [SQL_LIST_COUNTRY] = "SELECT d.serial, d.kind, d.model, d.eccn_class, d.tpp, d.status,"
 			 " d.facility_id, coalesce(d.parent_serial, ''), d.location"
 			 " FROM devices d JOIN facilities f ON f.id = d.facility_id"
 			 " WHERE f.country = $1 AND d.serial > $2"
+			 " AND ($4::text = '' OR d.owner_id = $4::text)"
+			 " AND ($5::text = '' OR f.operator_id = $5::text)"
 			 " ORDER BY d.serial LIMIT $3::bigint",
     /* serial, kind, model, parent, depth, status, tpp, eccn_class */
     [SQL_CONTENTS] = "WITH RECURSIVE t(serial, depth, path) AS ("
@@ -302,13 +316,18 @@ static const char *const texts[SQL_COUNT] = {
 				" AND a.raised_at >= custody_ts($7::bigint)"
 				" AND ($8::bigint = 0 OR a.raised_at < custody_ts($8::bigint))"
 				" AND ($9::text = '' OR a.exporter_id = $9::text)"
+				" AND ($11::text = '' OR a.facility_id IN"
+				" (SELECT id FROM facilities WHERE operator_id = $11::text))"
 				" ORDER BY a.id LIMIT $10::bigint",
     /* $1 id */
     [SQL_ALERT_ONE] = ALERT_SELECT " WHERE a.id = $1::bigint",
     /* admin seq, party, state ('' for a comment), note, noted at; $1 alert id */
     [SQL_ALERT_NOTES] = "SELECT admin_seq, party_id, state, note, custody_ms(noted_at)"
 			" FROM alert_notes WHERE alert_id = $1::bigint ORDER BY admin_seq",
-    /* watch catch-up: $1 after id, $2 country, $3 facility, $4 rule, $5 exporter, $6 limit */
+    /*
+     * watch catch-up: $1 after id, $2 country, $3 facility, $4 rule, $5 exporter, $6 limit,
+     * $7 operator of the alert's facility
+     */
     [SQL_ALERTS_AFTER] =
 	ALERT_SELECT " WHERE a.id > $1::bigint"
 		     " AND ($2::text = '' OR a.country = $2::text)"
@@ -316,6 +335,8 @@ static const char *const texts[SQL_COUNT] = {
 		     " AND ($4::text = '' OR a.rule = $4::text"
 		     "  OR (right($4::text, 1) = '.' AND starts_with(a.rule, $4::text)))"
 		     " AND ($5::text = '' OR a.exporter_id = $5::text)"
+		     " AND ($7::text = '' OR a.facility_id IN"
+		     " (SELECT id FROM facilities WHERE operator_id = $7::text))"
 		     " ORDER BY a.id LIMIT $6::bigint",
     [SQL_ALERT_MAX_ID] = "SELECT coalesce(max(id), 0) FROM alerts",
     /* The report's period ($2, $3) if party $1 exists: the callback needs it. */
@@ -381,6 +402,15 @@ static const char *const texts[SQL_COUNT] = {
     /* index of the entry of event $1 */
     [SQL_LOG_FIND_EVENT] = "SELECT l.idx FROM log_entries l JOIN events e ON e.seq = l.seq"
 			   " WHERE l.kind = 'ENTRY_EVENT' AND e.id = $1",
+    /*
+     * The scope columns of SQL_DEVICE_SCOPE for every device event $1
+     * touched, then its actor (one row of NULLs and the actor if none: a
+     * rejected event links no device).
+     */
+    [SQL_EVENT_SCOPE] = "SELECT d.owner_id, d.custodian_id, d.status, d.facility_id,"
+			" coalesce(d.dest_facility_id, ''), d.device_key, e.actor_id"
+			" FROM events e LEFT JOIN event_devices ed ON ed.seq = e.seq"
+			" LEFT JOIN devices d ON d.serial = ed.serial WHERE e.id = $1",
     /* level, index, width, hashes: the widest row of each tile ($1 levels, $2 indexes) */
     [SQL_LOG_TILES_AT] = "SELECT DISTINCT ON (t.level, t.idx) t.level, t.idx, t.width, t.hashes"
 			 " FROM log_tiles t JOIN unnest($1::int[], $2::bigint[]) AS w(level, idx)"

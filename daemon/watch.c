@@ -20,6 +20,10 @@
  * drained. A live watcher that falls behind is told so and disconnected
  * (watch.h): holding its alerts would need unbounded memory.
  *
+ * Scope: a scoped requester's watch (auth.h) is held to its alerts, an
+ * exporter's to its devices, an operator's to the facilities it operates
+ * (looked up in the registry as each alert is pushed).
+ *
  * Lifetime: the connection tells us when it closes (conn_observe); from
  * then on the watch never touches it. A watch whose page is being read
  * when that happens is freed by the page's callback.
@@ -33,6 +37,7 @@
 #include <string.h>
 
 #include "alert_row.h"
+#include "auth.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "log.h"
@@ -63,7 +68,8 @@ struct watch {
 	char facility[VALIDATE_ID_MAX + 1];
 	char rule[VALIDATE_ID_MAX + 1];
 	char exporter[VALIDATE_ID_MAX + 1];
-	uint64_t last_sent; /* highest id pushed (or the client's after_id) */
+	char operator_[VALIDATE_ID_MAX + 1]; /* scope: alerts at facilities it operates */
+	uint64_t last_sent;		     /* highest id pushed (or the client's after_id) */
 	enum watch_phase phase;
 	/* Pending alerts were dropped since the page in flight was asked for. */
 	bool missed;
@@ -164,6 +170,8 @@ static bool watch_matches(const struct watch *w, const Custody__Alert *a)
 	return (w->country[0] == '\0' || strcmp(w->country, str(a->country)) == 0) &&
 	       (w->facility[0] == '\0' || strcmp(w->facility, str(a->facility)) == 0) &&
 	       (w->exporter[0] == '\0' || strcmp(w->exporter, str(a->exporter)) == 0) &&
+	       (w->operator_[0] == '\0' ||
+		auth_operates(auth_registry(), w->operator_, str(a->facility))) &&
 	       alert_row_rule_matches(w->rule, str(a->rule));
 }
 
@@ -254,6 +262,7 @@ static int submit_page(struct watch *w)
 	db_param_text(job, w->rule);
 	db_param_text(job, w->exporter);
 	db_param_i64(job, WATCH_PAGE);
+	db_param_text(job, w->operator_);
 	rc = db_submit(watch_db, DB_LANE_READ, job);
 	if (rc != CU_OK) {
 		db_job_free(job);
@@ -400,7 +409,12 @@ static void on_drained(void *arg)
 /* ---- the request ---------------------------------------------------------- */
 
 /* A new attached watch for req's connection; NULL (req answered) on failure. */
-static struct watch *watch_new(struct req *req, const Custody__WatchRequest *in)
+/*
+ * A new watch on req's connection with in's filters narrowed to scope
+ * (auth_list_filters); NULL with req answered on failure.
+ */
+static struct watch *watch_new(struct req *req, const Custody__WatchRequest *in,
+			       const struct auth_filters *scope)
 {
 	struct watch *w = calloc(1, sizeof(*w));
 
@@ -418,7 +432,10 @@ static struct watch *watch_new(struct req *req, const Custody__WatchRequest *in)
 	snprintf(w->country, sizeof(w->country), "%s", in->country);
 	snprintf(w->facility, sizeof(w->facility), "%s", in->facility);
 	snprintf(w->rule, sizeof(w->rule), "%s", in->rule);
-	snprintf(w->exporter, sizeof(w->exporter), "%s", in->exporter);
+	/* auth_check refused an exporter filter naming another party. */
+	snprintf(w->exporter, sizeof(w->exporter), "%s",
+		 scope->owner[0] != '\0' ? scope->owner : in->exporter);
+	snprintf(w->operator_, sizeof(w->operator_), "%s", scope->operator_);
 	snprintf(w->peer, sizeof(w->peer), "%s", req_peer(req));
 	w->conn = req_conn(req);
 	w->req = req;
@@ -435,6 +452,8 @@ void h_watch(struct req *req, const Custody__Request *msg)
 {
 	const Custody__WatchRequest *in = msg->watch;
 	char err[WATCH_ERR_MAX];
+	struct auth_id id;
+	struct auth_filters scope;
 	struct watch *w;
 	int rc;
 
@@ -443,7 +462,10 @@ void h_watch(struct req *req, const Custody__Request *msg)
 		req_fail(req, CUSTODY__ERROR_CODE__BAD_REQUEST, "%s", err);
 		return;
 	}
-	w = watch_new(req, in);
+	if (auth_whoami(req, &id) != CU_OK)
+		return;
+	auth_list_filters(&id, &scope);
+	w = watch_new(req, in, &scope);
 	if (w == NULL)
 		return;
 	rc = submit_page(w);
