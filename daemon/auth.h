@@ -159,6 +159,13 @@ CU_MUST_USE int auth_whoami(struct req *req, struct auth_id *out);
 void auth_forbid(struct req *req, const struct auth_id *id, const char *request, const char *fmt,
 		 ...) __attribute__((format(printf, 4, 5)));
 
+/*
+ * Is principal p (a copy kept beyond its request, e.g. by a watch) still
+ * allowed to send body requests now? For keys revoked or expired since,
+ * or roles no longer allowed, false; why (AUTH_WHY_MAX bytes) says why.
+ */
+bool auth_still_allowed(const struct principal *p, Custody__Request__BodyCase body, char *why);
+
 /* The registry auth checks use (the sequencer's last committed one). */
 const struct registry *auth_registry(void);
 

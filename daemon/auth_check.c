@@ -47,6 +47,24 @@ void auth_forbid(struct req *req, const struct auth_id *id, const char *request,
 		 auth_role_name(id), request);
 }
 
+bool auth_still_allowed(const struct principal *p, Custody__Request__BodyCase body, char *why)
+{
+	struct auth_id id;
+	struct auth_verdict v;
+	bool bootstrap = p->kind == PRINCIPAL_KEY && sequencer_is_bootstrap_admin(p->pubkey);
+
+	if (auth_resolve(p, auth_registry(), bootstrap, codec_now_ms(), &id, &v) != CU_OK) {
+		snprintf(why, AUTH_WHY_MAX, "%s", v.why);
+		return false;
+	}
+	if (id.kind == PRINCIPAL_KEY && auth_access(body, id.role) == AUTH_DENIED) {
+		snprintf(why, AUTH_WHY_MAX, "a %s key may not send %s requests",
+			 auth_role_name(&id), auth_request_name(body));
+		return false;
+	}
+	return true;
+}
+
 int auth_check(struct req *req, const Custody__Request *msg)
 {
 	const char *name = auth_request_name(msg->body_case);

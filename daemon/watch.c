@@ -22,7 +22,8 @@
  *
  * Scope: a scoped requester's watch (auth.h) is held to its alerts, an
  * exporter's to its devices, an operator's to the facilities it operates
- * (looked up in the registry as each alert is pushed).
+ * (looked up in the registry as each alert is pushed); a key revoked or
+ * expired while watching loses its watch at the next live alert.
  *
  * Lifetime: the connection tells us when it closes (conn_observe); from
  * then on the watch never touches it. A watch whose page is being read
@@ -69,6 +70,7 @@ struct watch {
 	char rule[VALIDATE_ID_MAX + 1];
 	char exporter[VALIDATE_ID_MAX + 1];
 	char operator_[VALIDATE_ID_MAX + 1]; /* scope: alerts at facilities it operates */
+	struct principal who;		     /* who watches: checked again before each push */
 	uint64_t last_sent;		     /* highest id pushed (or the client's after_id) */
 	enum watch_phase phase;
 	/* Pending alerts were dropped since the page in flight was asked for. */
@@ -223,6 +225,7 @@ static void hold_back(struct watch *w, const Custody__Alert *alert)
 void watch_publish(const Custody__Alert *alert)
 {
 	struct watch *w, *next;
+	char why[AUTH_WHY_MAX];
 
 	for (w = watches; w != NULL; w = next) {
 		next = w->next;
@@ -230,6 +233,12 @@ void watch_publish(const Custody__Alert *alert)
 			continue;
 		if (w->phase != WATCH_LIVE) {
 			hold_back(w, alert);
+			continue;
+		}
+		if (!auth_still_allowed(&w->who, CUSTODY__REQUEST__BODY_WATCH, why)) {
+			log_warn("alert watcher %s loses its watch: %s", w->peer, why);
+			watch_abort(w, CUSTODY__ERROR_CODE__UNAUTHENTICATED,
+				    "the watching key may no longer watch alerts");
 			continue;
 		}
 		/* CU_ERR_IO: the connection is closing; it will tell us. */
@@ -436,6 +445,7 @@ static struct watch *watch_new(struct req *req, const Custody__WatchRequest *in,
 	snprintf(w->exporter, sizeof(w->exporter), "%s",
 		 scope->owner[0] != '\0' ? scope->owner : in->exporter);
 	snprintf(w->operator_, sizeof(w->operator_), "%s", scope->operator_);
+	w->who = *req_principal(req);
 	snprintf(w->peer, sizeof(w->peer), "%s", req_peer(req));
 	w->conn = req_conn(req);
 	w->req = req;

@@ -333,7 +333,7 @@ static void expect_allowed(enum who w, struct any_req *r)
 		fail_msg("%s: refused (%s)", who_name[w], v.why);
 }
 
-/* Requests the table allows a role but whose content leaves its scope. */
+/* Envelopes the table allows a role but signed by keys outside its scope. */
 static void test_decide_out_of_scope(void **state)
 {
 	struct any_req r;
@@ -364,6 +364,16 @@ static void test_decide_out_of_scope(void **state)
 	make(&r, CUSTODY__REQUEST__BODY_SUBMIT, W_OPR, &id);
 	memcpy(r.pk, (uint8_t[32]){0x22}, 32);
 	expect_allowed(W_OPR, &r);
+}
+
+/* Inclusion, cosignatures, reports and filters outside the scope. */
+static void test_decide_out_of_scope_content(void **state)
+{
+	struct any_req r;
+	struct auth_id id;
+
+	(void)state;
+	resolve(W_EXP, &id);
 	/* Inclusion by index gives away arbitrary entries. */
 	for (int w = W_EXP; w <= W_DEV; w++) {
 		make(&r, CUSTODY__REQUEST__BODY_INCLUSION, (enum who)w, &id);
@@ -651,6 +661,7 @@ int main(void)
 	    cmocka_unit_test(test_table_matches),
 	    cmocka_unit_test_setup_teardown(test_decide_every_request_every_role, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_decide_out_of_scope, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_decide_out_of_scope_content, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_read_device, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_filters_alerts_shipments, setup, teardown),
