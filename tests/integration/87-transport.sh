@@ -27,7 +27,7 @@ admin register-key "$K/exporter.key.pub" --party northwind --role exporter >/dev
 admin register-facility nw-us --name "Northwind US" --owner northwind --operator northwind \
 	--country US --lat 45.52 --lon -122.99 >/dev/null
 
-ITEST_KEY=$K/exporter.key "$BUILD/tests/itest_transport"
+ITEST_KEY=$K/exporter.key ITEST_DAEMON_PID=$DAEMON_PID "$BUILD/tests/itest_transport"
 
 # --- custodyctl over TCP ----------------------------------------------------------
 tcp() { ctl --server "$DAEMON_TCP" "$@"; }
@@ -71,5 +71,5 @@ export ITEST_RATE_BURST=20
 	echo "key_rate_burst = $ITEST_RATE_BURST"
 } >>"$DAEMON_CONF"
 daemon_restart
-ITEST_KEY=$K/exporter.key "$BUILD/tests/itest_transport" timeouts
+ITEST_KEY=$K/exporter.key ITEST_DAEMON_PID=$DAEMON_PID "$BUILD/tests/itest_transport" timeouts
 echo "transport: all checks passed"

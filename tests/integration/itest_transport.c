@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -411,23 +413,73 @@ static void test_idle_timeout(void **state)
 	print_message("idle connection closed after %lld ms\n", (long long)(now_ms() - t0));
 }
 
+/* The daemon's resident memory in KiB (from /proc; ITEST_DAEMON_PID). */
+static long daemon_rss_kib(void)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%lld/status",
+		 (long long)env_i64("ITEST_DAEMON_PID", 0));
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kib = atol(line + 6);
+	}
+	fclose(f);
+	assert_true(kib > 0);
+	return kib;
+}
+
+/*
+ * A client that pipelines requests without end and never reads an answer
+ * (a child process, blocked in send once custodyd stops reading from it):
+ * custodyd stops reading once the unsent output reaches
+ * max_output_bytes_per_connection, so its memory stays bounded. Returns
+ * the child's pid; the caller kills it.
+ */
+static pid_t start_stalled_reader(void)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		Custody__Request req;
+		Custody__KeyInfoRequest ki;
+		int fd = connect_as(good_key);
+
+		key_info_request(&req, &ki, good_key);
+		for (;;)
+			send_request(fd, &req);
+	}
+	usleep(1500 * 1000); /* until its output fills up and custodyd stops reading */
+	return pid;
+}
+
 /*
  * Hundreds of sockets that never finish a handshake (more than
  * max_handshakes), one that dribbles its first message a byte at a time,
- * and one that stops mid-frame after its handshake: a new client still
- * gets its handshake and an answer at once.
+ * one that stops mid-frame after its handshake, and one that sends without
+ * ever reading: a new client still gets its handshake and an answer at
+ * once, and custodyd's memory stays bounded.
  */
 static void test_flood_does_not_starve(void **state)
 {
 	enum { N_IDLE = 300 };
 	static uint8_t wire[CHANNEL_MAX_WIRE_BYTES];
 	int idle[N_IDLE], dribbler, stalled, fd;
+	pid_t reader;
 	uint8_t pk[32];
 	struct channel *ch;
 	size_t n;
 	int64_t t0, worst = 0;
+	long rss_before, rss_after;
 
 	(void)state;
+	rss_before = daemon_rss_kib();
+	reader = start_stalled_reader();
 	for (int i = 0; i < N_IDLE; i++)
 		idle[i] = connect_tcp_raw();
 	server_pubkey(pk);
@@ -445,10 +497,16 @@ static void test_flood_does_not_starve(void **state)
 		if (now_ms() - t0 > worst)
 			worst = now_ms() - t0;
 	}
-	print_message("under %d silent sockets, a dribbler and a stalled client: worst handshake "
-		      "+ answer %lld ms\n",
-		      N_IDLE, (long long)worst);
+	rss_after = daemon_rss_kib();
+	print_message(
+	    "under %d silent sockets, a dribbler, a stalled sender and a client that "
+	    "never reads: worst handshake + answer %lld ms; custodyd RSS %ld -> %ld KiB\n",
+	    N_IDLE, (long long)worst, rss_before, rss_after);
 	assert_true(worst < 2000);
+	/* The stalled reader holds at most its output limit (4 MiB) and one frame. */
+	assert_true(rss_after - rss_before < 32 * 1024);
+	kill(reader, SIGKILL);
+	waitpid(reader, NULL, 0);
 	channel_free(ch);
 	for (int i = 0; i < N_IDLE; i++)
 		close(idle[i]);
