@@ -293,9 +293,14 @@ static enum step take_message(struct watch *w, const Custody__Response *r, uint6
 static enum step subscribe(struct watch *w, uint64_t *request_id)
 {
 	Custody__Request req = CUSTODY__REQUEST__INIT;
+	struct net_identity id;
+	uint8_t server_pk[KEY_PUBLIC_BYTES];
 	char err[NET_ERR_MAX];
-	int rc = net_open(w->ctl->server, w->ctl->timeout_ms, &w->conn, err, sizeof(err));
+	int rc = ctl_identity(w->ctl, &id, server_pk);
 
+	if (rc != CU_OK)
+		return fatal(w, rc);
+	rc = net_open(w->ctl->server, w->ctl->timeout_ms, &id, &w->conn, err, sizeof(err));
 	if (rc == CU_ERR_INVALID)
 		return fatal(w, ctl_usage_error(w->ctl, "--server: %s", err));
 	if (rc != CU_OK)

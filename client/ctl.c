@@ -28,8 +28,10 @@ void ctl_init(struct ctl *ctl)
 {
 	const char *server = getenv("CUSTODY_SERVER");
 	const char *key = getenv("CUSTODY_KEY");
+	const char *server_key = getenv("CUSTODY_SERVER_KEY");
 
 	memset(ctl, 0, sizeof(*ctl));
+	ctl->server_key = server_key != NULL && server_key[0] != '\0' ? server_key : NULL;
 	ctl->server = server != NULL && server[0] != '\0' ? server : CTL_DEFAULT_SERVER;
 	ctl->key_path = key != NULL && key[0] != '\0' ? key : NULL;
 	ctl->timeout_ms = CTL_DEFAULT_TIMEOUT_MS;
@@ -40,6 +42,8 @@ void ctl_cleanup(struct ctl *ctl)
 {
 	net_close(ctl->conn);
 	ctl->conn = NULL;
+	key_free(ctl->conn_key);
+	ctl->conn_key = NULL;
 }
 
 void ctl_set_status(struct ctl *ctl, int status)
@@ -340,15 +344,48 @@ int ctl_load_pub(struct ctl *ctl, const char *what, const char *spec, uint8_t pk
 	return CU_OK;
 }
 
+static bool is_unix_server(const char *server)
+{
+	return strncmp(server, "unix:", 5) == 0;
+}
+
+int ctl_identity(struct ctl *ctl, struct net_identity *id, uint8_t server_pk[KEY_PUBLIC_BYTES])
+{
+	int rc;
+
+	id->key = NULL;
+	id->server_pk = NULL;
+	if (is_unix_server(ctl->server))
+		return CU_OK;
+	if (ctl->server_key == NULL)
+		return ctl_usage_error(ctl,
+				       "%s is a TCP address: pin the server's public key with "
+				       "--server-key KEY or CUSTODY_SERVER_KEY",
+				       ctl->server);
+	rc = ctl_load_pub(ctl, "--server-key", ctl->server_key, server_pk);
+	if (rc == CU_OK && ctl->conn_key == NULL)
+		rc = ctl_load_key(ctl, &ctl->conn_key);
+	if (rc != CU_OK)
+		return rc;
+	id->key = ctl->conn_key;
+	id->server_pk = server_pk;
+	return CU_OK;
+}
+
 /* Opens the connection on first use. */
 static int ctl_connect(struct ctl *ctl)
 {
+	struct net_identity id;
+	uint8_t server_pk[KEY_PUBLIC_BYTES];
 	char err[NET_ERR_MAX];
 	int rc;
 
 	if (ctl->conn != NULL)
 		return CU_OK;
-	rc = net_open(ctl->server, ctl->timeout_ms, &ctl->conn, err, sizeof(err));
+	rc = ctl_identity(ctl, &id, server_pk);
+	if (rc != CU_OK)
+		return rc;
+	rc = net_open(ctl->server, ctl->timeout_ms, &id, &ctl->conn, err, sizeof(err));
 	if (rc == CU_ERR_INVALID) {
 		rc = ctl_fail(ctl, CTL_EXIT_USAGE, "USAGE", "--server: %s", err);
 		ctl_note(PROG ": see '" PROG " --help'");
@@ -359,6 +396,29 @@ static int ctl_connect(struct ctl *ctl)
 	return CU_OK;
 }
 
+/*
+ * A send failed: the server may have refused the connection with an error
+ * before closing it (a Unix peer it does not allow, too many connections),
+ * and that error says more than the broken pipe.
+ */
+static int send_failed(struct ctl *ctl)
+{
+	char why[NET_ERR_MAX];
+	Custody__Response *r = NULL;
+	int rc;
+
+	snprintf(why, sizeof(why), "%s", net_error(ctl->conn));
+	if (net_recv(ctl->conn, &r) == CU_OK) {
+		if (r->body_case == CUSTODY__RESPONSE__BODY_ERROR && r->error != NULL) {
+			rc = ctl_server_error(ctl, r->error);
+			custody__response__free_unpacked(r, NULL);
+			return rc;
+		}
+		custody__response__free_unpacked(r, NULL);
+	}
+	return ctl_fail(ctl, CTL_EXIT_IO, "IO", "%s: %s", ctl->server, why);
+}
+
 int ctl_send(struct ctl *ctl, Custody__Request *req, uint64_t *id)
 {
 	int rc = ctl_connect(ctl);
@@ -367,8 +427,7 @@ int ctl_send(struct ctl *ctl, Custody__Request *req, uint64_t *id)
 		return rc;
 	rc = net_send(ctl->conn, req, id);
 	if (rc != CU_OK)
-		return ctl_fail(ctl, CTL_EXIT_IO, "IO", "%s: %s", ctl->server,
-				net_error(ctl->conn));
+		return send_failed(ctl);
 	return CU_OK;
 }
 

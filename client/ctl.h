@@ -25,6 +25,7 @@
 #include "cu_err.h"
 #include "custody.pb-c.h"
 #include "key.h"
+#include "net.h"
 
 /* Process exit statuses. */
 enum ctl_exit {
@@ -43,12 +44,14 @@ enum ctl_exit {
 struct net_conn;
 
 struct ctl {
-	const char *server;   /* --server, $CUSTODY_SERVER or the default */
-	const char *key_path; /* --key or $CUSTODY_KEY; NULL if neither */
-	bool json;	      /* --json */
-	int timeout_ms;	      /* --timeout */
-	const char *cmd_name; /* the command being run, for messages */
-	const char *cmd_help; /* its one-line help */
+	const char *server;	 /* --server, $CUSTODY_SERVER or the default */
+	const char *key_path;	 /* --key or $CUSTODY_KEY; NULL if neither */
+	const char *server_key;	 /* --server-key or $CUSTODY_SERVER_KEY (TCP); NULL if neither */
+	struct cu_key *conn_key; /* our identity on TCP, loaded by the first connect */
+	bool json;		 /* --json */
+	int timeout_ms;		 /* --timeout */
+	const char *cmd_name;	 /* the command being run, for messages */
+	const char *cmd_help;	 /* its one-line help */
 	const char *cmd_usage;
 	struct net_conn *conn; /* opened by the first request */
 	int exit_status;       /* enum ctl_exit, set by the first error */
@@ -140,6 +143,15 @@ CU_MUST_USE int ctl_key_error(struct ctl *ctl, const char *path, int rc);
  * needed. *id gets the request id.
  */
 CU_MUST_USE int ctl_send(struct ctl *ctl, Custody__Request *req, uint64_t *id);
+
+/*
+ * What net_open needs for ctl->server: nothing on a Unix socket; over TCP
+ * our key (--key, loaded once and kept in ctl) and the pinned server key
+ * (--server-key, parsed into server_pk, which *id then points to).
+ * Reports usage and key-file errors itself.
+ */
+CU_MUST_USE int ctl_identity(struct ctl *ctl, struct net_identity *id,
+			     uint8_t server_pk[KEY_PUBLIC_BYTES]);
 
 /*
  * Receives the next response (see net_recv); *resp is owned by the caller.

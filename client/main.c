@@ -154,9 +154,13 @@ static const struct cmd_def commands[] = {
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static const struct option global_opts[] = {
-    {"server", required_argument, NULL, 's'}, {"key", required_argument, NULL, 'k'},
-    {"json", no_argument, NULL, 'j'},	      {"timeout", required_argument, NULL, 't'},
-    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
+    {"server", required_argument, NULL, 's'},
+    {"key", required_argument, NULL, 'k'},
+    {"json", no_argument, NULL, 'j'},
+    {"timeout", required_argument, NULL, 't'},
+    {"server-key", required_argument, NULL, 'S'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 /* The command called name (borrowed), or NULL; the result is static. */
@@ -176,8 +180,8 @@ static const struct cmd_def *find_command(const char *name)
 /* Prints the overview of options and commands to f (borrowed). */
 static void print_help(FILE *f)
 {
-	fprintf(f, "usage: " PROG " [--server ADDR] [--key FILE] [--json] [--timeout SECONDS]\n"
-		   "                  COMMAND [ARGS]\n"
+	fprintf(f, "usage: " PROG " [--server ADDR] [--server-key KEY] [--key FILE] [--json]\n"
+		   "                  [--timeout SECONDS] COMMAND [ARGS]\n"
 		   "\n"
 		   "Client of custodyd, the chain-of-custody registry of export-controlled AI\n"
 		   "hardware.\n"
@@ -185,7 +189,11 @@ static void print_help(FILE *f)
 		   "Global options:\n"
 		   "  --server ADDR      unix:/path/to.sock, HOST:PORT or [IPv6]:PORT\n"
 		   "                     (default $CUSTODY_SERVER, else " CTL_DEFAULT_SERVER ")\n"
-		   "  --key FILE         secret key for signing and whoami (default $CUSTODY_KEY)\n"
+		   "  --server-key KEY   TCP: the server's public key to pin (base64, hex or a\n"
+		   "                     .pub file; default $CUSTODY_SERVER_KEY); the Noise\n"
+		   "                     handshake refuses any other server\n"
+		   "  --key FILE         secret key for signing, whoami and the TCP handshake\n"
+		   "                     (default $CUSTODY_KEY)\n"
 		   "  --json             print one JSON document on stdout\n"
 		   "  --timeout SECONDS  connect/read/write timeout (default 30)\n"
 		   "\n"
@@ -213,6 +221,9 @@ static int parse_global(struct ctl *ctl, int argc, char **argv, bool *help, int 
 			break;
 		case 'k':
 			ctl->key_path = optarg;
+			break;
+		case 'S':
+			ctl->server_key = optarg;
 			break;
 		case 'j':
 			ctl->json = true;

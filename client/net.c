@@ -6,6 +6,12 @@
  * that drips one byte a second cannot stretch it). Writes use MSG_NOSIGNAL
  * so a server that hangs up gives an error, not SIGPIPE.
  *
+ * Over TCP everything travels inside the Noise channel (channel.h): the
+ * handshake runs in net_open, pinned to the server key the caller gives,
+ * and frames are then sealed on the way out and opened on the way in; the
+ * plaintext of the last transport message waits in a buffer of the
+ * connection until the frame reader takes it.
+ *
  * A long-running command (watch) blocks its stop signals and hands us the
  * mask to wait with (net_set_interrupt): a signal can then only arrive
  * inside ppoll, after the stop flag was checked, so none is lost between
@@ -30,6 +36,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
+#include "channel.h"
 #include "frame.h"
 
 #define UNIX_PREFIX "unix:"
@@ -39,6 +48,10 @@ struct net_conn {
 	int timeout_ms;
 	uint64_t next_id;
 	char err[NET_ERR_MAX];
+	struct channel *ch; /* TCP: the Noise channel; NULL on Unix */
+	uint8_t *wire;	    /* CHANNEL_MAX_WIRE_BYTES: one message in or out */
+	uint8_t *plain;	    /* CHANNEL_MAX_PLAINTEXT: the last message opened */
+	size_t plain_off, plain_len;
 };
 
 /* Writes a reason into err (err_size bytes) and returns rc: one-line failures. */
@@ -254,14 +267,23 @@ static int open_tcp(const char *server, int64_t deadline_ms, int *fd, char *err,
 	return rc;
 }
 
-int net_open(const char *server, int timeout_ms, struct net_conn **out, char *err, size_t err_size)
+static int handshake(struct net_conn *c, const char *server, const struct net_identity *id);
+
+int net_open(const char *server, int timeout_ms, const struct net_identity *id,
+	     struct net_conn **out, char *err, size_t err_size)
 {
 	int64_t deadline_ms = monotonic_ms() + timeout_ms;
+	bool is_unix = strncmp(server, UNIX_PREFIX, strlen(UNIX_PREFIX)) == 0;
 	struct net_conn *c;
 	int fd = -1;
 	int rc;
 
-	if (strncmp(server, UNIX_PREFIX, strlen(UNIX_PREFIX)) == 0)
+	if (!is_unix && (id == NULL || id->key == NULL || id->server_pk == NULL))
+		return set_err(err, err_size, CU_ERR_INVALID,
+			       "%s is a TCP address: TCP needs your key (--key or CUSTODY_KEY) and "
+			       "the server's public key (--server-key or CUSTODY_SERVER_KEY)",
+			       server);
+	if (is_unix)
 		rc = open_unix(server, server + strlen(UNIX_PREFIX), deadline_ms, &fd, err,
 			       err_size);
 	else
@@ -276,6 +298,11 @@ int net_open(const char *server, int timeout_ms, struct net_conn **out, char *er
 	c->fd = fd;
 	c->timeout_ms = timeout_ms;
 	c->next_id = 1;
+	if (!is_unix && (rc = handshake(c, server, id)) != CU_OK) {
+		set_err(err, err_size, rc, "%s", c->err);
+		net_close(c);
+		return rc;
+	}
 	*out = c;
 	return CU_OK;
 }
@@ -285,6 +312,11 @@ void net_close(struct net_conn *c)
 	if (c == NULL)
 		return;
 	close(c->fd);
+	channel_free(c->ch);
+	if (c->plain != NULL)
+		sodium_memzero(c->plain, CHANNEL_MAX_PLAINTEXT);
+	free(c->plain);
+	free(c->wire);
 	free(c);
 }
 
@@ -293,8 +325,8 @@ const char *net_error(const struct net_conn *c)
 	return c->err;
 }
 
-/* Writes all of buf before the connection's timeout runs out. */
-static int write_all(struct net_conn *c, const uint8_t *buf, size_t len)
+/* Writes all of buf to the socket before the connection's timeout runs out. */
+static int raw_write_all(struct net_conn *c, const uint8_t *buf, size_t len)
 {
 	int64_t deadline_ms = monotonic_ms() + c->timeout_ms;
 	size_t off = 0;
@@ -323,8 +355,8 @@ static int write_all(struct net_conn *c, const uint8_t *buf, size_t len)
 	return CU_OK;
 }
 
-/* Reads exactly len bytes into buf before deadline_ms. */
-static int read_exact(struct net_conn *c, uint8_t *buf, size_t len, int64_t deadline_ms)
+/* Reads exactly len bytes from the socket into buf before deadline_ms. */
+static int raw_read_exact(struct net_conn *c, uint8_t *buf, size_t len, int64_t deadline_ms)
 {
 	size_t off = 0;
 	int rc;
@@ -354,6 +386,117 @@ static int read_exact(struct net_conn *c, uint8_t *buf, size_t len, int64_t dead
 				       strerror(errno));
 	}
 	return CU_OK;
+}
+
+/* Reads one wire message of the channel into c->wire; *len gets its size. */
+static int read_message(struct net_conn *c, int64_t deadline_ms, size_t *len)
+{
+	uint8_t hdr[CHANNEL_HEADER_BYTES];
+	int rc = raw_read_exact(c, hdr, sizeof(hdr), deadline_ms);
+
+	if (rc != CU_OK)
+		return rc;
+	*len = channel_msg_len(hdr);
+	if (*len == 0)
+		return set_err(c->err, sizeof(c->err), CU_ERR_INVALID,
+			       "the server sent an empty channel message");
+	return raw_read_exact(c, c->wire, *len, deadline_ms);
+}
+
+/* Writes all of buf: sealed in transport messages over TCP, as is on Unix. */
+static int write_all(struct net_conn *c, const uint8_t *buf, size_t len)
+{
+	int rc = CU_OK;
+
+	if (c->ch == NULL)
+		return raw_write_all(c, buf, len);
+	while (rc == CU_OK && len > 0) {
+		size_t n = len < CHANNEL_MAX_PLAINTEXT ? len : CHANNEL_MAX_PLAINTEXT;
+
+		rc = channel_seal(c->ch, buf, n, c->wire);
+		if (rc != CU_OK)
+			return set_err(c->err, sizeof(c->err), rc, "cannot encrypt: %s",
+				       cu_strerror(rc));
+		rc = raw_write_all(c, c->wire, n + CHANNEL_OVERHEAD);
+		buf += n;
+		len -= n;
+	}
+	return rc;
+}
+
+/* Reads exactly len bytes of the (decrypted, over TCP) stream before deadline_ms. */
+static int read_exact(struct net_conn *c, uint8_t *buf, size_t len, int64_t deadline_ms)
+{
+	size_t n;
+	int rc;
+
+	if (c->ch == NULL)
+		return raw_read_exact(c, buf, len, deadline_ms);
+	while (len > 0) {
+		if (c->plain_off == c->plain_len) {
+			rc = read_message(c, deadline_ms, &n);
+			if (rc != CU_OK)
+				return rc;
+			rc = channel_open(c->ch, c->wire, n, c->plain);
+			if (rc != CU_OK)
+				return set_err(c->err, sizeof(c->err), rc,
+					       "the server sent a message that does not decrypt "
+					       "(%s): closing",
+					       cu_strerror(rc));
+			c->plain_off = 0;
+			c->plain_len = n - NOISE_TAG_BYTES;
+		}
+		n = c->plain_len - c->plain_off < len ? c->plain_len - c->plain_off : len;
+		memcpy(buf, c->plain + c->plain_off, n);
+		c->plain_off += n;
+		buf += n;
+		len -= n;
+	}
+	return CU_OK;
+}
+
+/* The Noise handshake as the client (channel.h), within the connection's timeout. */
+static int handshake(struct net_conn *c, const char *server, const struct net_identity *id)
+{
+	int64_t deadline_ms = monotonic_ms() + c->timeout_ms;
+	size_t n = 0;
+	char want[KEY_PUB_TEXT_MAX];
+	int rc;
+
+	c->wire = malloc(CHANNEL_MAX_WIRE_BYTES);
+	c->plain = malloc(CHANNEL_MAX_PLAINTEXT);
+	if (c->wire == NULL || c->plain == NULL)
+		return set_err(c->err, sizeof(c->err), CU_ERR_NOMEM, "out of memory");
+	rc = channel_new_client(id->key, id->server_pk, &c->ch);
+	if (rc != CU_OK)
+		return set_err(c->err, sizeof(c->err), rc, "the server key is not a valid key");
+	while (rc == CU_OK && !channel_ready(c->ch)) {
+		if (channel_hs_write_turn(c->ch)) {
+			rc = channel_hs_write(c->ch, c->wire, CHANNEL_MAX_WIRE_BYTES, &n);
+			if (rc == CU_OK)
+				rc = raw_write_all(c, c->wire, n);
+			continue;
+		}
+		rc = read_message(c, deadline_ms, &n);
+		if (rc == CU_ERR_IO)
+			return set_err(c->err, sizeof(c->err), rc,
+				       "%s closed the connection during the handshake (busy, or "
+				       "not a custodyd speaking Noise)",
+				       server);
+		if (rc == CU_OK)
+			rc = channel_hs_read(c->ch, c->wire, n);
+	}
+	key_pub_format(id->server_pk, want);
+	if (rc == CU_ERR_SIGNATURE)
+		return set_err(
+		    c->err, sizeof(c->err), rc,
+		    "%s is not the server whose key is %s (server key mismatch): refusing "
+		    "to go on",
+		    server, want);
+	if (rc != CU_OK && c->err[0] == '\0')
+		set_err(c->err, sizeof(c->err), rc, "handshake with %s failed: %s", server,
+			cu_strerror(rc));
+	return rc;
 }
 
 int net_send(struct net_conn *c, Custody__Request *req, uint64_t *id)
@@ -387,7 +530,8 @@ static int read_response(struct net_conn *c, bool wait_idle, Custody__Response *
 	uint32_t body_len = 0;
 	int rc = CU_OK;
 
-	if (wait_idle && wait_ready(c->fd, POLLIN, INT64_MAX) != CU_OK)
+	if (wait_idle && c->plain_off == c->plain_len &&
+	    wait_ready(c->fd, POLLIN, INT64_MAX) != CU_OK)
 		return set_err(c->err, sizeof(c->err), CU_ERR_IO, "receiving: %s", strerror(errno));
 	deadline_ms = monotonic_ms() + c->timeout_ms;
 	rc = read_exact(c, hdr, sizeof(hdr), deadline_ms);

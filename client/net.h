@@ -2,7 +2,7 @@
  * net.h - custodyctl's connection to custodyd.
  *
  * One blocking-style connection per run: a Unix socket ("unix:/path") or
- * TCP ("host:port", "[v6addr]:port"). Requests go out as frames (frame.h)
+ * TCP ("host:port", "[v6addr]:port"), the latter inside the Noise channel. Requests go out as frames (frame.h)
  * with ids 1, 2, 3...; responses come back as frames whose length is
  * checked against NET_MAX_RESPONSE_BYTES before anything is allocated.
  * Every connect, read and write is bounded by the timeout, so a silent or
@@ -28,15 +28,25 @@
 #define NET_ERR_MAX 256
 
 struct net_conn;
+struct cu_key;
+
+/* Who we are and whom we expect, for TCP (the Noise handshake). */
+struct net_identity {
+	const struct cu_key *key; /* our identity key (borrowed) */
+	const uint8_t *server_pk; /* the pinned Ed25519 key of the server (32 bytes) */
+};
 
 /*
- * Connects to server (borrowed), within timeout_ms. On success *out is
+ * Connects to server (borrowed), within timeout_ms. A TCP address needs id
+ * (borrowed; ignored on a Unix socket): the handshake proves id->key and
+ * refuses a server whose key is not id->server_pk. On success *out is
  * owned by the caller (net_close). On failure writes a one-line reason
  * into err and returns CU_ERR_INVALID for an address that cannot be
- * parsed, CU_ERR_TIMEOUT, or CU_ERR_IO.
+ * parsed or a missing identity, CU_ERR_TIMEOUT, CU_ERR_SIGNATURE (not the
+ * pinned server), or CU_ERR_IO.
  */
-CU_MUST_USE int net_open(const char *server, int timeout_ms, struct net_conn **out, char *err,
-			 size_t err_size);
+CU_MUST_USE int net_open(const char *server, int timeout_ms, const struct net_identity *id,
+			 struct net_conn **out, char *err, size_t err_size);
 
 /* Closes and frees a connection; accepts NULL. */
 void net_close(struct net_conn *c);

@@ -175,10 +175,11 @@ static int check_signer(const struct auth_id *id, const struct registry *reg,
 	k = reg != NULL ? registry_key(reg, env->signer.data) : NULL;
 	if (is_submit && (k == NULL || k->role == CUSTODY__ROLE__DEVICE))
 		return CU_OK;
-	return refuse(v, CUSTODY__ERROR_CODE__FORBIDDEN,
-		      "a %s key may send only envelopes signed by itself or its party (%s)%s",
-		      auth_role_name(id), id->party[0] ? id->party : "none",
-		      is_submit ? ", or a device's own ATTEST" : "");
+	return refuse(
+	    v, CUSTODY__ERROR_CODE__FORBIDDEN,
+	    "a key of role %s may send only envelopes signed by itself or its party (%s)%s",
+	    auth_role_name(id), id->party[0] ? id->party : "none",
+	    is_submit ? ", or a device's own ATTEST" : "");
 }
 
 /* What SCOPED rows check from the request alone. */
@@ -193,10 +194,11 @@ static int refine(const struct auth_id *id, const struct registry *reg, const Cu
 	case CUSTODY__REQUEST__BODY_INCLUSION:
 		if (msg->inclusion->event_id.len == 0 && msg->inclusion->facility[0] == '\0' &&
 		    msg->inclusion->key.len == 0)
-			return refuse(v, CUSTODY__ERROR_CODE__FORBIDDEN,
-				      "a %s key may ask for inclusion proofs by event id, facility "
-				      "or key, not by index",
-				      auth_role_name(id));
+			return refuse(
+			    v, CUSTODY__ERROR_CODE__FORBIDDEN,
+			    "a key of role %s may ask for inclusion proofs by event id, facility "
+			    "or key, not by index",
+			    auth_role_name(id));
 		return CU_OK;
 	case CUSTODY__REQUEST__BODY_COSIGN:
 		if (msg->cosign->witness_key.len == 32 &&
@@ -261,7 +263,8 @@ int auth_decide(const struct auth_id *id, const struct registry *reg, const Cust
 	access = auth_access(msg->body_case, id->role);
 	if (access == AUTH_DENIED)
 		return refuse(v, CUSTODY__ERROR_CODE__FORBIDDEN,
-			      "a %s key may not send %s requests", auth_role_name(id), name);
+			      "a key of role %s may not send %s requests", auth_role_name(id),
+			      name);
 	if (access == AUTH_ALLOWED)
 		return CU_OK;
 	if (refine(id, reg, msg, v) != CU_OK)

@@ -58,7 +58,7 @@ bool auth_still_allowed(const struct principal *p, Custody__Request__BodyCase bo
 		return false;
 	}
 	if (id.kind == PRINCIPAL_KEY && auth_access(body, id.role) == AUTH_DENIED) {
-		snprintf(why, AUTH_WHY_MAX, "a %s key may not send %s requests",
+		snprintf(why, AUTH_WHY_MAX, "a key of role %s may not send %s requests",
 			 auth_role_name(&id), auth_request_name(body));
 		return false;
 	}

@@ -12,26 +12,35 @@
 #include "cu_err.h"
 
 struct config {
-	char *database;		     /* libpq connection string */
-	char *schema_database;	     /* for migrations only; "" = database */
-	char *listen_unix;	     /* Unix socket path, "" = none */
-	char *listen_tcp;	     /* HOST:PORT, "" = none */
-	int unix_socket_mode;	     /* permission bits of the Unix socket */
-	char *admin_key;	     /* bootstrap admin public key or its file */
-	char *models_file;	     /* accelerator model table (CSV) */
-	char *country_groups_file;   /* EAR country groups (CSV) */
-	char *policy_regime;	     /* may2025, jan2025 or siia */
-	int site_notice_days;	     /* authorized site notice before first shipment */
-	int transfer_notice_days;    /* advance notice of moves between countries */
-	int ship_deadline_days;	     /* SHIP without a deadline: received within */
-	int rma_deadline_days;	     /* RMA_OUT without a deadline: back within */
-	int attest_interval_hours;   /* installed chips attest at least this often */
-	int max_travel_kmh;	     /* faster than this between facilities: alert */
-	char *transshipment_hubs;    /* country codes, comma-separated */
-	int lpp_cap_tpp;	     /* License Exception LPP: TPP per consignee-year */
-	int timer_interval_ms;	     /* how often the timer rules run */
-	char *log_key;		     /* the log's signing key (generated if missing) */
-	char *log_origin;	     /* origin line of the log's checkpoints */
+	char *database;		   /* libpq connection string */
+	char *schema_database;	   /* for migrations only; "" = database */
+	char *listen_unix;	   /* Unix socket path, "" = none */
+	char *listen_tcp;	   /* HOST:PORT, "" = none */
+	int unix_socket_mode;	   /* permission bits of the Unix socket */
+	char *admin_key;	   /* bootstrap admin public key or its file */
+	char *models_file;	   /* accelerator model table (CSV) */
+	char *country_groups_file; /* EAR country groups (CSV) */
+	char *policy_regime;	   /* may2025, jan2025 or siia */
+	int site_notice_days;	   /* authorized site notice before first shipment */
+	int transfer_notice_days;  /* advance notice of moves between countries */
+	int ship_deadline_days;	   /* SHIP without a deadline: received within */
+	int rma_deadline_days;	   /* RMA_OUT without a deadline: back within */
+	int attest_interval_hours; /* installed chips attest at least this often */
+	int max_travel_kmh;	   /* faster than this between facilities: alert */
+	char *transshipment_hubs;  /* country codes, comma-separated */
+	int lpp_cap_tpp;	   /* License Exception LPP: TPP per consignee-year */
+	int timer_interval_ms;	   /* how often the timer rules run */
+	char *log_key;		   /* the log's signing key (generated if missing) */
+	char *log_origin;	   /* origin line of the log's checkpoints */
+	char *server_key;	   /* Noise identity on TCP (generated if missing) */
+	char *unix_allowed_users;  /* Unix peers allowed besides root and us */
+	char *unix_allowed_groups;
+	int handshake_timeout_ms; /* TCP: Noise handshake deadline */
+	int idle_timeout_ms;	  /* close connections idle this long */
+	int max_handshakes;	  /* TCP handshakes at once */
+	int max_connections_per_key;
+	int key_rate_per_s; /* requests per second per key (0: no limit) */
+	int key_rate_burst;
 	char *pid_file;		     /* "" = none */
 	char *log_level;	     /* debug, info, warn, error */
 	int db_pool_size;	     /* query connections (plus one sequencer) */

@@ -8,6 +8,16 @@
  * already buffered are processed from a deferred event ("kick"), never from
  * inside a reply, so replies cannot recurse into request processing.
  *
+ * Transport: a Unix connection reads and writes frames on its socket
+ * buffers. A TCP connection first runs the Noise handshake (tunnel.h) and
+ * is admitted by the key it proved (peer.h); its frames then live in
+ * plaintext buffers of its own (in, out) that the tunnel fills from and
+ * seals into the socket buffers. A handshake must finish within
+ * handshake_timeout_ms; at most max_handshakes run at once, and a new one
+ * past that evicts the oldest, so a flood of silent sockets cannot lock
+ * out a real client. A connection with nothing in flight and no watch that
+ * sends no whole request for idle_timeout_ms is closed.
+ *
  * Lifetime: a connection is freed when its socket is closed and no request
  * is in flight. Requests in flight hold the struct, not the socket. An
  * observer (an alert watch) holds neither: it is told when the socket
@@ -20,23 +30,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include "channel.h"
 #include "dispatch.h"
 #include "frame.h"
+#include "key.h"
 #include "log.h"
+#include "peer.h"
+#include "tunnel.h"
+
+/* Sealed bytes queued on a TCP socket before the rest waits as plaintext. */
+#define CONN_SEALED_QUEUE_BYTES (256u << 10)
 
 struct conn {
 	struct conn *prev, *next; /* all open connections */
 	struct bufferevent *bev;  /* NULL once the socket is closed */
 	struct event *kick;	  /* deferred input processing */
+	struct event *timer;	  /* handshake and idle timeouts */
 	uint64_t serial;	  /* connection number, for logs */
 	char peer[64];
 	struct principal principal;
+	struct tunnel *tunnel;	   /* TCP only */
+	struct evbuffer *in, *out; /* plaintext frames (the socket's own on Unix) */
+	int64_t active_ms;	   /* last whole request (monotonic) */
 	int inflight;
 	bool closing; /* take no more requests; close once answered and flushed */
+	bool broken;  /* the stream cannot be trusted: close without flushing */
 	bool eof;     /* the client finished sending; answer what is buffered */
 	bool reading; /* EV_READ currently enabled on the socket */
 	const struct conn_observer *observer;
@@ -48,14 +71,40 @@ struct req {
 	uint64_t id;
 };
 
-static struct conn_limits limits = {FRAME_DEFAULT_MAX_BYTES, 128, 4u << 20};
+static struct conn_limits limits = {FRAME_DEFAULT_MAX_BYTES, 128, 4u << 20, 10000, 300000, 128};
+static const struct cu_key *server_key;
 static struct conn *all_conns;
-static size_t open_count;
+static size_t open_count, handshaking;
 static uint64_t next_serial = 1;
 
 void conn_set_limits(const struct conn_limits *l)
 {
 	limits = *l;
+}
+
+void conn_set_server_key(const struct cu_key *key)
+{
+	server_key = key;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void arm_timer(struct conn *conn, int64_t ms)
+{
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+
+	evtimer_add(conn->timer, &tv);
+}
+
+static bool is_handshaking(const struct conn *conn)
+{
+	return conn->tunnel != NULL && !tunnel_ready(conn->tunnel);
 }
 
 size_t conn_count(void)
@@ -73,6 +122,8 @@ static void conn_free(struct conn *conn)
 		conn->next->prev = conn->prev;
 	if (conn->kick != NULL)
 		event_free(conn->kick);
+	if (conn->timer != NULL)
+		event_free(conn->timer);
 	free(conn);
 }
 
@@ -92,18 +143,51 @@ static void conn_close(struct conn *conn)
 	if (conn->bev != NULL) {
 		log_debug("connection %llu (%s) closed", (unsigned long long)conn->serial,
 			  conn->peer);
+		if (is_handshaking(conn))
+			handshaking--;
+		if (conn->tunnel != NULL) {
+			evbuffer_free(conn->in);
+			evbuffer_free(conn->out);
+			tunnel_free(conn->tunnel);
+			conn->tunnel = NULL;
+		}
+		conn->in = conn->out = NULL;
 		bufferevent_free(conn->bev);
 		conn->bev = NULL;
+		evtimer_del(conn->timer);
 		open_count--;
+		peer_release(&conn->principal);
+		conn->principal.kind = PRINCIPAL_NONE;
 		notify_closed(conn);
 	}
 	if (conn->inflight == 0)
 		conn_free(conn);
 }
 
+/* Unsent bytes: plaintext waiting, and (TCP) sealed bytes on the socket. */
 static size_t output_len(const struct conn *conn)
 {
-	return evbuffer_get_length(bufferevent_get_output(conn->bev));
+	size_t n = evbuffer_get_length(conn->out);
+
+	if (conn->tunnel != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(conn->bev));
+	return n;
+}
+
+/* Seals what waits in out onto the socket (TCP); a failure breaks the stream. */
+static void conn_flush(struct conn *conn)
+{
+	int rc;
+
+	if (conn->tunnel == NULL || conn->broken)
+		return;
+	rc = tunnel_push(conn->tunnel, conn->out, bufferevent_get_output(conn->bev),
+			 CONN_SEALED_QUEUE_BYTES);
+	if (rc != CU_OK) {
+		log_warn("connection %llu (%s): cannot seal output: %s, closing",
+			 (unsigned long long)conn->serial, conn->peer, cu_strerror(rc));
+		conn->broken = true;
+	}
 }
 
 /* May the connection take another request now? */
@@ -116,7 +200,7 @@ static bool may_take(const struct conn *conn)
 /* Is a whole frame (or a header we will refuse) waiting in the input? */
 static bool frame_waiting(const struct conn *conn)
 {
-	struct evbuffer *in = bufferevent_get_input(conn->bev);
+	struct evbuffer *in = conn->in;
 	uint8_t hdr[FRAME_HEADER_BYTES];
 	uint32_t body_len = 0;
 
@@ -139,6 +223,10 @@ static bool conn_update(struct conn *conn)
 
 	if (conn->bev == NULL)
 		return true;
+	if (conn->broken) {
+		conn_close(conn);
+		return false;
+	}
 	take = may_take(conn);
 	if ((conn->closing || (conn->eof && !frame_waiting(conn))) && conn->inflight == 0 &&
 	    output_len(conn) == 0) {
@@ -161,7 +249,7 @@ static bool conn_update(struct conn *conn)
 /* Appends a framed response to the output buffer. */
 static void conn_write(struct conn *conn, const Custody__Response *resp)
 {
-	struct evbuffer *out = bufferevent_get_output(conn->bev);
+	struct evbuffer *out = conn->out;
 	size_t n = protobuf_c_message_get_packed_size(&resp->base);
 	uint8_t hdr[FRAME_HEADER_BYTES];
 	struct evbuffer_iovec v;
@@ -176,6 +264,7 @@ static void conn_write(struct conn *conn, const Custody__Response *resp)
 	protobuf_c_message_pack(&resp->base, v.iov_base);
 	v.iov_len = n;
 	evbuffer_commit_space(out, &v, 1);
+	conn_flush(conn);
 }
 
 /* Writes resp, or an INTERNAL error in its place if it is too large. */
@@ -214,20 +303,79 @@ void conn_send_error(struct conn *conn, Custody__ErrorCode code, const char *mes
 		conn->closing = true;
 }
 
+/* A TCP client finished its handshake: admit the key it proved, or refuse it. */
+static void conn_admit(struct conn *conn)
+{
+	const uint8_t *pk = tunnel_peer_key(conn->tunnel);
+	Custody__ErrorCode code = CUSTODY__ERROR_CODE__UNAUTHENTICATED;
+	char why[160], text[KEY_PUB_TEXT_MAX];
+
+	handshaking--;
+	key_pub_format(pk, text);
+	if (peer_admit(pk, &conn->principal, &code, why, sizeof(why)) != CU_OK) {
+		log_warn("connection %llu (%s): refused key %s: %s",
+			 (unsigned long long)conn->serial, conn->peer, text, why);
+		conn_send_error(conn, code, why, 1);
+		return;
+	}
+	log_info("connection %llu (%s): key %s", (unsigned long long)conn->serial, conn->peer,
+		 text);
+	conn->active_ms = mono_ms();
+	arm_timer(conn, limits.idle_timeout_ms);
+}
+
+/*
+ * TCP: moves whole wire messages from the socket into the plaintext input
+ * (running the handshake first). A broken stream is closed at once: false
+ * then, and conn may be gone.
+ */
+static bool conn_pull(struct conn *conn)
+{
+	bool was_ready;
+	int rc;
+
+	if (conn->bev == NULL)
+		return false;
+	if (conn->tunnel == NULL)
+		return true;
+	was_ready = tunnel_ready(conn->tunnel);
+	rc = tunnel_pull(conn->tunnel, bufferevent_get_input(conn->bev),
+			 bufferevent_get_output(conn->bev), conn->in,
+			 FRAME_HEADER_BYTES + (size_t)limits.max_frame_bytes);
+	if (rc != CU_OK) {
+		log_warn("connection %llu (%s): %s in the %s, closing",
+			 (unsigned long long)conn->serial, conn->peer,
+			 rc == CU_ERR_CRYPTO	  ? "a message that does not decrypt"
+			 : rc == CU_ERR_SIGNATURE ? "an identity that does not match its key"
+			 : rc == CU_ERR_LIMIT	  ? "nonce exhaustion"
+						  : "a malformed message",
+			 was_ready ? "channel" : "handshake");
+		conn->broken = true;
+		conn_close(conn);
+		return false;
+	}
+	if (!was_ready && tunnel_ready(conn->tunnel))
+		conn_admit(conn);
+	return true;
+}
+
 /*
  * Takes complete frames off the input while the connection may read.
  * Returns false if the connection was freed.
  */
 static bool conn_process_input(struct conn *conn)
 {
-	struct evbuffer *in = bufferevent_get_input(conn->bev);
 	uint8_t hdr[FRAME_HEADER_BYTES];
 	uint32_t body_len = 0;
 	uint8_t *body;
 	int rc;
 
-	while (conn->bev != NULL && may_take(conn) &&
-	       evbuffer_copyout(in, hdr, sizeof(hdr)) == (ssize_t)sizeof(hdr)) {
+	for (;;) {
+		if (!conn_pull(conn))
+			return false;
+		if (!may_take(conn) ||
+		    evbuffer_copyout(conn->in, hdr, sizeof(hdr)) != (ssize_t)sizeof(hdr))
+			break;
 		rc = frame_decode_header(hdr, limits.max_frame_bytes, &body_len);
 		if (rc != CU_OK) {
 			log_info("connection %llu (%s): %s frame, closing",
@@ -239,15 +387,16 @@ static bool conn_process_input(struct conn *conn)
 					1);
 			break;
 		}
-		if (evbuffer_get_length(in) < FRAME_HEADER_BYTES + (size_t)body_len)
+		if (evbuffer_get_length(conn->in) < FRAME_HEADER_BYTES + (size_t)body_len)
 			break;
-		body = evbuffer_pullup(in, FRAME_HEADER_BYTES + (ssize_t)body_len);
+		body = evbuffer_pullup(conn->in, FRAME_HEADER_BYTES + (ssize_t)body_len);
 		if (body == NULL) {
 			conn_send_error(conn, CUSTODY__ERROR_CODE__INTERNAL, "out of memory", 1);
 			break;
 		}
+		conn->active_ms = mono_ms();
 		dispatch_frame(conn, body + FRAME_HEADER_BYTES, body_len);
-		evbuffer_drain(in, FRAME_HEADER_BYTES + (size_t)body_len);
+		evbuffer_drain(conn->in, FRAME_HEADER_BYTES + (size_t)body_len);
 	}
 	return conn_update(conn);
 }
@@ -268,12 +417,40 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
 		conn_process_input(conn);
 }
 
-/* Runs when the output buffer has drained (low watermark 0). */
+/* Handshake deadline, or the idle check: closes a connection past either. */
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *conn = arg;
+	int64_t idle_ms;
+
+	(void)fd;
+	(void)what;
+	if (conn->bev == NULL)
+		return;
+	if (is_handshaking(conn)) {
+		log_info("connection %llu (%s): no handshake within %d ms, closing",
+			 (unsigned long long)conn->serial, conn->peer, limits.handshake_timeout_ms);
+		conn_close(conn);
+		return;
+	}
+	idle_ms = mono_ms() - conn->active_ms;
+	if (conn->observer != NULL || conn->inflight > 0 || idle_ms < limits.idle_timeout_ms) {
+		arm_timer(conn, idle_ms < limits.idle_timeout_ms ? limits.idle_timeout_ms - idle_ms
+								 : limits.idle_timeout_ms);
+		return;
+	}
+	log_info("connection %llu (%s): idle for %d ms, closing", (unsigned long long)conn->serial,
+		 conn->peer, limits.idle_timeout_ms);
+	conn_close(conn);
+}
+
+/* Runs when the socket's output buffer has drained (low watermark 0). */
 static void on_write(struct bufferevent *bev, void *arg)
 {
 	struct conn *conn = arg;
 
 	(void)bev;
+	conn_flush(conn);
 	if (!conn_update(conn) || conn->bev == NULL)
 		return;
 	if (conn->observer != NULL && conn->observer->drained != NULL && output_len(conn) == 0)
@@ -285,7 +462,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	struct conn *conn = arg;
 
 	(void)bev;
-	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING)) {
+	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) && !is_handshaking(conn)) {
 		/* The client finished sending; answer what it asked, then close. */
 		conn->eof = true;
 		conn_process_input(conn);
@@ -295,47 +472,116 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		conn_close(conn);
 }
 
-int conn_new(struct event_base *base, evutil_socket_t fd, const char *peer,
-	     const char *reject_reason)
+/* Past max_handshakes: the oldest connection still in its handshake goes. */
+static void evict_oldest_handshake(void)
+{
+	struct conn *oldest = NULL;
+
+	for (struct conn *c = all_conns; c != NULL; c = c->next) {
+		if (c->bev != NULL && is_handshaking(c) &&
+		    (oldest == NULL || c->serial < oldest->serial))
+			oldest = c;
+	}
+	if (oldest == NULL)
+		return;
+	log_info("connection %llu (%s): max_handshakes (%d) reached, evicting it",
+		 (unsigned long long)oldest->serial, oldest->peer, limits.max_handshakes);
+	conn_close(oldest);
+}
+
+/* The TCP half of conn_new: the tunnel and its own plaintext buffers. */
+static int conn_secure(struct conn *conn)
+{
+	if (server_key == NULL || tunnel_new(server_key, &conn->tunnel) != CU_OK)
+		return CU_ERR_NOMEM;
+	conn->in = evbuffer_new();
+	conn->out = evbuffer_new();
+	if (conn->in == NULL || conn->out == NULL) {
+		if (conn->in != NULL)
+			evbuffer_free(conn->in);
+		if (conn->out != NULL)
+			evbuffer_free(conn->out);
+		tunnel_free(conn->tunnel);
+		return CU_ERR_NOMEM;
+	}
+	if (handshaking >= (size_t)limits.max_handshakes)
+		evict_oldest_handshake();
+	handshaking++;
+	return CU_OK;
+}
+
+static struct conn *conn_alloc(struct event_base *base, evutil_socket_t fd)
 {
 	struct conn *conn = calloc(1, sizeof(*conn));
 
 	if (conn == NULL) {
 		evutil_closesocket(fd);
-		return CU_ERR_NOMEM;
+		return NULL;
 	}
 	conn->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
 	conn->kick = event_new(base, -1, 0, on_kick, conn);
-	if (conn->bev == NULL || conn->kick == NULL) {
+	conn->timer = evtimer_new(base, on_timer, conn);
+	if (conn->bev == NULL || conn->kick == NULL || conn->timer == NULL) {
 		if (conn->bev != NULL)
 			bufferevent_free(conn->bev);
 		else
 			evutil_closesocket(fd);
 		if (conn->kick != NULL)
 			event_free(conn->kick);
+		if (conn->timer != NULL)
+			event_free(conn->timer);
+		free(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+int conn_new(struct event_base *base, evutil_socket_t fd, const struct conn_origin *origin)
+{
+	struct conn *conn;
+
+	if (origin->tcp && origin->reject_reason != NULL) {
+		/* No channel to say it in: the client sees the close. */
+		evutil_closesocket(fd);
+		return CU_OK;
+	}
+	conn = conn_alloc(base, fd);
+	if (conn == NULL)
+		return CU_ERR_NOMEM;
+	if (origin->tcp && conn_secure(conn) != CU_OK) {
+		bufferevent_free(conn->bev);
+		event_free(conn->kick);
+		event_free(conn->timer);
 		free(conn);
 		return CU_ERR_NOMEM;
 	}
+	if (!origin->tcp) {
+		conn->in = bufferevent_get_input(conn->bev);
+		conn->out = bufferevent_get_output(conn->bev);
+		conn->principal.kind = PRINCIPAL_LOCAL;
+	}
 	conn->serial = next_serial++;
-	conn->principal.kind = PRINCIPAL_LOCAL;
-	snprintf(conn->peer, sizeof(conn->peer), "%s", peer);
+	conn->active_ms = mono_ms();
+	snprintf(conn->peer, sizeof(conn->peer), "%s", origin->peer);
 	conn->next = all_conns;
 	if (all_conns != NULL)
 		all_conns->prev = conn;
 	all_conns = conn;
 	open_count++;
 	bufferevent_setcb(conn->bev, on_read, on_write, on_event, conn);
-	log_debug("connection %llu from %s", (unsigned long long)conn->serial, peer);
-	if (reject_reason != NULL) {
-		conn_send_error(conn, CUSTODY__ERROR_CODE__UNAVAILABLE, reject_reason, 1);
+	log_debug("connection %llu from %s", (unsigned long long)conn->serial, origin->peer);
+	if (origin->reject_reason != NULL) {
+		conn_send_error(conn, origin->reject_code, origin->reject_reason, 1);
 		bufferevent_enable(conn->bev, EV_WRITE);
 		return CU_OK;
 	}
 	conn->reading = true;
-	/* Never buffer more than one whole frame ahead of processing. */
+	/* Never buffer more than one whole frame (or two wire messages) ahead. */
 	bufferevent_setwatermark(conn->bev, EV_READ, 0,
-				 FRAME_HEADER_BYTES + (size_t)limits.max_frame_bytes);
+				 origin->tcp ? 2 * (size_t)CHANNEL_MAX_WIRE_BYTES
+					     : FRAME_HEADER_BYTES + (size_t)limits.max_frame_bytes);
 	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
+	arm_timer(conn, origin->tcp ? limits.handshake_timeout_ms : limits.idle_timeout_ms);
 	return CU_OK;
 }
 

@@ -16,6 +16,7 @@
 #ifndef CUSTODY_CONN_H
 #define CUSTODY_CONN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,18 +36,34 @@ struct conn_limits {
 	uint32_t max_frame_bytes;
 	int max_inflight;
 	size_t max_output_bytes;
+	int handshake_timeout_ms; /* TCP: the Noise handshake must finish within */
+	int idle_timeout_ms;	  /* no whole request, nothing in flight, no watch */
+	int max_handshakes;	  /* TCP handshakes at once; past it the oldest goes */
 };
+
+struct cu_key;
 
 /* Sets the limits for connections made from now on. */
 void conn_set_limits(const struct conn_limits *limits);
 
+/* The daemon's Noise identity for TCP connections (borrowed for the run). */
+void conn_set_server_key(const struct cu_key *key);
+
+/* Where an accepted socket comes from. */
+struct conn_origin {
+	const char *peer;	   /* for logs */
+	bool tcp;		   /* Noise first; otherwise a local (Unix) client */
+	const char *reject_reason; /* non-NULL: refuse it */
+	Custody__ErrorCode reject_code;
+};
+
 /*
- * Takes over an accepted socket. peer describes it for logs. With
- * reject_reason set, the client gets an UNAVAILABLE error frame with that
- * message and is disconnected.
+ * Takes over an accepted socket. With origin->reject_reason set, a Unix
+ * client gets an error frame of reject_code with that message and is
+ * disconnected; a TCP client (no channel yet) is disconnected at once.
  */
-CU_MUST_USE int conn_new(struct event_base *base, evutil_socket_t fd, const char *peer,
-			 const char *reject_reason);
+CU_MUST_USE int conn_new(struct event_base *base, evutil_socket_t fd,
+			 const struct conn_origin *origin);
 
 /* Open connections. */
 size_t conn_count(void);

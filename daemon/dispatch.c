@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "conn.h"
 #include "log.h"
+#include "peer.h"
 
 struct route {
 	Custody__Request__BodyCase body;
@@ -58,6 +59,12 @@ void dispatch_frame(struct conn *conn, const uint8_t *body, size_t len)
 	if (msg->id == 0) {
 		req_fail(req, CUSTODY__ERROR_CODE__BAD_REQUEST,
 			 "request id 0 is reserved for server messages; use ids from 1");
+		goto done;
+	}
+	if (!peer_take_token(req_principal(req))) {
+		req_fail(req, CUSTODY__ERROR_CODE__UNAVAILABLE,
+			 "rate limit: this key sends more than key_rate_per_s requests a second; "
+			 "retry later");
 		goto done;
 	}
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {

@@ -6,6 +6,7 @@
 #include "listener.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,24 +19,36 @@
 
 #include "conn.h"
 #include "log.h"
+#include "peer.h"
 
 static struct evconnlistener *unix_listener, *tcp_listener;
 static char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static int max_connections;
 static struct event *resume_timer;
 
-static void describe_peer(evutil_socket_t fd, const struct sockaddr *sa, char *out, size_t n)
+/*
+ * Describes the peer for logs; for a Unix peer, also whether its
+ * credentials may connect (*allowed; always true for TCP, which
+ * authenticates in the handshake).
+ */
+static void describe_peer(evutil_socket_t fd, const struct sockaddr *sa, char *out, size_t n,
+			  bool *allowed)
 {
 	char host[64] = "?";
 
+	*allowed = true;
 	if (sa->sa_family == AF_UNIX) {
 		struct ucred cred;
 		socklen_t len = sizeof(cred);
 
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
-			snprintf(out, n, "unix:uid=%u,pid=%d", (unsigned)cred.uid, (int)cred.pid);
-		else
+		*allowed = false;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+			snprintf(out, n, "unix:uid=%u,gid=%u,pid=%d", (unsigned)cred.uid,
+				 (unsigned)cred.gid, (int)cred.pid);
+			*allowed = peer_unix_allowed(cred.uid, cred.gid);
+		} else {
 			snprintf(out, n, "unix");
+		}
 		return;
 	}
 	if (sa->sa_family == AF_INET) {
@@ -57,16 +70,25 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		      int socklen, void *arg)
 {
 	char peer[96];
-	const char *reject = NULL;
+	bool allowed;
+	struct conn_origin origin = {.peer = peer, .tcp = sa->sa_family != AF_UNIX};
 
 	(void)socklen;
 	(void)arg;
-	describe_peer(fd, sa, peer, sizeof(peer));
-	if (conn_count() >= (size_t)max_connections) {
+	describe_peer(fd, sa, peer, sizeof(peer), &allowed);
+	if (!allowed) {
+		log_warn("refusing %s: its user and group are not in unix_allowed_users or "
+			 "unix_allowed_groups",
+			 peer);
+		origin.reject_code = CUSTODY__ERROR_CODE__FORBIDDEN;
+		origin.reject_reason = "this user may not use custodyd's Unix socket "
+				       "(unix_allowed_users, unix_allowed_groups)";
+	} else if (conn_count() >= (size_t)max_connections) {
 		log_warn("refusing %s: max_connections (%d) reached", peer, max_connections);
-		reject = "too many connections; retry later";
+		origin.reject_code = CUSTODY__ERROR_CODE__UNAVAILABLE;
+		origin.reject_reason = "too many connections; retry later";
 	}
-	if (conn_new(evconnlistener_get_base(l), fd, peer, reject) != CU_OK)
+	if (conn_new(evconnlistener_get_base(l), fd, &origin) != CU_OK)
 		log_error("out of memory accepting %s", peer);
 }
 

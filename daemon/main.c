@@ -30,6 +30,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "note.h"
+#include "peer.h"
 #include "policy_file.h"
 #include "query.h"
 #include "rules.h"
@@ -47,6 +48,7 @@ static struct {
 	struct config *cfg;
 	Custody__PolicyLoad *builtin[2]; /* country groups, models */
 	struct cu_key *log_key;		 /* signs the log's checkpoints */
+	struct cu_key *server_key;	 /* Noise identity on TCP */
 	struct rules_params rules;
 	struct db *db;
 	struct event *sig_term, *sig_int, *sig_hup, *shutdown_tick;
@@ -261,33 +263,53 @@ static int load_policy(uint8_t admin_key[32])
 }
 
 /*
- * Loads the log's signing key, generating it (0600, with .pub) the first
- * time; with create false only checks a key that exists. Logs the verifier
- * key, which regulators and witnesses need.
+ * Loads the secret key file of config key name at path into *out,
+ * generating it (0600, with .pub) the first time; with create false only
+ * checks a key that exists.
  */
-static int load_log_key(bool create)
+static int load_own_key(const char *name, const char *path, bool create, struct cu_key **out)
 {
-	struct note_verifier v;
-	char text[NOTE_VKEY_MAX];
-	int rc = key_load(d.cfg->log_key, &d.log_key);
+	int rc = key_load(path, out);
 
 	if (rc == CU_ERR_NOT_FOUND && !create) {
-		log_info("log_key %s does not exist yet: custodyd will generate it",
-			 d.cfg->log_key);
+		log_info("%s %s does not exist yet: custodyd will generate it", name, path);
 		return CU_OK;
 	}
 	if (rc == CU_ERR_NOT_FOUND) {
-		rc = key_generate(&d.log_key);
+		rc = key_generate(out);
 		if (rc == CU_OK)
-			rc = key_save(d.log_key, d.cfg->log_key);
+			rc = key_save(*out, path);
 		if (rc == CU_OK)
-			log_info("generated the log key %s", d.cfg->log_key);
+			log_info("generated the %s %s", name, path);
 	}
-	if (rc != CU_OK) {
-		log_error("log_key %s: %s (it must be a secret key file of mode 0600)",
-			  d.cfg->log_key, cu_strerror(rc));
-		return rc;
+	if (rc != CU_OK)
+		log_error("%s %s: %s (it must be a secret key file of mode 0600)", name, path,
+			  cu_strerror(rc));
+	return rc;
+}
+
+/*
+ * Loads the log's signing key and the server's Noise identity (see
+ * load_own_key; the latter only with listen_tcp) and logs their public halves, which regulators, witnesses
+ * and TCP clients pin.
+ */
+static int load_keys(bool create)
+{
+	struct note_verifier v;
+	char text[NOTE_VKEY_MAX];
+
+	if (load_own_key("log_key", d.cfg->log_key, create, &d.log_key) != CU_OK)
+		return CU_ERR_INVALID;
+	/* The Noise identity is only needed where TCP clients come. */
+	if (d.cfg->listen_tcp[0] != '\0' &&
+	    load_own_key("server_key", d.cfg->server_key, create, &d.server_key) != CU_OK)
+		return CU_ERR_INVALID;
+	if (d.server_key != NULL) {
+		key_pub_format(d.server_key->pk, text);
+		log_info("server key (pin it in TCP clients): %s", text);
 	}
+	if (d.log_key == NULL)
+		return CU_OK;
 	if (note_verifier_init(&v, d.cfg->log_origin, NOTE_TYPE_ED25519, d.log_key->pk) != CU_OK ||
 	    note_verifier_format(&v, text, sizeof(text)) != CU_OK) {
 		log_error("log_origin: \"%s\" is not a valid checkpoint origin (no spaces or '+')",
@@ -295,6 +317,28 @@ static int load_log_key(bool create)
 		return CU_ERR_INVALID;
 	}
 	log_info("log verifier key: %s", text);
+	return CU_OK;
+}
+
+/* The Unix allow-lists and per-key limits of the config. */
+static int configure_peers(void)
+{
+	struct peer_limits pl = {
+	    .max_connections_per_key = d.cfg->max_connections_per_key,
+	    .key_rate_per_s = d.cfg->key_rate_per_s,
+	    .key_rate_burst = d.cfg->key_rate_burst,
+	};
+	char err[200];
+
+	if (peer_parse_ids(d.cfg->unix_allowed_users, false, &pl, err, sizeof(err)) != CU_OK) {
+		log_error("unix_allowed_users: %s", err);
+		return CU_ERR_INVALID;
+	}
+	if (peer_parse_ids(d.cfg->unix_allowed_groups, true, &pl, err, sizeof(err)) != CU_OK) {
+		log_error("unix_allowed_groups: %s", err);
+		return CU_ERR_INVALID;
+	}
+	peer_configure(&pl);
 	return CU_OK;
 }
 
@@ -320,12 +364,18 @@ static int start(const uint8_t admin_key[32])
 	    .on_ready = on_ready,
 	    .on_stop = on_sequencer_stop,
 	};
-	struct conn_limits cl = {(uint32_t)d.cfg->max_frame_bytes,
-				 d.cfg->max_inflight_per_connection,
-				 (size_t)d.cfg->max_output_bytes_per_connection};
+	struct conn_limits cl = {
+	    .max_frame_bytes = (uint32_t)d.cfg->max_frame_bytes,
+	    .max_inflight = d.cfg->max_inflight_per_connection,
+	    .max_output_bytes = (size_t)d.cfg->max_output_bytes_per_connection,
+	    .handshake_timeout_ms = d.cfg->handshake_timeout_ms,
+	    .idle_timeout_ms = d.cfg->idle_timeout_ms,
+	    .max_handshakes = d.cfg->max_handshakes,
+	};
 
 	memcpy(so.admin_key, admin_key, 32);
 	conn_set_limits(&cl);
+	conn_set_server_key(d.server_key);
 	h_submit_configure(d.cfg->max_clock_skew_ms);
 	d.base = event_base_new();
 	/* Lane callbacks only run from the loop, after the sequencer exists. */
@@ -358,7 +408,9 @@ static void stop(void)
 		event_base_free(d.base);
 	for (int i = 0; i < 2; i++)
 		policy_file_free(d.builtin[i]);
+	peer_shutdown();
 	key_free(d.log_key);
+	key_free(d.server_key);
 	if (d.cfg != NULL && d.cfg->pid_file[0] != '\0')
 		unlink(d.cfg->pid_file);
 	config_free(d.cfg);
@@ -377,7 +429,8 @@ static int run(bool migrate_only, bool check_only)
 	}
 	log_set_level(level);
 	if (check_only) {
-		if (load_policy(admin_key) != CU_OK || load_log_key(false) != CU_OK)
+		if (load_policy(admin_key) != CU_OK || load_keys(false) != CU_OK ||
+		    configure_peers() != CU_OK)
 			return 1;
 		printf("configuration OK (%zu country group rows, %zu models, regime %s)\n",
 		       d.builtin[0]->n_country_groups, d.builtin[1]->n_models,
@@ -392,7 +445,8 @@ static int run(bool migrate_only, bool check_only)
 	}
 	if (migrate_only)
 		return 0;
-	if (load_policy(admin_key) != CU_OK || load_log_key(true) != CU_OK)
+	if (load_policy(admin_key) != CU_OK || load_keys(true) != CU_OK ||
+	    configure_peers() != CU_OK)
 		return 1;
 	if (start(admin_key) != CU_OK) {
 		log_error("out of memory starting up");

@@ -171,10 +171,11 @@ static bool relay_allowed(struct item *it, const struct key_rec *key, const stru
 	    auth_may_relay(&id, ctx->reg, d->owner, d->facility))
 		return true;
 	v.code = CUSTODY__ERROR_CODE__FORBIDDEN;
-	snprintf(v.why, sizeof(v.why),
-		 "a %s key of %s may relay only its party's signatures, or the ATTEST of a device "
-		 "its party owns or whose facility it operates",
-		 auth_role_name(&id), id.party[0] ? id.party : "no party");
+	snprintf(
+	    v.why, sizeof(v.why),
+	    "a key of role %s of %s may relay only its party's signatures, or the ATTEST of a device "
+	    "its party owns or whose facility it operates",
+	    auth_role_name(&id), id.party[0] ? id.party : "no party");
 	return forbid(it, &v);
 }
 

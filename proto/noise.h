@@ -96,8 +96,8 @@ CU_MUST_USE int noise_hs_write(struct noise_hs *hs, const uint8_t *payload, size
  * CU_ERR_CRYPTO if decryption or a DH fails (the handshake is then dead:
  * every later call fails), CU_ERR_TOO_BIG if payload_cap is too small.
  */
-CU_MUST_USE int noise_hs_read(struct noise_hs *hs, const uint8_t *msg, size_t len,
-			      uint8_t *payload, size_t payload_cap, size_t *payload_len);
+CU_MUST_USE int noise_hs_read(struct noise_hs *hs, const uint8_t *msg, size_t len, uint8_t *payload,
+			      size_t payload_cap, size_t *payload_len);
 
 /* The remote static public key once received or pre-known, else NULL. */
 const uint8_t *noise_hs_remote_static(const struct noise_hs *hs);

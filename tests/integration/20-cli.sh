@@ -122,7 +122,7 @@ check_eq "chips destroyed with their server" 8 \
 	"$(psql_value "SELECT count(*) FROM devices WHERE kind = 'CHIP' AND status = 'DESTROYED'")"
 
 # --- TCP, and a restart keeps everything --------------------------------------------
-out=$(ctl --server "$DAEMON_TCP" --json where SRV-0001)
+out=$(exporter --server "$DAEMON_TCP" --json where SRV-0001)
 check_eq "where over TCP" DESTROYED "$(jget "$out" 'd["status"]')"
 daemon_restart
 out=$(ctl --json where GPU-0008)

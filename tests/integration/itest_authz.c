@@ -5,9 +5,6 @@
  * and not denied what it may (any other answer: the request itself may
  * still be NOT_FOUND or BAD_REQUEST, which is not what is tested here).
  *
- * Built without connect_as in itest_lib.h (no transport yet), the program
- * only answers --has-transport with exit 1.
- *
  * Environment: ITEST_KEYS (directory of the role keys), CUSTODY_ADMIN_KEY
  * (the bootstrap admin), ITEST_SHIP_EVENT (hex id of acme's SHIP of GPU-1
  * carried by fast to acme-us2).
@@ -23,21 +20,9 @@
 
 #include <cmocka.h>
 
-#include "itest_lib.h"
-
-#ifndef ITEST_HAS_CONNECT_AS
-
-int main(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	return 1; /* no transport: 88-authz.sh skips the read matrix */
-}
-
-#else
-
 #include "codec.h"
 #include "envelope.h"
+#include "itest_lib.h"
 #include "key.h"
 
 /* The principals, in the columns of the table below. */
@@ -328,7 +313,7 @@ static void test_every_request_every_role(void **state)
 					     : "answered");
 			custody__response__free_unpacked(resp, NULL);
 			envelope_clear(&b.env);
-			close(fd);
+			close_conn(fd);
 		}
 	}
 }
@@ -370,15 +355,11 @@ static int teardown(void **state)
 	return 0;
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_every_request_every_role),
 	};
 
-	if (argc > 1 && strcmp(argv[1], "--has-transport") == 0)
-		return 0;
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
-
-#endif

@@ -5,6 +5,8 @@
 #include "itest_lib.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,11 +18,157 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <cmocka.h>
 
+#include "channel.h"
 #include "frame.h"
 
+#define MAX_FDS 65536
+
 static uint64_t next_id = 1;
+
+/* The Noise channel of each connect_as() socket, by fd; NULL for plain ones. */
+struct tchan {
+	struct channel *ch;
+	uint8_t plain[CHANNEL_MAX_PLAINTEXT];
+	size_t off, len;
+};
+static struct tchan *chans[MAX_FDS];
+
+/* Reads exactly len raw bytes: 1, 0 on EOF before any byte, -1 on timeout. */
+static int raw_recv_exact(int fd, uint8_t *buf, size_t len, int timeout_ms)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd p = {fd, POLLIN, 0};
+		ssize_t n;
+
+		if (poll(&p, 1, timeout_ms) != 1)
+			return -1;
+		n = recv(fd, buf + got, len - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return got == 0 ? 0 : -1;
+		got += (size_t)n;
+	}
+	return 1;
+}
+
+static void raw_send_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		assert_true(n > 0);
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+int connect_tcp_raw(void)
+{
+	const char *addr = getenv("DAEMON_TCP");
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	char host[64];
+	const char *colon;
+	int fd, one = 1;
+
+	assert_non_null(addr);
+	colon = strrchr(addr, ':');
+	assert_non_null(colon);
+	assert_true((size_t)(colon - addr) < sizeof(host));
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = '\0';
+	assert_int_equal(inet_pton(AF_INET, host, &sa.sin_addr), 1);
+	sa.sin_port = htons((uint16_t)atoi(colon + 1));
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0 && fd < MAX_FDS);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+void server_pubkey(uint8_t pk[32])
+{
+	const char *spec = getenv("CUSTODY_SERVER_KEY");
+
+	assert_non_null(spec);
+	assert_int_equal(key_pub_load(spec, pk), CU_OK);
+}
+
+/* Reads one wire message of the channel into buf (CHANNEL_MAX_WIRE_BYTES): its length, 0 at EOF. */
+static size_t recv_message(int fd, uint8_t *buf, int timeout_ms)
+{
+	uint8_t hdr[CHANNEL_HEADER_BYTES];
+	size_t n;
+	int rc = raw_recv_exact(fd, hdr, sizeof(hdr), timeout_ms);
+
+	if (rc == 0)
+		return 0;
+	assert_int_equal(rc, 1);
+	n = channel_msg_len(hdr);
+	assert_int_equal(raw_recv_exact(fd, buf, n, timeout_ms), 1);
+	return n;
+}
+
+int try_connect_as(const struct cu_key *key, const uint8_t server_pk[32], int *fd_out)
+{
+	static uint8_t wire[CHANNEL_MAX_WIRE_BYTES];
+	int fd = connect_tcp_raw();
+	struct tchan *t = calloc(1, sizeof(*t));
+	size_t n;
+	int rc;
+
+	assert_non_null(t);
+	assert_int_equal(channel_new_client(key, server_pk, &t->ch), CU_OK);
+	for (rc = CU_OK; rc == CU_OK && !channel_ready(t->ch);) {
+		if (channel_hs_write_turn(t->ch)) {
+			assert_int_equal(channel_hs_write(t->ch, wire, sizeof(wire), &n), CU_OK);
+			raw_send_all(fd, wire, n);
+			continue;
+		}
+		n = recv_message(fd, wire, TIMEOUT_MS);
+		rc = n == 0 ? CU_ERR_IO : channel_hs_read(t->ch, wire, n);
+	}
+	if (rc != CU_OK) {
+		channel_free(t->ch);
+		free(t);
+		close(fd);
+		return rc;
+	}
+	if (chans[fd] != NULL) {
+		channel_free(chans[fd]->ch);
+		free(chans[fd]);
+	}
+	chans[fd] = t;
+	*fd_out = fd;
+	return CU_OK;
+}
+
+int connect_as(const struct cu_key *key)
+{
+	uint8_t pk[32];
+	int fd = -1;
+
+	server_pubkey(pk);
+	assert_int_equal(try_connect_as(key, pk, &fd), CU_OK);
+	return fd;
+}
+
+void close_conn(int fd)
+{
+	if (fd >= 0 && fd < MAX_FDS && chans[fd] != NULL) {
+		channel_free(chans[fd]->ch);
+		free(chans[fd]);
+		chans[fd] = NULL;
+	}
+	close(fd);
+}
 
 int connect_daemon(void)
 {
@@ -38,34 +186,50 @@ int connect_daemon(void)
 
 void send_all(int fd, const void *buf, size_t len)
 {
+	static uint8_t wire[CHANNEL_MAX_WIRE_BYTES];
+	struct tchan *t = fd >= 0 && fd < MAX_FDS ? chans[fd] : NULL;
 	const uint8_t *p = buf;
 
+	if (t == NULL) {
+		raw_send_all(fd, buf, len);
+		return;
+	}
 	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		size_t n = len < CHANNEL_MAX_PLAINTEXT ? len : CHANNEL_MAX_PLAINTEXT;
 
-		assert_true(n > 0);
+		assert_int_equal(channel_seal(t->ch, p, n, wire), CU_OK);
+		raw_send_all(fd, wire, n + CHANNEL_OVERHEAD);
 		p += n;
-		len -= (size_t)n;
+		len -= n;
 	}
 }
 
-/* Reads exactly len bytes: 1, 0 on EOF before any byte, -1 on timeout. */
+/* Reads exactly len bytes (decrypted on a channel): 1, 0 on EOF before any byte, -1 on timeout. */
 static int recv_exact(int fd, uint8_t *buf, size_t len, int timeout_ms)
 {
-	size_t got = 0;
+	static uint8_t wire[CHANNEL_MAX_WIRE_BYTES];
+	struct tchan *t = fd >= 0 && fd < MAX_FDS ? chans[fd] : NULL;
+	size_t got = 0, n;
 
+	if (t == NULL)
+		return raw_recv_exact(fd, buf, len, timeout_ms);
 	while (got < len) {
-		struct pollfd p = {fd, POLLIN, 0};
-		ssize_t n;
+		if (t->off == t->len) {
+			uint8_t hdr[CHANNEL_HEADER_BYTES];
+			int rc = raw_recv_exact(fd, hdr, sizeof(hdr), timeout_ms);
 
-		if (poll(&p, 1, timeout_ms) != 1)
-			return -1;
-		n = recv(fd, buf + got, len - got, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return got == 0 ? 0 : -1;
-		got += (size_t)n;
+			if (rc <= 0)
+				return got == 0 ? rc : -1;
+			n = channel_msg_len(hdr);
+			assert_int_equal(raw_recv_exact(fd, wire, n, timeout_ms), 1);
+			assert_int_equal(channel_open(t->ch, wire, n, t->plain), CU_OK);
+			t->off = 0;
+			t->len = n - NOISE_TAG_BYTES;
+		}
+		n = t->len - t->off < len - got ? t->len - t->off : len - got;
+		memcpy(buf + got, t->plain + t->off, n);
+		t->off += n;
+		got += n;
 	}
 	return 1;
 }

@@ -15,8 +15,33 @@
 
 #define TIMEOUT_MS 10000
 
+struct cu_key;
+
 /* A new connection to $CUSTODY_SERVER; the caller closes it. */
 int connect_daemon(void);
+
+/*
+ * A Noise connection to $DAEMON_TCP as key, pinned to $CUSTODY_SERVER_KEY;
+ * send_frame, recv_frame, call and send_all then work on the returned fd
+ * through the channel. Close it with close_conn.
+ */
+int connect_as(const struct cu_key *key);
+
+/*
+ * The handshake of connect_as against the server key server_pk: CU_OK
+ * with *fd set, or the handshake's error (CU_ERR_SIGNATURE: not that
+ * server; CU_ERR_IO: the server closed the connection).
+ */
+int try_connect_as(const struct cu_key *key, const uint8_t server_pk[32], int *fd);
+
+/* A plain TCP socket to $DAEMON_TCP (no handshake), for raw-byte tests. */
+int connect_tcp_raw(void);
+
+/* The pinned server key of $CUSTODY_SERVER_KEY. */
+void server_pubkey(uint8_t pk[32]);
+
+/* Closes fd and forgets its channel, if any. */
+void close_conn(int fd);
 
 /* Writes all len bytes of buf, raw (no framing). */
 void send_all(int fd, const void *buf, size_t len);

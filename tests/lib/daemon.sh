@@ -25,6 +25,7 @@
 # $BUILD/daemon/custodyd -c CONFIG in the background, waits until its Unix socket accepts a
 # connection (15 s at most), and exports:
 #   CUSTODY_SERVER=unix:<socket>  DAEMON_TCP=127.0.0.1:<port>  CUSTODY_ADMIN_KEY=<secret key>
+#   CUSTODY_SERVER_KEY=<the server's Noise identity, .pub file; TCP clients pin it>
 #   DAEMON_PID  DAEMON_LOG  DAEMON_DIR  DAEMON_CONF  CUSTODYCTL=<custodyctl binary>
 #   DAEMON_DB_ROLE  DAEMON_DB_OWNER (the database roles, see above)
 #
@@ -229,9 +230,10 @@ daemon_start()
 	[ -n "$dir" ] || return 1
 	export DAEMON_NAME=$name DAEMON_DIR=$dir DAEMON_LOG=$dir/custodyd.log
 	export DAEMON_CONF=$dir/custodyd.conf CUSTODY_ADMIN_KEY=$dir/admin.key
-	export CUSTODYCTL=$BUILD/client/custodyctl
-	if ! "$CUSTODYCTL" keygen "$CUSTODY_ADMIN_KEY" >"$dir/keygen.log" 2>&1; then
-		echo "daemon.sh: custodyctl keygen $CUSTODY_ADMIN_KEY failed:" >&2
+	export CUSTODYCTL=$BUILD/client/custodyctl CUSTODY_SERVER_KEY=$dir/server.key.pub
+	if ! "$CUSTODYCTL" keygen "$CUSTODY_ADMIN_KEY" >"$dir/keygen.log" 2>&1 ||
+		! "$CUSTODYCTL" keygen "$dir/server.key" >>"$dir/keygen.log" 2>&1; then
+		echo "daemon.sh: custodyctl keygen failed:" >&2
 		cat "$dir/keygen.log" >&2
 		daemon_stop
 		return 1
@@ -253,6 +255,7 @@ daemon_start()
 		"models_file = $REPO/deploy/policy/accelerators.csv"
 		"country_groups_file = $REPO/deploy/policy/country_groups.csv"
 		"log_key = $dir/log.key"
+		"server_key = $dir/server.key"
 		"log_origin = custody.test/$name"
 		"log_level = debug"
 		"pid_file = $dir/custodyd.pid"
