@@ -45,6 +45,8 @@
 
 /* Sealed bytes queued on a TCP socket before the rest waits as plaintext. */
 #define CONN_SEALED_QUEUE_BYTES (256u << 10)
+/* How long a refused client has to read why before its socket closes. */
+#define REFUSED_LINGER_MS 1000
 
 struct conn {
 	struct conn *prev, *next; /* all open connections */
@@ -60,6 +62,7 @@ struct conn {
 	int inflight;
 	bool closing; /* take no more requests; close once answered and flushed */
 	bool broken;  /* the stream cannot be trusted: close without flushing */
+	bool refused; /* told why it may not connect: discard input until it leaves */
 	bool eof;     /* the client finished sending; answer what is buffered */
 	bool reading; /* EV_READ currently enabled on the socket */
 	const struct conn_observer *observer;
@@ -227,6 +230,8 @@ static bool conn_update(struct conn *conn)
 		conn_close(conn);
 		return false;
 	}
+	if (conn->refused)
+		return true; /* closed by the client, or by the timer */
 	take = may_take(conn);
 	if ((conn->closing || (conn->eof && !frame_waiting(conn))) && conn->inflight == 0 &&
 	    output_len(conn) == 0) {
@@ -403,8 +408,14 @@ static bool conn_process_input(struct conn *conn)
 
 static void on_read(struct bufferevent *bev, void *arg)
 {
-	(void)bev;
-	conn_process_input(arg);
+	struct conn *conn = arg;
+
+	if (conn->refused) {
+		evbuffer_drain(bufferevent_get_input(bev),
+			       evbuffer_get_length(bufferevent_get_input(bev)));
+		return;
+	}
+	conn_process_input(conn);
 }
 
 static void on_kick(evutil_socket_t fd, short what, void *arg)
@@ -427,6 +438,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (conn->bev == NULL)
 		return;
+	if (conn->refused) {
+		conn_close(conn);
+		return;
+	}
 	if (is_handshaking(conn)) {
 		log_info("connection %llu (%s): no handshake within %d ms, closing",
 			 (unsigned long long)conn->serial, conn->peer, limits.handshake_timeout_ms);
@@ -462,7 +477,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	struct conn *conn = arg;
 
 	(void)bev;
-	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) && !is_handshaking(conn)) {
+	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) && !is_handshaking(conn) &&
+	    !conn->refused) {
 		/* The client finished sending; answer what it asked, then close. */
 		conn->eof = true;
 		conn_process_input(conn);
@@ -571,8 +587,16 @@ int conn_new(struct event_base *base, evutil_socket_t fd, const struct conn_orig
 	bufferevent_setcb(conn->bev, on_read, on_write, on_event, conn);
 	log_debug("connection %llu from %s", (unsigned long long)conn->serial, origin->peer);
 	if (origin->reject_reason != NULL) {
+		/*
+		 * Lingering close: the error goes out, what the client sends
+		 * meanwhile is read and dropped, and the socket closes when the
+		 * client leaves or after a second. Closing at once would destroy
+		 * the error in flight when the client's request arrives (a reset).
+		 */
 		conn_send_error(conn, origin->reject_code, origin->reject_reason, 1);
-		bufferevent_enable(conn->bev, EV_WRITE);
+		conn->refused = true;
+		bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
+		arm_timer(conn, REFUSED_LINGER_MS);
 		return CU_OK;
 	}
 	conn->reading = true;

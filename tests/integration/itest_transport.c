@@ -498,13 +498,6 @@ static void test_flood_does_not_starve(void **state)
 			worst = now_ms() - t0;
 	}
 	rss_after = daemon_rss_kib();
-	print_message(
-	    "under %d silent sockets, a dribbler, a stalled sender and a client that "
-	    "never reads: worst handshake + answer %lld ms; custodyd RSS %ld -> %ld KiB\n",
-	    N_IDLE, (long long)worst, rss_before, rss_after);
-	assert_true(worst < 2000);
-	/* The stalled reader holds at most its output limit (4 MiB) and one frame. */
-	assert_true(rss_after - rss_before < 32 * 1024);
 	kill(reader, SIGKILL);
 	waitpid(reader, NULL, 0);
 	channel_free(ch);
@@ -512,6 +505,17 @@ static void test_flood_does_not_starve(void **state)
 		close(idle[i]);
 	close(dribbler);
 	close_conn(stalled);
+	print_message(
+	    "under %d silent sockets, a dribbler, a stalled sender and a client that "
+	    "never reads: worst handshake + answer %lld ms; custodyd RSS %ld -> %ld KiB\n",
+	    N_IDLE, (long long)worst, rss_before, rss_after);
+	assert_true(worst < 2000);
+	/*
+	 * The client that never reads holds at most its output limit (4 MiB)
+	 * and a frame; the slack is larger under ASan, whose quarantine keeps
+	 * freed memory resident.
+	 */
+	assert_true(rss_after - rss_before < env_i64("ITEST_RSS_SLACK_KIB", 32 * 1024));
 }
 
 static int setup(void **state)
