@@ -219,10 +219,10 @@ static bool authorize(struct item *it, const struct state_ws *ws, const struct s
 	if (!seq_key_usable(it, key, ctx))
 		return false;
 	if (strcmp(key->party, ev->actor) != 0) {
-		seq_refuse(it, CUSTODY__ERROR_CODE__FORBIDDEN,
-			   "signer key belongs to party %s, not to actor %s", key->party,
-			   ev->actor);
-		return false;
+		v.code = CUSTODY__ERROR_CODE__FORBIDDEN;
+		snprintf(v.why, sizeof(v.why), "signer key belongs to party %s, not to actor %s",
+			 key->party, ev->actor);
+		return forbid(it, &v);
 	}
 	if (auth_may_sign_event(key, ctx->reg, ev, ws, &v) != CU_OK)
 		return forbid(it, &v);

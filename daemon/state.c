@@ -444,8 +444,13 @@ static void effect_one(struct dev *d, const struct dev *root, const Custody__Eve
 		d->status = fx == FX_SHIP ? CUSTODY__DEVICE_STATUS__IN_TRANSIT
 					  : CUSTODY__DEVICE_STATUS__IN_REPAIR;
 		snprintf(d->dest_facility, sizeof(d->dest_facility), "%s", ev->to_facility);
-		if (fx == FX_SHIP && ev->carrier[0] != '\0')
-			snprintf(d->custodian, sizeof(d->custodian), "%s", ev->carrier);
+		/*
+		 * Under way, the named carrier has custody, else the shipper: a
+		 * carrier is the custodian only of shipments that name it (auth.h).
+		 */
+		if (fx == FX_SHIP)
+			snprintf(d->custodian, sizeof(d->custodian), "%s",
+				 ev->carrier[0] != '\0' ? ev->carrier : ev->actor);
 		d->location[0] = '\0';
 		d->shipment_seq = ctx->seq;
 		d->deadline_ms = ev->deadline_ms != 0

@@ -82,6 +82,10 @@ forbidden beta-opr "not at acme-us2" receive --facility acme-us2 GPU-1
 as fast-car receive --facility acme-us2 GPU-1 >/dev/null
 check_eq "GPU-1 delivered" acme-us2 "$(jget "$(ctl --json where GPU-1)" 'd["facility"]')"
 forbidden fast-car "is not on a shipment carried by fast" receive --facility acme-us2 GPU-1
+# Shipped on without a carrier: the last carrier has no say in it.
+as acme-exp ship --to acme-us GPU-1 >/dev/null
+forbidden fast-car "is not on a shipment carried by fast" receive --facility acme-us GPU-1
+as acme-opr receive --facility acme-us GPU-1 >/dev/null
 
 # --- device keys: ATTEST of their own device only --------------------------------
 as gpu-dev attest --actor acme GPU-3 >/dev/null

@@ -275,6 +275,18 @@ static void test_ship_moves_contents(void **state)
 	assert_string_equal(gpu->dest_facility, "");
 	assert_string_equal(gpu->custodian, "acme-jp");
 
+	/* Shipped on without a carrier: the shipper, not the last carrier, has it. */
+	begin(&b, CUSTODY__EVENT_TYPE__SHIP, "jp-1");
+	b.ev.actor = "acme-jp";
+	b.ev.to_facility = "us-1";
+	add(&b, "SRV-1");
+	assert_int_equal(apply(&b), 0);
+	assert_string_equal(get("GPU-2")->custodian, "acme-jp");
+	begin(&b, CUSTODY__EVENT_TYPE__RECEIVE, "jp-1");
+	b.ev.actor = "acme-jp";
+	add(&b, "SRV-1");
+	assert_int_equal(apply(&b), 0);
+
 	begin(&b, CUSTODY__EVENT_TYPE__INSTALL, "jp-1");
 	b.ev.location = "hall-2/rack-14";
 	add(&b, "SRV-1");
