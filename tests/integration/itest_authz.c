@@ -7,7 +7,8 @@
  *
  * Environment: ITEST_KEYS (directory of the role keys), CUSTODY_ADMIN_KEY
  * (the bootstrap admin), ITEST_SHIP_EVENT (hex id of acme's SHIP of GPU-1
- * carried by fast to acme-us2).
+ * carried by fast to acme-us2). GPU-3 (acme's, at acme-us) has the device
+ * key gpu-dev.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,7 +33,8 @@ static const char *const key_file[W_N] = {"acme-exp", "acme-opr", "gpu2-dev",  "
 					  "bis-reg",  "w1-wit",	  "ops-admin", NULL};
 static const char *const party[W_N] = {"acme", "acme", "ops", "fast", "bis", "w1", "ops", ""};
 static struct cu_key *keys[W_N];
-static struct cu_key *beta_key; /* another party's exporter key, for relays */
+static struct cu_key *beta_key;		  /* another party's exporter key, for relays */
+static struct cu_key *beta_opr, *dev_key; /* beta's operator; GPU-3's own device key */
 static uint8_t ship_id[32];
 static int serial_n;
 
@@ -318,6 +320,68 @@ static void test_every_request_every_role(void **state)
 	}
 }
 
+/* GPU-3's head, asked over the Unix socket. */
+static void head_of(const char *serial, uint8_t head[32])
+{
+	Custody__Request req = CUSTODY__REQUEST__INIT;
+	Custody__WhereRequest w = CUSTODY__WHERE_REQUEST__INIT;
+	Custody__Response *resp;
+
+	w.serial = (char *)serial;
+	req.body_case = CUSTODY__REQUEST__BODY_WHERE;
+	req.where = &w;
+	resp = call_once(&req);
+	expect_body(resp, CUSTODY__RESPONSE__BODY_WHERE);
+	assert_int_equal(resp->where->head.len, 32);
+	memcpy(head, resp->where->head.data, 32);
+	custody__response__free_unpacked(resp, NULL);
+}
+
+/* Hands in GPU-3's own ATTEST (signed by its device key) over a connection as via. */
+static Custody__Response *relay_attest(const struct cu_key *via)
+{
+	Custody__Request req = CUSTODY__REQUEST__INIT;
+	Custody__Event ev = CUSTODY__EVENT__INIT;
+	Custody__DeviceRef ref = CUSTODY__DEVICE_REF__INIT;
+	Custody__DeviceRef *refs[1] = {&ref};
+	Custody__SignedEnvelope env;
+	Custody__Response *resp;
+	uint8_t head[32];
+	int fd;
+
+	head_of("GPU-3", head);
+	ev.type = CUSTODY__EVENT_TYPE__ATTEST;
+	ev.actor = "acme";
+	ev.occurred_at_ms = codec_now_ms() - 1000 + ++serial_n;
+	ref.serial = "GPU-3";
+	ref.prev.data = head;
+	ref.prev.len = 32;
+	ev.devices = refs;
+	ev.n_devices = 1;
+	assert_int_equal(envelope_seal(ENVELOPE_EVENT, dev_key, &ev.base, &env), CU_OK);
+	req.body_case = CUSTODY__REQUEST__BODY_SUBMIT;
+	req.submit = &env;
+	fd = connect_as(via);
+	resp = call(fd, &req);
+	close_conn(fd);
+	envelope_clear(&env);
+	return resp;
+}
+
+/*
+ * A device's own ATTEST may be relayed by its owner or by the operator of
+ * the facility it is at, by no one else (the sequencer checks, with the
+ * device's row).
+ */
+static void test_relayed_attest(void **state)
+{
+	(void)state;
+	expect_ok(relay_attest(keys[W_EXP]), CUSTODY__RESPONSE__BODY_SUBMIT);
+	expect_ok(relay_attest(keys[W_OPR]), CUSTODY__RESPONSE__BODY_SUBMIT);
+	expect_error(relay_attest(beta_opr), CUSTODY__ERROR_CODE__FORBIDDEN, "may relay only");
+	expect_error(relay_attest(keys[W_CAR]), CUSTODY__ERROR_CODE__FORBIDDEN, "may relay only");
+}
+
 static struct cu_key *load(const char *dir, const char *name)
 {
 	char path[512];
@@ -343,6 +407,8 @@ static int setup(void **state)
 		keys[w] = key_file[w] != NULL ? load(dir, key_file[w]) : NULL;
 	assert_int_equal(key_load(boot, &keys[W_BOOT]), CU_OK);
 	beta_key = load(dir, "beta-exp");
+	beta_opr = load(dir, "beta-opr");
+	dev_key = load(dir, "gpu-dev");
 	return 0;
 }
 
@@ -352,6 +418,8 @@ static int teardown(void **state)
 	for (int w = 0; w < W_N; w++)
 		key_free(keys[w]);
 	key_free(beta_key);
+	key_free(beta_opr);
+	key_free(dev_key);
 	return 0;
 }
 
@@ -359,6 +427,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_every_request_every_role),
+	    cmocka_unit_test(test_relayed_attest),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
