@@ -555,7 +555,13 @@ static void find_twice(struct bundle_report *r)
 	}
 }
 
-/* Lists the distinct signers of the registrations; checks them against --admin-key. */
+static const struct bundle_reg *find_key(const struct bundle_state *st, const uint8_t *pk);
+
+/*
+ * Lists the distinct signers of the registrations; checks them against
+ * --admin-key. A key's change signed by the key itself needs no admin if
+ * the bundle registers that key (whose registration is checked in turn).
+ */
 static int collect_admin_signers(struct bundle_report *r, const struct bundle_keys *keys)
 {
 	const struct bundle_state *st = r->state;
@@ -567,9 +573,9 @@ static int collect_admin_signers(struct bundle_report *r, const struct bundle_ke
 	for (size_t i = 0; i < st->n_entries; i++) {
 		const struct bundle_entry *e = &st->entries[i];
 		const uint8_t *pk = e->ok && !e->is_event ? e->log->envelope->signer.data : NULL;
-		/* A key's change signed by the key itself needs no admin. */
 		bool allowed =
-		    keys->n_admin_keys == 0 || (pk != NULL && bundle_keys_self_signed(e));
+		    keys->n_admin_keys == 0 ||
+		    (pk != NULL && bundle_keys_self_signed(e) && find_key(st, pk) != NULL);
 		char text[KEY_PUB_TEXT_MAX];
 
 		if (pk == NULL)
