@@ -34,6 +34,8 @@ stored() {
 		(SELECT count(*) FROM admin_actions) || ' ' || (SELECT count(*) FROM keys) || ' ' ||
 		(SELECT count(*) FROM key_changes) || ' ' || (SELECT count(*) FROM log_entries)"
 }
+# stored, plus one admin action, key change and log entry
+plus_change() { python3 -c 'import sys; a = sys.argv[1].split(); a[2] = str(int(a[2]) + 1); a[4] = str(int(a[4]) + 1); a[5] = str(int(a[5]) + 1); print(" ".join(a))' "$1"; }
 whoami_json() { jget "$(as "$1" --json whoami)" "$2"; }
 
 for k in e1 e2 o1 o2 x1 spare; do ctl keygen "$K/$k.key" >/dev/null 2>&1; done
@@ -48,7 +50,7 @@ admin register-facility globex-us --name "Globex Reno" --owner globex --operator
 as e1 register --facility acme-us --kind chip --model H100-SXM GPU-1 GPU-2 >/dev/null
 
 # ---- rotation: e1 rotates itself to e2, valid a few seconds more
-until=$(at '+4 seconds')
+until=$(at '+8 seconds')
 out=$(as e1 key rotate --old "$K/e1.key.pub" --new "$K/e2.key.pub" --old-valid-until "$until")
 grep -q "^rotated key .* (party acme, role exporter) to .*; the old key is valid until $until (action .*, seq" \
 	<<<"$out" || check_fail "rotate's line: $out"
@@ -78,7 +80,7 @@ revoked=$(whoami_json e2 'd["revoked_at"]')
 check_eq "the reason is stored" "key file copied off the build host" \
 	"$(psql_value "SELECT reason FROM key_changes WHERE kind = 'revoke'")"
 check_eq "one admin action and one change row, logged" \
-	"$(python3 -c 'import sys; a = sys.argv[1].split(); a[2] = str(int(a[2]) + 1); a[4] = str(int(a[4]) + 1); a[5] = str(int(a[5]) + 1); print(" ".join(a))' "$before")" \
+	"$(plus_change "$before")" \
 	"$(stored)"
 before=$(stored)
 expect_exit 1 "UNAUTHENTICATED.*signer key .* is revoked at $revoked" \
@@ -135,8 +137,12 @@ expect_exit 2 "rotate_key: the new key is the old key" \
 check_eq "nothing stored for the refused changes" "$before" "$(stored)"
 
 # ---- the raw protocol: malformed actions, another party, the same action twice
+before=$(stored)
 CUSTODY_ADMIN_KEY=$CUSTODY_ADMIN_KEY ITEST_REVOKE=$K/o2.key.pub ITEST_ROTATE=$K/o1.key.pub \
 	"$BUILD/tests/itest_keys"
+check_eq "the raw protocol stored one revocation: an admin action, a change, a leaf" \
+	"$(plus_change "$before")" \
+	"$(stored)"
 check_eq "the resubmitted revocation is stored once" 1 \
 	"$(count "key_changes c JOIN keys k ON k.pubkey = c.pubkey JOIN parties p ON p.id = k.party_id WHERE c.kind = 'revoke' AND k.role = 'OPERATOR'")"
 expect_exit 1 "UNAUTHENTICATED.*revoked at" as o2 receive --facility acme-us GPU-1
