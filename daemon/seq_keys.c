@@ -111,12 +111,15 @@ static void add_change_row(struct db_job *job, const struct item *it, const uint
 			   const char *kind, int64_t until_ms, const uint8_t *successor,
 			   int64_t revoked_ms, const char *reason)
 {
+	static const uint8_t none[1]; /* no successor: 0 bytes, never NULL for memcpy */
+
 	db_job_add(job, SQL_INSERT_KEY_CHANGE);
 	db_param_i64(job, (int64_t)it->seq);
 	db_param_bytes(job, pk, KEY_PUBLIC_BYTES);
 	db_param_text(job, kind);
 	db_param_i64(job, until_ms);
-	db_param_bytes(job, successor, successor != NULL ? KEY_PUBLIC_BYTES : 0);
+	db_param_bytes(job, successor != NULL ? successor : none,
+		       successor != NULL ? KEY_PUBLIC_BYTES : 0);
 	db_param_i64(job, revoked_ms);
 	db_param_text(job, reason);
 	db_param_i64(job, it->recorded_ms);
