@@ -15,6 +15,7 @@ struct registry {
 	struct hmap *parties;	 /* id -> struct party */
 	struct hmap *keys;	 /* pubkey -> struct key_rec */
 	struct hmap *facilities; /* id -> struct facility */
+	struct hmap *reasons;	 /* pubkey -> revocation reason (malloc'd text) */
 };
 
 struct registry *registry_new(void)
@@ -26,7 +27,9 @@ struct registry *registry_new(void)
 	reg->parties = hmap_new();
 	reg->keys = hmap_new();
 	reg->facilities = hmap_new();
-	if (reg->parties == NULL || reg->keys == NULL || reg->facilities == NULL) {
+	reg->reasons = hmap_new();
+	if (reg->parties == NULL || reg->keys == NULL || reg->facilities == NULL ||
+	    reg->reasons == NULL) {
 		registry_free(reg);
 		return NULL;
 	}
@@ -40,6 +43,7 @@ void registry_free(struct registry *reg)
 	hmap_free(reg->parties, free);
 	hmap_free(reg->keys, free);
 	hmap_free(reg->facilities, free);
+	hmap_free(reg->reasons, free);
 	free(reg);
 }
 
@@ -198,13 +202,23 @@ const char *registry_key_refusal(const struct key_rec *k, int64_t now_ms, int64_
 }
 
 int registry_key_end(struct registry *reg, const uint8_t pubkey[32], int64_t valid_until_ms,
-		     int64_t revoked_at_ms)
+		     int64_t revoked_at_ms, const char *reason)
 {
 	struct key_rec *k = hmap_get(reg->keys, pubkey, 32);
+	const char *text = reason != NULL ? reason : "";
 
 	if (k == NULL)
 		return CU_ERR_NOT_FOUND;
 	k->valid_until_ms = earlier_end(k->valid_until_ms, valid_until_ms);
-	k->revoked_at_ms = earlier_end(k->revoked_at_ms, revoked_at_ms);
-	return CU_OK;
+	if (revoked_at_ms == 0 || k->revoked_at_ms == earlier_end(k->revoked_at_ms, revoked_at_ms))
+		return CU_OK;
+	k->revoked_at_ms = revoked_at_ms;
+	return put_copy(reg->reasons, pubkey, 32, text, strlen(text) + 1);
+}
+
+const char *registry_key_revoked_reason(const struct registry *reg, const uint8_t pubkey[32])
+{
+	const char *r = hmap_get(reg->reasons, pubkey, 32);
+
+	return r != NULL ? r : "";
 }

@@ -98,10 +98,14 @@ const char *registry_key_refusal(const struct key_rec *k, int64_t now_ms, int64_
 
 /*
  * Ends key pk's validity (a rotation's valid_until_ms, a revocation's
- * revoked_at_ms; 0 = leave it): each only ever moves earlier. Returns
- * CU_ERR_NOT_FOUND if pk is not registered.
+ * revoked_at_ms; 0 = leave it): each only ever moves earlier. A revocation
+ * that does keeps a copy of its reason (borrowed; NULL or "" for none).
+ * Returns CU_ERR_NOT_FOUND if pk is not registered, CU_ERR_NOMEM.
  */
 CU_MUST_USE int registry_key_end(struct registry *reg, const uint8_t pubkey[32],
-				 int64_t valid_until_ms, int64_t revoked_at_ms);
+				 int64_t valid_until_ms, int64_t revoked_at_ms, const char *reason);
+
+/* The reason given with key pk's revocation in force; "" if none (borrowed). */
+const char *registry_key_revoked_reason(const struct registry *reg, const uint8_t pubkey[32]);
 
 #endif

@@ -29,6 +29,9 @@ bool seq_key_usable(struct item *it, const struct key_rec *key, const struct seq
 	int64_t when = 0, dated = dated_ms(it);
 	bool by_date = false;
 	const char *why = registry_key_refusal(key, ctx->now_ms, dated, &when, &by_date);
+	const char *reason = why != NULL && strcmp(why, "revoked") == 0
+				 ? registry_key_revoked_reason(ctx->reg, key->pubkey)
+				 : "";
 	char pk[KEY_PUB_TEXT_MAX], at[CODEC_TIME_MAX], date[CODEC_TIME_MAX];
 
 	if (why == NULL)
@@ -40,8 +43,9 @@ bool seq_key_usable(struct item *it, const struct key_rec *key, const struct seq
 		seq_refuse(it, CUSTODY__ERROR_CODE__UNAUTHENTICATED,
 			   "signer key %s is not yet valid: it is valid from %s", pk, at);
 	else if (!by_date)
-		seq_refuse(it, CUSTODY__ERROR_CODE__UNAUTHENTICATED, "signer key %s is %s at %s",
-			   pk, why, at);
+		seq_refuse(it, CUSTODY__ERROR_CODE__UNAUTHENTICATED,
+			   "signer key %s is %s at %s%s%s%s", pk, why, at,
+			   reason[0] != '\0' ? " (" : "", reason, reason[0] != '\0' ? ")" : "");
 	else if (strcmp(why, "not yet valid") == 0)
 		seq_refuse(it, CUSTODY__ERROR_CODE__UNAUTHENTICATED,
 			   "signer key %s is not yet valid at %s, the submission's date: it is "
@@ -213,10 +217,11 @@ int seq_keys_commit(const struct item *it, struct registry *reg)
 	struct key_rec k;
 
 	if (act->action_case == CUSTODY__ADMIN_ACTION__ACTION_REVOKE_KEY)
-		return registry_key_end(reg, act->revoke_key->pubkey.data, 0, revocation_ms(act));
+		return registry_key_end(reg, act->revoke_key->pubkey.data, 0, revocation_ms(act),
+					act->revoke_key->reason);
 	registry_key_from_pb(act->rotate_key->new_key, it->recorded_ms, &k);
 	if (registry_put_key(reg, &k) != CU_OK)
 		return CU_ERR_NOMEM;
 	return registry_key_end(reg, act->rotate_key->old_pubkey.data,
-				rotation_end_ms(act->rotate_key, it->recorded_ms), 0);
+				rotation_end_ms(act->rotate_key, it->recorded_ms), 0, NULL);
 }

@@ -669,9 +669,11 @@ static int load_keys(struct registry *reg, const PGresult *res)
 			return CU_ERR_INVALID;
 		k.valid_from_ms = db_value_i64(res, r, 3);
 		k.valid_until_ms = db_value_i64(res, r, 4);
-		k.revoked_at_ms = db_value_i64(res, r, 5);
 		k.valid_from_stated = db_value_bool(res, r, 6);
-		if (registry_put_key(reg, &k) != CU_OK)
+		/* revoked_at (column 5) is set with its reason */
+		if (registry_put_key(reg, &k) != CU_OK ||
+		    registry_key_end(reg, k.pubkey, 0, db_value_i64(res, r, 5),
+				     PQgetvalue(res, r, 7)) != CU_OK)
 			return CU_ERR_NOMEM;
 	}
 	return CU_OK;

@@ -26,12 +26,15 @@ static const char *const texts[SQL_COUNT] = {
     /*
      * pubkey, party, role, valid_from, valid_until, revoked_at (as ended by
      * the key's changes: the earliest of each; least() skips NULLs),
-     * whether valid_from was stated (else it is the registration's time)
+     * whether valid_from was stated (else it is the registration's time),
+     * the reason of the earliest revocation
      */
     [SQL_LOAD_KEYS] = "SELECT k.pubkey, k.party_id, k.role, custody_ms(k.valid_from),"
 		      " coalesce(custody_ms(least(k.valid_until, c.valid_until)), 0),"
 		      " coalesce(custody_ms(least(k.revoked_at, c.revoked_at)), 0),"
-		      " k.valid_from <> k.created_at FROM keys k LEFT JOIN ("
+		      " k.valid_from <> k.created_at, coalesce((SELECT r.reason FROM key_changes r"
+		      " WHERE r.pubkey = k.pubkey AND r.kind = 'revoke' ORDER BY r.revoked_at,"
+		      " r.admin_seq LIMIT 1), '') FROM keys k LEFT JOIN ("
 		      "SELECT pubkey, min(valid_until) AS valid_until,"
 		      " min(revoked_at) AS revoked_at FROM key_changes GROUP BY pubkey) c"
 		      " ON c.pubkey = k.pubkey",

@@ -83,7 +83,7 @@ check_eq "one admin action and one change row, logged" \
 	"$(plus_change "$before")" \
 	"$(stored)"
 before=$(stored)
-expect_exit 1 "UNAUTHENTICATED.*signer key .* is revoked at $revoked" \
+expect_exit 1 "UNAUTHENTICATED.*signer key .* is revoked at $revoked \(key file copied off the build host\)" \
 	as e2 register --facility acme-us --kind chip --model H100-SXM GPU-6
 expect_exit 1 "UNAUTHENTICATED.*revoked at" \
 	as e2 register --at "$(at '-1 day')" --facility acme-us --kind chip --model H100-SXM GPU-6
@@ -153,9 +153,11 @@ grep -q "^revoked key " <<<"$out" || check_fail "self-revocation: $out"
 daemon_restart
 expect_exit 1 "UNAUTHENTICATED.*expired at $until" \
 	as e1 register --facility acme-us --kind chip --model H100-SXM GPU-7
-expect_exit 1 "UNAUTHENTICATED.*revoked at $revoked" \
+expect_exit 1 "UNAUTHENTICATED.*revoked at $revoked \(key file copied off the build host\)" \
 	as e2 register --facility acme-us --kind chip --model H100-SXM GPU-7
 expect_exit 1 "UNAUTHENTICATED.*revoked at" as o1 receive --facility acme-us GPU-1
-check_eq "whoami after the restart" "$revoked" "$(whoami_json e2 'd["revoked_at"]')"
-as e2 --json whoami >/dev/null
+check_eq "whoami after the restart" "$revoked key file copied off the build host" \
+	"$(whoami_json e2 'd["revoked_at"] + " " + d["revoked_reason"]')"
+as e2 whoami | grep -qE "^revoked: +$revoked \(key file copied off the build host\)$" ||
+	check_fail "whoami's revoked line: $(as e2 whoami)"
 echo "keys: all checks passed"

@@ -98,23 +98,26 @@ static void test_key_end(void **state)
 	(void)state;
 	assert_non_null(reg);
 	memset(other, 9, sizeof(other));
-	assert_int_equal(registry_key_end(reg, other, T0, 0), CU_ERR_NOT_FOUND);
+	assert_int_equal(registry_key_end(reg, other, T0, 0, NULL), CU_ERR_NOT_FOUND);
 	assert_int_equal(registry_put_key(reg, &k), CU_OK);
 	/* A rotation sets valid_until; a later one cannot extend it. */
-	assert_int_equal(registry_key_end(reg, k.pubkey, T0 + 2 * HOUR, 0), CU_OK);
-	assert_int_equal(registry_key_end(reg, k.pubkey, T0 + 5 * HOUR, 0), CU_OK);
+	assert_int_equal(registry_key_end(reg, k.pubkey, T0 + 2 * HOUR, 0, NULL), CU_OK);
+	assert_int_equal(registry_key_end(reg, k.pubkey, T0 + 5 * HOUR, 0, NULL), CU_OK);
 	got = registry_key(reg, k.pubkey);
 	assert_int_equal(got->valid_until_ms, T0 + 2 * HOUR);
 	assert_int_equal(got->revoked_at_ms, 0);
-	assert_int_equal(registry_key_end(reg, k.pubkey, T0 + HOUR, 0), CU_OK);
+	assert_int_equal(registry_key_end(reg, k.pubkey, T0 + HOUR, 0, NULL), CU_OK);
 	assert_int_equal(got->valid_until_ms, T0 + HOUR);
 	/* Revocations: the earliest holds. */
-	assert_int_equal(registry_key_end(reg, k.pubkey, 0, T0 + 30 * 60000), CU_OK);
-	assert_int_equal(registry_key_end(reg, k.pubkey, 0, T0 + 40 * 60000), CU_OK);
+	assert_string_equal(registry_key_revoked_reason(reg, k.pubkey), "");
+	assert_int_equal(registry_key_end(reg, k.pubkey, 0, T0 + 30 * 60000, "stolen"), CU_OK);
+	assert_int_equal(registry_key_end(reg, k.pubkey, 0, T0 + 40 * 60000, "later"), CU_OK);
 	assert_int_equal(got->revoked_at_ms, T0 + 30 * 60000);
+	assert_string_equal(registry_key_revoked_reason(reg, k.pubkey), "stolen");
 	assert_int_equal(got->valid_until_ms, T0 + HOUR);
-	assert_int_equal(registry_key_end(reg, k.pubkey, 0, T0 + 10 * 60000), CU_OK);
+	assert_int_equal(registry_key_end(reg, k.pubkey, 0, T0 + 10 * 60000, "earlier"), CU_OK);
 	assert_int_equal(got->revoked_at_ms, T0 + 10 * 60000);
+	assert_string_equal(registry_key_revoked_reason(reg, k.pubkey), "earlier");
 	registry_free(reg);
 }
 
