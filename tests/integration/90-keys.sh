@@ -7,8 +7,9 @@
 # device verifies offline. A backdated revocation also fails the bundle of
 # an event recorded after the compromise began. Another party's key may not
 # revoke; malformed, unknown and conflicting changes store nothing; the
-# same signed revocation sent twice is applied once (itest_keys); the
-# changes survive a restart.
+# same signed revocation sent twice is applied once (itest_keys); a
+# witness that revoked its own key cosigns nothing more; the changes
+# survive a restart.
 set -euo pipefail
 source "$REPO/tests/lib/daemon.sh"
 source "$REPO/tests/lib/check.sh"
@@ -146,6 +147,17 @@ check_eq "the raw protocol stored one revocation: an admin action, a change, a l
 check_eq "the resubmitted revocation is stored once" 1 \
 	"$(count "key_changes c JOIN keys k ON k.pubkey = c.pubkey JOIN parties p ON p.id = k.party_id WHERE c.kind = 'revoke' AND k.role = 'OPERATOR'")"
 expect_exit 1 "UNAUTHENTICATED.*revoked at" as o2 receive --facility acme-us GPU-1
+
+# ---- a revoked witness cosigns nothing more
+ctl keygen "$WORK/w1.key" >/dev/null 2>&1
+admin register-party w1 --name "Witness One" --country DE --roles witness >/dev/null
+admin register-key "$WORK/w1.key.pub" --party w1 --role witness >/dev/null
+witness() { ctl --key "$WORK/w1.key" witness --log "$vkey" --state "$WORK/w1.state"; }
+witness >/dev/null 2>&1 || check_fail "the witness could not cosign"
+ctl --key "$WORK/w1.key" key revoke "$WORK/w1.key.pub" --reason "witness retired" >/dev/null
+cosigs=$(count log_cosignatures)
+expect_exit 1 "UNAUTHENTICATED.*witness key of w1 is not valid now" witness
+check_eq "no cosignature by the revoked witness" "$cosigs" "$(count log_cosignatures)"
 
 # ---- a key may revoke itself; the changes hold after a restart
 out=$(as o1 key revoke "$K/o1.key.pub" --reason "leaving the project")
