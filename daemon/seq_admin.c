@@ -276,31 +276,10 @@ static void decide_note(struct item *it, const struct seq_ctx *ctx, const PGresu
 	db_param_i64(job, it->recorded_ms);
 }
 
-struct db_job *seq_admin_decide(struct item *it, const struct db_job *loaded,
-				const struct seq_ctx *ctx, db_done_fn done, void *arg,
-				bool *nothing_to_write)
+/* Decides the action by its kind, adding its rows to job (or refusing it). */
+static void decide_action(struct item *it, const struct seq_ctx *ctx, const struct db_job *loaded,
+			  struct db_job *job)
 {
-	const PGresult *found = db_job_result(loaded, 0);
-	struct db_job *job;
-
-	*nothing_to_write = true;
-	if (found != NULL && PQntuples(found) > 0) {
-		it->duplicate = true;
-		it->seq = (uint64_t)db_value_i64(found, 0, 0);
-		it->recorded_ms = db_value_i64(found, 0, 1);
-		return NULL;
-	}
-	if (it->act->action_case != CUSTODY__ADMIN_ACTION__ACTION_ALERT_NOTE &&
-	    !seq_keys_self_signed(it) && !authorize(it, ctx))
-		return NULL;
-	job = db_job_new(done, arg);
-	if (job == NULL) {
-		*nothing_to_write = false;
-		return NULL;
-	}
-	it->seq = *ctx->next_admin_seq;
-	it->recorded_ms = ctx->now_ms;
-	seq_begin(job, ctx);
 	switch (it->act->action_case) {
 	case CUSTODY__ADMIN_ACTION__ACTION_REGISTER_PARTY:
 		decide_party(it, ctx, job);
@@ -326,6 +305,34 @@ struct db_job *seq_admin_decide(struct item *it, const struct db_job *loaded,
 	default:
 		seq_refuse(it, CUSTODY__ERROR_CODE__BAD_REQUEST, "unknown admin action");
 	}
+}
+
+struct db_job *seq_admin_decide(struct item *it, const struct db_job *loaded,
+				const struct seq_ctx *ctx, db_done_fn done, void *arg,
+				bool *nothing_to_write)
+{
+	const PGresult *found = db_job_result(loaded, 0);
+	struct db_job *job;
+
+	*nothing_to_write = true;
+	if (found != NULL && PQntuples(found) > 0) {
+		it->duplicate = true;
+		it->seq = (uint64_t)db_value_i64(found, 0, 0);
+		it->recorded_ms = db_value_i64(found, 0, 1);
+		return NULL;
+	}
+	if (it->act->action_case != CUSTODY__ADMIN_ACTION__ACTION_ALERT_NOTE &&
+	    !seq_keys_self_signed(it) && !authorize(it, ctx))
+		return NULL;
+	job = db_job_new(done, arg);
+	if (job == NULL) {
+		*nothing_to_write = false;
+		return NULL;
+	}
+	it->seq = *ctx->next_admin_seq;
+	it->recorded_ms = ctx->now_ms;
+	seq_begin(job, ctx);
+	decide_action(it, ctx, loaded, job);
 	if (it->res.code != 0 || it->unchanged) {
 		it->seq = 0;
 		db_job_free(job);
