@@ -44,6 +44,15 @@ CU_MUST_USE int cmd_prove(struct ctl *ctl, int argc, char **argv);
 CU_MUST_USE int cmd_verify(struct ctl *ctl, int argc, char **argv);
 /* "witness --log VKEY --state FILE": an independent witness (cmd_witness.c). */
 CU_MUST_USE int cmd_witness(struct ctl *ctl, int argc, char **argv);
+/* "key rotate ..." and "key revoke PUBKEY ..." (cmd_key.c). */
+CU_MUST_USE int cmd_key(struct ctl *ctl, int argc, char **argv);
+/*
+ * Stamps act (borrowed) with the time, checks it with validate_admin, signs
+ * it with --key and sends it (cmd_register.c). *resp (owned by the caller)
+ * gets the AdminResult response.
+ */
+CU_MUST_USE int cmd_admin_send(struct ctl *ctl, Custody__AdminAction *act,
+			       Custody__Response **resp);
 /* "policy load KIND FILE ..." and "policy show" (cmd_policy.c). */
 CU_MUST_USE int cmd_policy(struct ctl *ctl, int argc, char **argv);
 CU_MUST_USE int cmd_alerts(struct ctl *ctl, int argc, char **argv);

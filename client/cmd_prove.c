@@ -11,7 +11,8 @@
  *      device, the shipment's items or the facility's inventory);
  *   2. each new event's entry and inclusion proof in the checkpoint's tree
  *      (events logged after it are left out: the bundle ends there);
- *   3. the registrations of the new events' signer keys and facilities;
+ *   3. the registrations of the new events' signer keys and facilities, and
+ *      every logged change (rotation, revocation) of those keys;
  *   4. the bundle is built and checked with bundle_verify, the code verify
  *      runs, which lists the devices whose chains the bundle must carry
  *      whole: the subject's, the containers that held them, and for a
@@ -52,6 +53,13 @@ struct item {
 	Custody__Response *incl; /* owned; NULL if left out */
 };
 
+/* The n-th logged change (rotation, revocation) of a signer's key. */
+struct change {
+	uint8_t key[KEY_PUBLIC_BYTES];
+	uint32_t n;		 /* from 1 */
+	Custody__Response *incl; /* owned; NULL if there is none (in the tree) */
+};
+
 /* A sorted set of items of one kind. */
 struct items {
 	struct item *v;
@@ -74,6 +82,8 @@ struct prove {
 	struct wanted *devices; /* sorted by serial */
 	size_t n_devices, cap_devices;
 	struct items events, keys, facilities;
+	struct change *changes; /* the signer keys' logged changes, in request order */
+	size_t n_changes, cap_changes;
 	size_t n_later; /* events left out: logged after the checkpoint */
 };
 
@@ -591,6 +601,94 @@ static int note_registrations(struct prove *p, const Custody__InclusionResult *i
 	return rc == CU_ERR_NOMEM ? nomem(p->ctl) : rc;
 }
 
+/* ---- key changes ----------------------------------------------------------------- */
+
+/* Asks for change n of key next. */
+static int want_change(struct prove *p, const uint8_t *key, uint32_t n)
+{
+	struct change *v = grow(p->changes, p->n_changes, &p->cap_changes, sizeof(*v));
+
+	if (v == NULL)
+		return nomem(p->ctl);
+	p->changes = v;
+	memcpy(v[p->n_changes].key, key, KEY_PUBLIC_BYTES);
+	v[p->n_changes].n = n;
+	v[p->n_changes++].incl = NULL;
+	return CU_OK;
+}
+
+/* One round of change requests: changes [first, first + n). */
+struct change_round {
+	struct prove *p;
+	size_t first;
+	Custody__InclusionRequest in;
+};
+
+static void fill_change(void *arg, size_t i, Custody__Request *req)
+{
+	struct change_round *cr = arg;
+	struct change *c = &cr->p->changes[cr->first + i];
+
+	custody__inclusion_request__init(&cr->in);
+	cr->in.tree_size = cr->p->size;
+	cr->in.key.data = c->key;
+	cr->in.key.len = KEY_PUBLIC_BYTES;
+	cr->in.key_change = c->n;
+	req->body_case = CUSTODY__REQUEST__BODY_INCLUSION;
+	req->inclusion = &cr->in;
+}
+
+/*
+ * Keeps the entry and proof of a change. NOT_FOUND (no further change)
+ * and BAD_REQUEST (logged after the checkpoint) end the key's changes.
+ */
+static int take_change(void *arg, size_t i, Custody__Response *r)
+{
+	struct change_round *cr = arg;
+	struct prove *p = cr->p;
+	const Custody__Error *err = r->body_case == CUSTODY__RESPONSE__BODY_ERROR ? r->error : NULL;
+	int rc = CU_OK;
+
+	if (err == NULL || (err->code != CUSTODY__ERROR_CODE__NOT_FOUND &&
+			    err->code != CUSTODY__ERROR_CODE__BAD_REQUEST)) {
+		rc = expect_body(p->ctl, r, CUSTODY__RESPONSE__BODY_INCLUSION);
+		if (rc == CU_OK &&
+		    (r->inclusion->tree_size != p->size || r->inclusion->index >= p->size))
+			rc = ctl_fail(p->ctl, CTL_EXIT_SERVER, "PROTOCOL",
+				      "%s: an inclusion proof for another tree", p->ctl->server);
+		if (rc == CU_OK) {
+			p->changes[cr->first + i].incl = r;
+			return CU_OK;
+		}
+	}
+	custody__response__free_unpacked(r, NULL);
+	return rc;
+}
+
+/* Proves every logged change of the registered keys new this round (keys from first on). */
+static int fetch_changes(struct prove *p, size_t first)
+{
+	struct change_round cr = {p, p->n_changes, CUSTODY__INCLUSION_REQUEST__INIT};
+	int rc = CU_OK;
+
+	for (size_t i = first; rc == CU_OK && i < p->keys.n; i++) {
+		if (p->keys.v[i].incl != NULL)
+			rc = want_change(p, p->keys.v[i].id, 1);
+	}
+	while (rc == CU_OK && cr.first < p->n_changes) {
+		size_t end = p->n_changes;
+
+		rc = ctl_pipeline(p->ctl, end - cr.first, PROOF_WINDOW, fill_change, take_change,
+				  &cr);
+		for (size_t i = cr.first; rc == CU_OK && i < end; i++) {
+			if (p->changes[i].incl != NULL)
+				rc = want_change(p, p->changes[i].key, p->changes[i].n + 1);
+		}
+		cr.first = end;
+	}
+	return rc;
+}
+
 /* Proves this round's new events, then the registrations they need. */
 static int prove_new_events(struct prove *p)
 {
@@ -603,6 +701,8 @@ static int prove_new_events(struct prove *p)
 	settle_items(&p->events, false);
 	if (rc == CU_OK)
 		rc = fetch_proofs(p, &p->keys, ITEM_KEY);
+	if (rc == CU_OK)
+		rc = fetch_changes(p, p->keys.n_old);
 	settle_items(&p->keys, false);
 	if (rc == CU_OK)
 		rc = fetch_proofs(p, &p->facilities, ITEM_FACILITY);
@@ -620,28 +720,35 @@ static int cmp_entry_index(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* Points the entries at every proven item, in index order. */
+/* Points e[*n] (and ep[*n]) at the entry and proof of in, if there is one. */
+static void point_entry(const Custody__Response *incl, Custody__BundleEntry *e,
+			Custody__BundleEntry **ep, size_t *n)
+{
+	const Custody__InclusionResult *in = incl != NULL ? incl->inclusion : NULL;
+
+	if (in == NULL)
+		return;
+	custody__bundle_entry__init(&e[*n]);
+	e[*n].index = in->index;
+	e[*n].entry = in->entry;
+	e[*n].n_proof = in->n_proof;
+	e[*n].proof = in->proof;
+	ep[*n] = &e[*n];
+	(*n)++;
+}
+
+/* Points the entries at every proven item and key change, in index order. */
 static size_t collect_entries(struct prove *p, Custody__BundleEntry *e, Custody__BundleEntry **ep)
 {
 	struct items *sets[3] = {&p->events, &p->keys, &p->facilities};
 	size_t n = 0, kept = 0;
 
 	for (int k = 0; k < 3; k++) {
-		for (size_t i = 0; i < sets[k]->n; i++) {
-			const Custody__InclusionResult *in =
-			    sets[k]->v[i].incl != NULL ? sets[k]->v[i].incl->inclusion : NULL;
-
-			if (in == NULL)
-				continue;
-			custody__bundle_entry__init(&e[n]);
-			e[n].index = in->index;
-			e[n].entry = in->entry;
-			e[n].n_proof = in->n_proof;
-			e[n].proof = in->proof;
-			ep[n] = &e[n];
-			n++;
-		}
+		for (size_t i = 0; i < sets[k]->n; i++)
+			point_entry(sets[k]->v[i].incl, e, ep, &n);
 	}
+	for (size_t i = 0; i < p->n_changes; i++)
+		point_entry(p->changes[i].incl, e, ep, &n);
 	qsort(ep, n, sizeof(*ep), cmp_entry_index);
 	for (size_t i = 0; i < n; i++) {
 		if (kept == 0 || ep[kept - 1]->index != ep[i]->index)
@@ -653,7 +760,7 @@ static size_t collect_entries(struct prove *p, Custody__BundleEntry *e, Custody_
 /* Encodes the bundle of everything proven so far into *data. */
 static int build_bundle(struct prove *p, uint8_t **data, size_t *len)
 {
-	size_t cap = p->events.n + p->keys.n + p->facilities.n + 1;
+	size_t cap = p->events.n + p->keys.n + p->facilities.n + p->n_changes + 1;
 	Custody__BundleEntry *e = calloc(cap, sizeof(*e));
 	Custody__BundleEntry **ep = calloc(cap, sizeof(*ep));
 	Custody__ProofBundle pb = CUSTODY__PROOF_BUNDLE__INIT;
@@ -811,6 +918,9 @@ static void prove_free(struct prove *p)
 	items_free(&p->events);
 	items_free(&p->keys);
 	items_free(&p->facilities);
+	for (size_t i = 0; i < p->n_changes; i++)
+		custody__response__free_unpacked(p->changes[i].incl, NULL);
+	free(p->changes);
 	custody__response__free_unpacked(p->checkpoint, NULL);
 	free(p->note);
 	free(p);

@@ -47,21 +47,15 @@ static void print_result(const struct ctl *ctl, const char *action, const char *
 	}
 }
 
-/*
- * Stamps, checks, signs and sends act (borrowed), then prints the result.
- * action is the JSON name ("register_party"), noun and subject (borrowed)
- * name what is registered in messages.
- */
-static int submit_action(struct ctl *ctl, Custody__AdminAction *act, const char *action,
-			 const char *noun, const char *subject)
+int cmd_admin_send(struct ctl *ctl, Custody__AdminAction *act, Custody__Response **resp)
 {
 	Custody__SignedEnvelope env = CUSTODY__SIGNED_ENVELOPE__INIT;
 	Custody__Request req = CUSTODY__REQUEST__INIT;
-	Custody__Response *resp = NULL;
 	struct cu_key *key = NULL;
 	char err[VALIDATE_ERR_MAX] = "";
 	int rc;
 
+	*resp = NULL;
 	act->issued_at_ms = codec_now_ms();
 	if (validate_admin(act, codec_now_ms(), CTL_MAX_SKEW_MS, err, sizeof(err)) != CU_OK)
 		return ctl_usage_error(ctl, "%s: %s", ctl->cmd_name, err);
@@ -75,15 +69,29 @@ static int submit_action(struct ctl *ctl, Custody__AdminAction *act, const char 
 	}
 	req.body_case = CUSTODY__REQUEST__BODY_ADMIN;
 	req.admin = &env;
-	rc = ctl_call(ctl, &req, CUSTODY__RESPONSE__BODY_ADMIN, &resp);
-	if (rc != CU_OK)
-		goto fail;
-	print_result(ctl, action, noun, subject, resp->admin);
-	custody__response__free_unpacked(resp, NULL);
+	rc = ctl_call(ctl, &req, CUSTODY__RESPONSE__BODY_ADMIN, resp);
 fail:
 	envelope_clear(&env);
 	key_free(key);
 	return rc;
+}
+
+/*
+ * Sends act (borrowed) with cmd_admin_send and prints the result. action
+ * is the JSON name ("register_party"), noun and subject (borrowed) name
+ * what is registered in messages.
+ */
+static int submit_action(struct ctl *ctl, Custody__AdminAction *act, const char *action,
+			 const char *noun, const char *subject)
+{
+	Custody__Response *resp = NULL;
+	int rc = cmd_admin_send(ctl, act, &resp);
+
+	if (rc != CU_OK)
+		return rc;
+	print_result(ctl, action, noun, subject, resp->admin);
+	custody__response__free_unpacked(resp, NULL);
+	return CU_OK;
 }
 
 /*

@@ -60,6 +60,7 @@ static void print_json(const Custody__KeyInfoResult *r, const char *pub)
 	}
 	out_json_kbool(&j, "bootstrap_admin", r->bootstrap_admin);
 	out_json_ktime(&j, "revoked_at", r->revoked_at_ms);
+	out_json_kstr(&j, "revoked_reason", r->revoked_reason);
 	out_json_end_object(&j);
 }
 
@@ -98,7 +99,9 @@ static int print_human(const Custody__KeyInfoResult *r, const char *pub)
 		out_table_kv(t, "role", "(no key record)");
 	}
 	if (r->revoked_at_ms != 0)
-		out_table_kv(t, "revoked", "%s", out_time(r->revoked_at_ms, revoked));
+		out_table_kv(t, "revoked", "%s%s%s%s", out_time(r->revoked_at_ms, revoked),
+			     r->revoked_reason[0] != '\0' ? " (" : "", r->revoked_reason,
+			     r->revoked_reason[0] != '\0' ? ")" : "");
 	out_table_kv(t, "bootstrap admin", "%s", r->bootstrap_admin ? "yes" : "no");
 	rc = out_table_print(t, stdout);
 	out_table_free(t);

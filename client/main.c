@@ -37,6 +37,19 @@ static const struct cmd_def commands[] = {
      "\n"
      "  PUBKEY is a base64 or hex public key, or the path of a .pub or secret key\n"
      "  file. TIME is 2026-11-22T13:40:00Z, 2026-11-22 or now."},
+    {"key", cmd_key, "Rotate or revoke a registered key (admin key, or the key itself)",
+     "rotate --old PUBKEY --new PUBKEY --old-valid-until TIME\n"
+     "       [--new-valid-until TIME]\n"
+     "       key revoke PUBKEY [--at TIME] [--reason TEXT]\n"
+     "\n"
+     "  rotate registers the new key for the old key's party and role; the old key\n"
+     "  signs nothing recorded or dated at or after --old-valid-until (now: at once).\n"
+     "  revoke ends the key from --at on (default now; may be backdated to when a\n"
+     "  compromise began): its signatures dated or recorded from then on are\n"
+     "  refused and fail verify; older ones stay valid. TEXT: at most 1024 bytes.\n"
+     "  PUBKEY is a base64 or hex public key, or the path of a .pub or secret key\n"
+     "  file. TIME is 2026-11-22T13:40:00Z, 2026-11-22 or now. Signed with --key:\n"
+     "  an admin key, or the key being rotated or revoked. See docs/keys.md."},
     {"register-facility", cmd_register_facility, "Register a facility (admin key)",
      "ID --name NAME --owner PARTY --operator PARTY --country CC\n"
      "       [--lat DEG --lon DEG] [--authorized] [--authorized-since TIME]\n"

@@ -1,6 +1,6 @@
 /*
  * h_proof.c - proofs from the stored log: inclusion of an entry (by index,
- * event id, or the registration of a facility or key) and consistency
+ * event id, the registration of a facility or key, or a key's change) and consistency
  * between two checkpointed sizes; the entries and tiles themselves.
  *
  * A proof is made in two rounds on the read lane. The first reads the
@@ -227,7 +227,8 @@ static void on_inclusion_head(struct query *q, const struct db_job *job)
 			req_fail(q->req, CUSTODY__ERROR_CODE__NOT_FOUND, "no log entry records %s",
 				 q->variant == 1   ? "that event"
 				 : q->variant == 2 ? "the registration of that facility"
-						   : "the registration of that key");
+				 : q->variant == 3 ? "the registration of that key"
+						   : "that change of that key");
 			return;
 		}
 		index = (uint64_t)db_value_i64(found, 0, 0);
@@ -258,8 +259,12 @@ static void on_inclusion_head(struct query *q, const struct db_job *job)
 void h_inclusion(struct req *req, const Custody__Request *msg)
 {
 	const Custody__InclusionRequest *in = msg->inclusion;
-	/* 0: by index; 1: event id; 2: facility; 3: key (query variants) */
-	int by = in->event_id.len > 0 ? 1 : in->facility[0] != '\0' ? 2 : in->key.len > 0 ? 3 : 0;
+	/* 0: by index; 1: event id; 2: facility; 3: key; 4: key change (query variants) */
+	int by = in->event_id.len > 0	   ? 1
+		 : in->facility[0] != '\0' ? 2
+		 : in->key.len == 0	   ? 0
+		 : in->key_change == 0	   ? 3
+					   : 4;
 	int named = (in->event_id.len > 0) + (in->facility[0] != '\0') + (in->key.len > 0);
 	char key[VALIDATE_SERIAL_MAX + 1];
 	struct auth_id id;
@@ -270,7 +275,11 @@ void h_inclusion(struct req *req, const Custody__Request *msg)
 			 "name the entry by one of index, event_id, facility and key");
 		return;
 	}
-	if ((by == 1 && in->event_id.len != 32) || (by == 3 && in->key.len != KEY_PUBLIC_BYTES)) {
+	if (in->key_change != 0 && in->key.len == 0) {
+		req_fail(req, CUSTODY__ERROR_CODE__BAD_REQUEST, "key_change: needs the key");
+		return;
+	}
+	if ((by == 1 && in->event_id.len != 32) || (by >= 3 && in->key.len != KEY_PUBLIC_BYTES)) {
 		req_fail(req, CUSTODY__ERROR_CODE__BAD_REQUEST, "%s: must be 32 bytes",
 			 by == 1 ? "event_id" : "key");
 		return;
@@ -307,6 +316,10 @@ void h_inclusion(struct req *req, const Custody__Request *msg)
 	} else if (by == 3) {
 		db_job_add(job, SQL_LOG_FIND_KEY);
 		db_param_bytes(job, in->key.data, KEY_PUBLIC_BYTES);
+	} else if (by == 4) {
+		db_job_add(job, SQL_LOG_FIND_KEY_CHANGE);
+		db_param_bytes(job, in->key.data, KEY_PUBLIC_BYTES);
+		db_param_i64(job, in->key_change);
 	}
 	query_submit(job);
 }

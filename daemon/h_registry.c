@@ -44,6 +44,7 @@ void h_key_info(struct req *req, const Custody__Request *msg)
 		key.valid_from_ms = k->valid_from_ms;
 		key.valid_until_ms = k->valid_until_ms;
 		out.revoked_at_ms = k->revoked_at_ms;
+		out.revoked_reason = (char *)registry_key_revoked_reason(reg, k->pubkey);
 		p = registry_party(reg, k->party);
 		if (p != NULL) {
 			party.id = (char *)p->id;

@@ -4,6 +4,7 @@
  */
 #include "registry.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@ struct registry {
 	struct hmap *parties;	 /* id -> struct party */
 	struct hmap *keys;	 /* pubkey -> struct key_rec */
 	struct hmap *facilities; /* id -> struct facility */
+	struct hmap *reasons;	 /* pubkey -> revocation reason (malloc'd text) */
 };
 
 struct registry *registry_new(void)
@@ -25,7 +27,9 @@ struct registry *registry_new(void)
 	reg->parties = hmap_new();
 	reg->keys = hmap_new();
 	reg->facilities = hmap_new();
-	if (reg->parties == NULL || reg->keys == NULL || reg->facilities == NULL) {
+	reg->reasons = hmap_new();
+	if (reg->parties == NULL || reg->keys == NULL || reg->facilities == NULL ||
+	    reg->reasons == NULL) {
 		registry_free(reg);
 		return NULL;
 	}
@@ -39,6 +43,7 @@ void registry_free(struct registry *reg)
 	hmap_free(reg->parties, free);
 	hmap_free(reg->keys, free);
 	hmap_free(reg->facilities, free);
+	hmap_free(reg->reasons, free);
 	free(reg);
 }
 
@@ -110,6 +115,7 @@ void registry_key_from_pb(const Custody__KeyRecord *pb, int64_t now_ms, struct k
 	out->role = pb->role;
 	out->valid_from_ms = pb->valid_from_ms != 0 ? pb->valid_from_ms : now_ms;
 	out->valid_until_ms = pb->valid_until_ms;
+	out->valid_from_stated = pb->valid_from_ms != 0;
 }
 
 void registry_facility_from_pb(const Custody__Facility *pb, struct facility *out)
@@ -150,13 +156,69 @@ bool registry_facility_equal(const struct facility *a, const struct facility *b)
 	       a->authorized_since_ms == b->authorized_since_ms;
 }
 
+/* The earlier of two ends, 0 meaning none. */
+static int64_t earlier_end(int64_t a, int64_t b)
+{
+	if (a == 0)
+		return b;
+	return b != 0 && b < a ? b : a;
+}
+
+/* Why k may not sign at t, the start of its validity taken as from_ms. */
+static const char *refusal_at(const struct key_rec *k, int64_t t, int64_t from_ms, int64_t *when_ms)
+{
+	if (k->revoked_at_ms != 0 && k->revoked_at_ms <= t) {
+		*when_ms = k->revoked_at_ms;
+		return "revoked";
+	}
+	if (k->valid_until_ms != 0 && k->valid_until_ms <= t) {
+		*when_ms = k->valid_until_ms;
+		return "expired";
+	}
+	if (from_ms > t) {
+		*when_ms = from_ms;
+		return "not yet valid";
+	}
+	return NULL;
+}
+
 const char *registry_key_unusable(const struct key_rec *k, int64_t now_ms)
 {
-	if (k->revoked_at_ms != 0 && k->revoked_at_ms <= now_ms)
-		return "revoked";
-	if (k->valid_until_ms != 0 && k->valid_until_ms <= now_ms)
-		return "expired";
-	if (k->valid_from_ms > now_ms)
-		return "not yet valid";
-	return NULL;
+	int64_t when;
+
+	return refusal_at(k, now_ms, k->valid_from_ms, &when);
+}
+
+const char *registry_key_refusal(const struct key_rec *k, int64_t now_ms, int64_t dated_ms,
+				 int64_t *when_ms, bool *by_date)
+{
+	const char *why = refusal_at(k, now_ms, k->valid_from_ms, when_ms);
+
+	*by_date = why == NULL;
+	if (why != NULL)
+		return why;
+	return refusal_at(k, dated_ms, k->valid_from_stated ? k->valid_from_ms : INT64_MIN,
+			  when_ms);
+}
+
+int registry_key_end(struct registry *reg, const uint8_t pubkey[32], int64_t valid_until_ms,
+		     int64_t revoked_at_ms, const char *reason)
+{
+	struct key_rec *k = hmap_get(reg->keys, pubkey, 32);
+	const char *text = reason != NULL ? reason : "";
+
+	if (k == NULL)
+		return CU_ERR_NOT_FOUND;
+	k->valid_until_ms = earlier_end(k->valid_until_ms, valid_until_ms);
+	if (revoked_at_ms == 0 || k->revoked_at_ms == earlier_end(k->revoked_at_ms, revoked_at_ms))
+		return CU_OK;
+	k->revoked_at_ms = revoked_at_ms;
+	return put_copy(reg->reasons, pubkey, 32, text, strlen(text) + 1);
+}
+
+const char *registry_key_revoked_reason(const struct registry *reg, const uint8_t pubkey[32])
+{
+	const char *r = hmap_get(reg->reasons, pubkey, 32);
+
+	return r != NULL ? r : "";
 }

@@ -31,8 +31,14 @@ struct key_rec {
 	char party[VALIDATE_ID_MAX + 1];
 	Custody__Role role;
 	int64_t valid_from_ms;
-	int64_t valid_until_ms; /* 0 = no expiry */
+	int64_t valid_until_ms; /* 0 = no expiry; rotations end it earlier */
 	int64_t revoked_at_ms;	/* 0 = not revoked */
+	/*
+	 * valid_from was stated at registration (else it is the registration's
+	 * time, and events dated before it, entered late, are still signed
+	 * within the key's validity)
+	 */
+	bool valid_from_stated;
 };
 
 struct facility {
@@ -77,5 +83,29 @@ bool registry_facility_equal(const struct facility *a, const struct facility *b)
  * ("revoked", "expired", "not yet valid").
  */
 const char *registry_key_unusable(const struct key_rec *k, int64_t now_ms);
+
+/*
+ * Why key may not sign a submission recorded at now_ms and dated dated_ms
+ * (an event's occurred_at_ms, an admin action's issued_at_ms): NULL if it
+ * may. Else a static reason ("revoked", "expired", "not yet valid"), with
+ * *when_ms the time the key was revoked, expired or becomes valid, and
+ * *by_date true if only the date is outside the key's validity. A key is
+ * usable from valid_from until valid_until and revoked_at, both
+ * exclusive; the date is held against valid_from only if it was stated.
+ */
+const char *registry_key_refusal(const struct key_rec *k, int64_t now_ms, int64_t dated_ms,
+				 int64_t *when_ms, bool *by_date);
+
+/*
+ * Ends key pk's validity (a rotation's valid_until_ms, a revocation's
+ * revoked_at_ms; 0 = leave it): each only ever moves earlier. A revocation
+ * that does keeps a copy of its reason (borrowed; NULL or "" for none).
+ * Returns CU_ERR_NOT_FOUND if pk is not registered, CU_ERR_NOMEM.
+ */
+CU_MUST_USE int registry_key_end(struct registry *reg, const uint8_t pubkey[32],
+				 int64_t valid_until_ms, int64_t revoked_at_ms, const char *reason);
+
+/* The reason given with key pk's revocation in force; "" if none (borrowed). */
+const char *registry_key_revoked_reason(const struct registry *reg, const uint8_t pubkey[32]);
 
 #endif

@@ -10,7 +10,8 @@
  * as signed (its body is the data) and added to the in-memory store.
  * Alert notes may also be signed by regulators and by the exporter the
  * alert is about; each moves the alert along open -> acknowledged ->
- * resolved or just comments.
+ * resolved or just comments. Key rotations and revocations (seq_keys.c)
+ * may also be signed by the key they change.
  */
 #include <stdio.h>
 #include <string.h>
@@ -79,7 +80,7 @@ static bool authorize(struct item *it, const struct seq_ctx *ctx)
 	return true;
 }
 
-static void add_admin_row(struct db_job *job, const struct item *it, const char *kind)
+void seq_admin_row(struct db_job *job, const struct item *it, const char *kind)
 {
 	db_job_add(job, SQL_INSERT_ADMIN);
 	db_param_i64(job, (int64_t)it->seq);
@@ -113,7 +114,7 @@ static void decide_party(struct item *it, const struct seq_ctx *ctx, struct db_j
 			strcat(roles, ",");
 		strcat(roles, enum_name(&custody__role__descriptor, pb->roles[i]));
 	}
-	add_admin_row(job, it, "register_party");
+	seq_admin_row(job, it, "register_party");
 	db_job_add(job, SQL_INSERT_PARTY);
 	db_param_text(job, p.id);
 	db_param_text(job, p.name);
@@ -156,7 +157,7 @@ static void decide_key(struct item *it, const struct seq_ctx *ctx, struct db_job
 				   enum_name(&custody__role__descriptor, old->role));
 		return;
 	}
-	add_admin_row(job, it, "register_key");
+	seq_admin_row(job, it, "register_key");
 	db_job_add(job, SQL_INSERT_KEY);
 	db_param_bytes(job, k.pubkey, 32);
 	db_param_text(job, k.party);
@@ -191,7 +192,7 @@ static void decide_facility(struct item *it, const struct seq_ctx *ctx, struct d
 				   f.id);
 		return;
 	}
-	add_admin_row(job, it, "register_facility");
+	seq_admin_row(job, it, "register_facility");
 	db_job_add(job, SQL_INSERT_FACILITY);
 	db_param_text(job, f.id);
 	db_param_text(job, f.name);
@@ -208,7 +209,7 @@ static void decide_facility(struct item *it, const struct seq_ctx *ctx, struct d
 
 static void decide_policy(struct item *it, struct db_job *job)
 {
-	add_admin_row(job, it, "load_policy");
+	seq_admin_row(job, it, "load_policy");
 }
 
 static const char *const note_states[] = {
@@ -265,7 +266,7 @@ static void decide_note(struct item *it, const struct seq_ctx *ctx, const PGresu
 			   (unsigned long long)note->alert_id);
 		return;
 	}
-	add_admin_row(job, it, "alert_note");
+	seq_admin_row(job, it, "alert_note");
 	db_job_add(job, SQL_INSERT_NOTE);
 	db_param_i64(job, (int64_t)it->seq);
 	db_param_i64(job, (int64_t)note->alert_id);
@@ -275,30 +276,10 @@ static void decide_note(struct item *it, const struct seq_ctx *ctx, const PGresu
 	db_param_i64(job, it->recorded_ms);
 }
 
-struct db_job *seq_admin_decide(struct item *it, const struct db_job *loaded,
-				const struct seq_ctx *ctx, db_done_fn done, void *arg,
-				bool *nothing_to_write)
+/* Decides the action by its kind, adding its rows to job (or refusing it). */
+static void decide_action(struct item *it, const struct seq_ctx *ctx, const struct db_job *loaded,
+			  struct db_job *job)
 {
-	const PGresult *found = db_job_result(loaded, 0);
-	struct db_job *job;
-
-	*nothing_to_write = true;
-	if (found != NULL && PQntuples(found) > 0) {
-		it->duplicate = true;
-		it->seq = (uint64_t)db_value_i64(found, 0, 0);
-		it->recorded_ms = db_value_i64(found, 0, 1);
-		return NULL;
-	}
-	if (it->act->action_case != CUSTODY__ADMIN_ACTION__ACTION_ALERT_NOTE && !authorize(it, ctx))
-		return NULL;
-	job = db_job_new(done, arg);
-	if (job == NULL) {
-		*nothing_to_write = false;
-		return NULL;
-	}
-	it->seq = *ctx->next_admin_seq;
-	it->recorded_ms = ctx->now_ms;
-	seq_begin(job, ctx);
 	switch (it->act->action_case) {
 	case CUSTODY__ADMIN_ACTION__ACTION_REGISTER_PARTY:
 		decide_party(it, ctx, job);
@@ -315,9 +296,43 @@ struct db_job *seq_admin_decide(struct item *it, const struct db_job *loaded,
 	case CUSTODY__ADMIN_ACTION__ACTION_ALERT_NOTE:
 		decide_note(it, ctx, db_job_result(loaded, 1), job);
 		break;
+	case CUSTODY__ADMIN_ACTION__ACTION_ROTATE_KEY:
+		seq_keys_decide_rotate(it, ctx, job);
+		break;
+	case CUSTODY__ADMIN_ACTION__ACTION_REVOKE_KEY:
+		seq_keys_decide_revoke(it, ctx, job);
+		break;
 	default:
 		seq_refuse(it, CUSTODY__ERROR_CODE__BAD_REQUEST, "unknown admin action");
 	}
+}
+
+struct db_job *seq_admin_decide(struct item *it, const struct db_job *loaded,
+				const struct seq_ctx *ctx, db_done_fn done, void *arg,
+				bool *nothing_to_write)
+{
+	const PGresult *found = db_job_result(loaded, 0);
+	struct db_job *job;
+
+	*nothing_to_write = true;
+	if (found != NULL && PQntuples(found) > 0) {
+		it->duplicate = true;
+		it->seq = (uint64_t)db_value_i64(found, 0, 0);
+		it->recorded_ms = db_value_i64(found, 0, 1);
+		return NULL;
+	}
+	if (it->act->action_case != CUSTODY__ADMIN_ACTION__ACTION_ALERT_NOTE &&
+	    !seq_keys_self_signed(it) && !authorize(it, ctx))
+		return NULL;
+	job = db_job_new(done, arg);
+	if (job == NULL) {
+		*nothing_to_write = false;
+		return NULL;
+	}
+	it->seq = *ctx->next_admin_seq;
+	it->recorded_ms = ctx->now_ms;
+	seq_begin(job, ctx);
+	decide_action(it, ctx, loaded, job);
 	if (it->res.code != 0 || it->unchanged) {
 		it->seq = 0;
 		db_job_free(job);
@@ -358,6 +373,9 @@ int seq_admin_commit(struct item *it, struct registry *reg, struct policy_store 
 	case CUSTODY__ADMIN_ACTION__ACTION_REGISTER_FACILITY:
 		registry_facility_from_pb(act->register_facility, &f);
 		return registry_put_facility(reg, &f);
+	case CUSTODY__ADMIN_ACTION__ACTION_ROTATE_KEY:
+	case CUSTODY__ADMIN_ACTION__ACTION_REVOKE_KEY:
+		return seq_keys_commit(it, reg);
 	default:
 		return CU_OK;
 	}

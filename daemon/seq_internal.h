@@ -89,10 +89,26 @@ void seq_refuse(struct item *item, Custody__ErrorCode code, const char *fmt, ...
     __attribute__((format(printf, 3, 4)));
 
 /*
- * Refuses the item (UNAUTHENTICATED) if key, which signed it, is revoked,
- * expired or not yet valid at ctx->now_ms; returns whether it is usable.
+ * Keys (seq_keys.c). seq_key_usable refuses the item (UNAUTHENTICATED,
+ * naming the key and why) if key, which signed it, is revoked, expired or
+ * not yet valid at ctx->now_ms, or at the item's own date (an event's
+ * occurred_at_ms, an action's issued_at_ms; registry_key_refusal); it
+ * returns whether the key is usable.
  */
 bool seq_key_usable(struct item *item, const struct key_rec *key, const struct seq_ctx *ctx);
+
+/* Is the item a rotate_key or revoke_key signed by the key it changes? */
+bool seq_keys_self_signed(const struct item *item);
+
+/* Decide rotate_key / revoke_key (authorized already) and add their rows to job. */
+void seq_keys_decide_rotate(struct item *item, const struct seq_ctx *ctx, struct db_job *job);
+void seq_keys_decide_revoke(struct item *item, const struct seq_ctx *ctx, struct db_job *job);
+
+/* After COMMIT: applies a written rotate_key or revoke_key to the registry. */
+CU_MUST_USE int seq_keys_commit(const struct item *item, struct registry *reg);
+
+/* Admin: adds the admin_actions row of item, of the given kind, to job. */
+void seq_admin_row(struct db_job *job, const struct item *item, const char *kind);
 
 /* Events: the load job (existing ids, device closure). */
 struct db_job *seq_events_load_job(struct item *batch, db_done_fn done, void *arg);

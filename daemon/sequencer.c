@@ -109,18 +109,6 @@ void seq_refuse(struct item *it, Custody__ErrorCode code, const char *fmt, ...)
 	va_end(ap);
 }
 
-bool seq_key_usable(struct item *it, const struct key_rec *key, const struct seq_ctx *ctx)
-{
-	const char *why = registry_key_unusable(key, ctx->now_ms);
-	char pk[KEY_PUB_TEXT_MAX];
-
-	if (why == NULL)
-		return true;
-	key_pub_format(it->signer, pk);
-	seq_refuse(it, CUSTODY__ERROR_CODE__UNAUTHENTICATED, "signer key %s is %s", pk, why);
-	return false;
-}
-
 /* Points hits[i] at the verdict's rule hits (or the state machine's one rule). */
 static size_t fill_hits(const struct item *v, Custody__RuleHit *hits, Custody__RuleHit **ptrs,
 			bool alerts_only)
@@ -681,8 +669,11 @@ static int load_keys(struct registry *reg, const PGresult *res)
 			return CU_ERR_INVALID;
 		k.valid_from_ms = db_value_i64(res, r, 3);
 		k.valid_until_ms = db_value_i64(res, r, 4);
-		k.revoked_at_ms = db_value_i64(res, r, 5);
-		if (registry_put_key(reg, &k) != CU_OK)
+		k.valid_from_stated = db_value_bool(res, r, 6);
+		/* revoked_at (column 5) is set with its reason */
+		if (registry_put_key(reg, &k) != CU_OK ||
+		    registry_key_end(reg, k.pubkey, 0, db_value_i64(res, r, 5),
+				     PQgetvalue(res, r, 7)) != CU_OK)
 			return CU_ERR_NOMEM;
 	}
 	return CU_OK;

@@ -23,10 +23,21 @@ static const char *const texts[SQL_COUNT] = {
     /* id, name, country, hq, parent, roles, trusted */
     [SQL_LOAD_PARTIES] = "SELECT id, name, country, hq_country, parent_country,"
 			 " array_to_string(roles, ','), trusted_exporter FROM parties",
-    /* pubkey, party, role, valid_from, valid_until, revoked_at */
-    [SQL_LOAD_KEYS] = "SELECT pubkey, party_id, role, custody_ms(valid_from),"
-		      " coalesce(custody_ms(valid_until), 0),"
-		      " coalesce(custody_ms(revoked_at), 0) FROM keys",
+    /*
+     * pubkey, party, role, valid_from, valid_until, revoked_at (as ended by
+     * the key's changes: the earliest of each; least() skips NULLs),
+     * whether valid_from was stated (else it is the registration's time),
+     * the reason of the earliest revocation
+     */
+    [SQL_LOAD_KEYS] = "SELECT k.pubkey, k.party_id, k.role, custody_ms(k.valid_from),"
+		      " coalesce(custody_ms(least(k.valid_until, c.valid_until)), 0),"
+		      " coalesce(custody_ms(least(k.revoked_at, c.revoked_at)), 0),"
+		      " k.valid_from <> k.created_at, coalesce((SELECT r.reason FROM key_changes r"
+		      " WHERE r.pubkey = k.pubkey AND r.kind = 'revoke' ORDER BY r.revoked_at,"
+		      " r.admin_seq LIMIT 1), '') FROM keys k LEFT JOIN ("
+		      "SELECT pubkey, min(valid_until) AS valid_until,"
+		      " min(revoked_at) AS revoked_at FROM key_changes GROUP BY pubkey) c"
+		      " ON c.pubkey = k.pubkey",
     /* id, name, owner, operator, country, lat, lon, authorized, since */
     [SQL_LOAD_FACILITIES] = "SELECT id, name, owner_id, operator_id, country, latitude,"
 			    " longitude, authorized, coalesce(custody_ms(authorized_since), 0)"
@@ -109,6 +120,12 @@ static const char *const texts[SQL_COUNT] = {
 		       " created_by, created_at)"
 		       " VALUES ($1, $2, $3, custody_ts($4),"
 		       " custody_ts(nullif($5::bigint, 0)), $6, custody_ts($7))",
+    /* admin seq, key, kind, valid_until, successor, revoked_at (0 = none), reason, at */
+    [SQL_INSERT_KEY_CHANGE] = "INSERT INTO key_changes (admin_seq, pubkey, kind, valid_until,"
+			      " successor, revoked_at, reason, created_at)"
+			      " VALUES ($1, $2, $3, custody_ts(nullif($4::bigint, 0)),"
+			      " nullif($5::bytea, ''::bytea), custody_ts(nullif($6::bigint, 0)),"
+			      " $7, custody_ts($8))",
     [SQL_INSERT_FACILITY] =
 	"INSERT INTO facilities (id, name, owner_id, operator_id, country, latitude,"
 	" longitude, authorized, authorized_since, created_by, created_at)"
@@ -425,6 +442,11 @@ static const char *const texts[SQL_COUNT] = {
     /* index of the entry that registered key $1 */
     [SQL_LOG_FIND_KEY] = "SELECT l.idx FROM log_entries l JOIN keys k"
 			 " ON l.kind = 'ENTRY_ADMIN' AND l.seq = k.created_by WHERE k.pubkey = $1",
+    /* index of the entry of the $2-th (from 1) change of key $1 */
+    [SQL_LOG_FIND_KEY_CHANGE] = "SELECT l.idx FROM log_entries l JOIN key_changes c"
+				" ON l.kind = 'ENTRY_ADMIN' AND l.seq = c.admin_seq"
+				" WHERE c.pubkey = $1 ORDER BY c.admin_seq"
+				" OFFSET $2::bigint - 1 LIMIT 1",
     /* width, hashes: the narrowest row of tile ($1 level, $2 index) at least $3 wide */
     [SQL_LOG_TILE] = "SELECT width, hashes FROM log_tiles WHERE level = $1::int"
 		     " AND idx = $2::bigint AND width >= $3::int ORDER BY width LIMIT 1",
@@ -448,7 +470,9 @@ static const char *const texts[SQL_COUNT] = {
     /* party, role, usable now: the key $1 */
     [SQL_LOG_WITNESS_KEY] = "SELECT party_id, role, valid_from <= now()"
 			    " AND (valid_until IS NULL OR valid_until > now())"
-			    " AND revoked_at IS NULL FROM keys WHERE pubkey = $1",
+			    " AND revoked_at IS NULL AND NOT EXISTS (SELECT FROM key_changes c"
+			    " WHERE c.pubkey = keys.pubkey AND (c.valid_until <= now()"
+			    " OR c.revoked_at <= now())) FROM keys WHERE pubkey = $1",
     /* size, if the cosignature was new */
     [SQL_LOG_COSIGN_INSERT] = "INSERT INTO log_cosignatures (size, witness_key, witness, line,"
 			      " signed_at) VALUES ($1::bigint, $2, $3, $4, $5::bigint)"

@@ -17,7 +17,7 @@
 --   UPDATE only where custodyd updates rows: devices (its current state);
 --   no UPDATE on anything else (events, event_devices, event_rules,
 --   admin_actions, alerts, alert_notes, usage, log_*, sequencer_epochs,
---   and every table yet to come), no DELETE, TRUNCATE, REFERENCES or
+--   key_changes, and every table yet to come), no DELETE, TRUNCATE, REFERENCES or
 --   TRIGGER anywhere, and no CREATE in the schema. It does not own the
 --   tables, so it cannot ALTER them or drop their append-only triggers.
 -- No passwords are set here: give the login roles the authentication your

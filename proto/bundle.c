@@ -523,10 +523,13 @@ static void file_registration(struct bundle_report *r, size_t i)
 	else if (act->action_case == CUSTODY__ADMIN_ACTION__ACTION_REGISTER_FACILITY)
 		st->facilities[st->n_facilities++] =
 		    (struct bundle_reg){NULL, act->register_facility, i};
+	else if (act->action_case == CUSTODY__ADMIN_ACTION__ACTION_ROTATE_KEY ||
+		 act->action_case == CUSTODY__ADMIN_ACTION__ACTION_REVOKE_KEY)
+		bundle_keys_file(st, i);
 	else
 		bundle_problem(r,
 			       "entry %" PRIu64 ": a bundle carries only registrations of keys "
-			       "and facilities",
+			       "and facilities, and changes of keys",
 			       st->entries[i].index);
 }
 
@@ -552,7 +555,13 @@ static void find_twice(struct bundle_report *r)
 	}
 }
 
-/* Lists the distinct signers of the registrations; checks them against --admin-key. */
+static const struct bundle_reg *find_key(const struct bundle_state *st, const uint8_t *pk);
+
+/*
+ * Lists the distinct signers of the registrations; checks them against
+ * --admin-key. A key's change signed by the key itself needs no admin if
+ * the bundle registers that key (whose registration is checked in turn).
+ */
 static int collect_admin_signers(struct bundle_report *r, const struct bundle_keys *keys)
 {
 	const struct bundle_state *st = r->state;
@@ -564,7 +573,9 @@ static int collect_admin_signers(struct bundle_report *r, const struct bundle_ke
 	for (size_t i = 0; i < st->n_entries; i++) {
 		const struct bundle_entry *e = &st->entries[i];
 		const uint8_t *pk = e->ok && !e->is_event ? e->log->envelope->signer.data : NULL;
-		bool allowed = keys->n_admin_keys == 0;
+		bool allowed =
+		    keys->n_admin_keys == 0 ||
+		    (pk != NULL && bundle_keys_self_signed(e) && find_key(st, pk) != NULL);
 		char text[KEY_PUB_TEXT_MAX];
 
 		if (pk == NULL)
@@ -598,7 +609,8 @@ static int collect_registrations(struct bundle_report *r, const struct bundle_ke
 		n_admin += st->entries[i].ok && !st->entries[i].is_event;
 	st->keys = calloc(n_admin + 1, sizeof(*st->keys));
 	st->facilities = calloc(n_admin + 1, sizeof(*st->facilities));
-	if (st->keys == NULL || st->facilities == NULL)
+	st->changes = calloc(n_admin + 1, sizeof(*st->changes));
+	if (st->keys == NULL || st->facilities == NULL || st->changes == NULL)
 		return CU_ERR_NOMEM;
 	for (size_t i = 0; i < st->n_entries; i++) {
 		if (st->entries[i].ok && !st->entries[i].is_event)
@@ -606,6 +618,7 @@ static int collect_registrations(struct bundle_report *r, const struct bundle_ke
 	}
 	qsort(st->keys, st->n_keys, sizeof(*st->keys), cmp_key_reg);
 	qsort(st->facilities, st->n_facilities, sizeof(*st->facilities), cmp_facility_reg);
+	bundle_keys_sort(st);
 	find_twice(r);
 	return collect_admin_signers(r, keys);
 }
@@ -684,7 +697,6 @@ static void check_signer(struct bundle_report *r, const struct bundle_entry *e)
 	const struct bundle_reg *k = find_key(st, e->event.signer);
 	const Custody__Event *ev = e->ev;
 	char pk[KEY_PUB_TEXT_MAX];
-	int64_t from, until, at = e->event.recorded_at_ms;
 
 	key_pub_format(e->event.signer, pk);
 	if (k == NULL) {
@@ -703,14 +715,7 @@ static void check_signer(struct bundle_report *r, const struct bundle_entry *e)
 	if (k->entry > (size_t)(e - st->entries))
 		bundle_problem(r, "entry %" PRIu64 ": signed by key %s, registered only later",
 			       e->index, pk);
-	from = k->key->valid_from_ms != 0 ? k->key->valid_from_ms
-					  : st->entries[k->entry].log->recorded_at_ms;
-	until = k->key->valid_until_ms;
-	if (at < from || (until != 0 && at >= until))
-		bundle_problem(r,
-			       "entry %" PRIu64 ": signer key %s was not valid when the event was "
-			       "recorded",
-			       e->index, pk);
+	bundle_keys_check_validity(r, e, k);
 }
 
 /* The country of facility id named by entry e, marking its registration needed. */
@@ -838,8 +843,10 @@ static int verify_content(struct bundle_report *r, const struct bundle_keys *key
 	check_events(r);
 	check_subject_facility(r);
 	rc = bundle_paths(r);
-	if (rc == CU_OK)
+	if (rc == CU_OK) {
 		check_needed_registrations(r);
+		bundle_keys_check_needed(r);
+	}
 	return rc;
 }
 
@@ -893,6 +900,7 @@ void bundle_report_free(struct bundle_report *r)
 		free(st->entries);
 		free(st->keys);
 		free(st->facilities);
+		free(st->changes);
 		bundle_devices_free(st->devs);
 		custody__proof_bundle__free_unpacked(st->pb, NULL);
 		free(st);

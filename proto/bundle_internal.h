@@ -31,6 +31,17 @@ struct bundle_reg {
 	size_t entry; /* position in bundle_state.entries */
 };
 
+/*
+ * A logged change of a key: a rotate_key of it (the old key) or a
+ * revoke_key; borrows the entry's action (bundle_keys.c).
+ */
+struct bundle_change {
+	const uint8_t *pubkey; /* the key it changes */
+	size_t entry;	       /* position in bundle_state.entries */
+	int64_t until_ms;      /* a rotation: the key is valid until then; else 0 */
+	int64_t revoked_ms;    /* a revocation: revoked from then on; else 0 */
+};
+
 struct bundle_devs;
 
 struct bundle_state {
@@ -41,6 +52,8 @@ struct bundle_state {
 	size_t n_keys;
 	struct bundle_reg *facilities; /* sorted by id */
 	size_t n_facilities;
+	struct bundle_change *changes; /* sorted by public key, then log order */
+	size_t n_changes;
 	struct bundle_devs *devs; /* bundle_path.c's */
 	bool nomem;		  /* an allocation failed: the report is incomplete */
 };
@@ -71,6 +84,31 @@ const Custody__DeviceRef *bundle_device_register(const struct bundle_state *st, 
  * reaches one, and fills r's devices. Problems go to r. CU_ERR_NOMEM.
  */
 CU_MUST_USE int bundle_paths(struct bundle_report *r);
+
+/*
+ * Key lifecycle (bundle_keys.c). bundle_keys_file files entry i's
+ * rotate_key (the new key's registration into st->keys, and a change of
+ * the old key) or revoke_key (a change) into the arrays sized for every
+ * admin entry; bundle_keys_sort sorts the changes once all are filed.
+ */
+void bundle_keys_file(struct bundle_state *st, size_t i);
+void bundle_keys_sort(struct bundle_state *st);
+
+/*
+ * Checks that event entry e was signed while its signer, registered by k,
+ * was valid as the bundle's changes of it leave it: recorded at or after
+ * the key's valid_from (or its registration), dated at or after a stated
+ * valid_from, and both recorded and dated before its earliest valid_until
+ * and revocation. Marks the changes it applies needed.
+ */
+void bundle_keys_check_validity(struct bundle_report *r, const struct bundle_entry *e,
+				const struct bundle_reg *k);
+
+/* Is admin entry e a key change signed by the key it changes? */
+bool bundle_keys_self_signed(const struct bundle_entry *e);
+
+/* Every change must be of a key that signs an event of the bundle. */
+void bundle_keys_check_needed(struct bundle_report *r);
 
 /* Frees the device table; accepts NULL. */
 void bundle_devices_free(struct bundle_devs *devs);

@@ -409,8 +409,10 @@ static int check_party(const Custody__Party *p, char *err, size_t err_size)
 	return CU_OK;
 }
 
-static int check_key(const Custody__KeyRecord *k, char *err, size_t err_size)
+int validate_key_record(const Custody__KeyRecord *k, char *err, size_t err_size)
 {
+	if (k == NULL)
+		return cu_fail(err, err_size, "key: missing");
 	if (k->pubkey.len != 32)
 		return cu_fail(err, err_size, "key.pubkey: 32-byte Ed25519 public key required");
 	if (!validate_ident(k->party))
@@ -888,7 +890,7 @@ int validate_admin(const Custody__AdminAction *act, int64_t now_ms, int64_t max_
 	case CUSTODY__ADMIN_ACTION__ACTION_REGISTER_PARTY:
 		return check_party(act->register_party, err, err_size);
 	case CUSTODY__ADMIN_ACTION__ACTION_REGISTER_KEY:
-		return check_key(act->register_key, err, err_size);
+		return validate_key_record(act->register_key, err, err_size);
 	case CUSTODY__ADMIN_ACTION__ACTION_REGISTER_FACILITY:
 		return check_facility(act->register_facility, err, err_size);
 	case CUSTODY__ADMIN_ACTION__ACTION_LOAD_POLICY:
@@ -899,6 +901,10 @@ int validate_admin(const Custody__AdminAction *act, int64_t now_ms, int64_t max_
 		if (act->alert_note == NULL)
 			return cu_fail(err, err_size, "alert_note: missing");
 		return check_alert_note(act->alert_note, err, err_size);
+	case CUSTODY__ADMIN_ACTION__ACTION_ROTATE_KEY:
+		return validate_key_rotation(act->rotate_key, err, err_size);
+	case CUSTODY__ADMIN_ACTION__ACTION_REVOKE_KEY:
+		return validate_key_revocation(act->revoke_key, now_ms, max_skew_ms, err, err_size);
 	default:
 		return cu_fail(err, err_size, "action: unknown or missing admin action");
 	}

@@ -84,6 +84,23 @@ CU_MUST_USE int validate_screening_entry(const Custody__ScreeningEntry *e, char 
 CU_MUST_USE int validate_policy_load(const Custody__PolicyLoad *pl, char *err, size_t err_size);
 
 /*
+ * Checks a KeyRecord: a 32-byte key, a party id, a role, and a validity
+ * that ends after it starts (like validate_event).
+ */
+CU_MUST_USE int validate_key_record(const Custody__KeyRecord *k, char *err, size_t err_size);
+
+/*
+ * Key lifecycle (validate_keys.c): a rotation needs a 32-byte old key, a
+ * valid new KeyRecord of another key, and old_valid_until_ms >= 0; a
+ * revocation a 32-byte key, 0 <= revoked_at_ms <= now_ms + max_skew_ms
+ * and a reason of at most VALIDATE_NOTE_MAX bytes of text. Whether the
+ * keys are registered is custodyd's to check.
+ */
+CU_MUST_USE int validate_key_rotation(const Custody__KeyRotation *r, char *err, size_t err_size);
+CU_MUST_USE int validate_key_revocation(const Custody__KeyRevocation *r, int64_t now_ms,
+					int64_t max_skew_ms, char *err, size_t err_size);
+
+/*
  * Checks an admin action's structure; like validate_event. load_policy is
  * checked by validate_policy_load; alert_note needs an alert_id, a state
  * that is unset (a comment), ACKNOWLEDGED or RESOLVED, and a note of 1 to

@@ -19,7 +19,7 @@
 #define MAX_LEAVES 64
 #define HASH	   MERKLE_HASH_SIZE
 #define ORIGIN	   "custody.test/log"
-#define T0	   1795354800000LL /* 2026-11-22T12:00:00Z */
+#define T0	   1795354800000LL /* 2026-11-22T13:40:00Z */
 #define HOUR	   3600000LL
 
 /* What a test world varies: each a way the log itself can be wrong. */
@@ -294,11 +294,11 @@ static void make_keys(struct world *w)
 }
 
 /* Builds the world's log and its signed checkpoint. */
+static void world_sign(struct world *w);
+
 static struct world *world_new(enum twist twist)
 {
 	struct world *w = calloc(1, sizeof(*w));
-	uint8_t root[HASH];
-	size_t len;
 
 	assert_non_null(w);
 	make_keys(w);
@@ -317,6 +317,16 @@ static struct world *world_new(enum twist twist)
 	add_key(w, w->unused, "acme", CUSTODY__ROLE__EXPORTER, 0);
 	add_register(w, "GPU-8", CUSTODY__DEVICE_KIND__CHIP, "H100-SXM", NULL, 40);
 	assert_int_equal(w->n, N_WORLD_ENTRIES);
+	world_sign(w);
+	return w;
+}
+
+/* Signs the checkpoint of w's log as it now is. */
+static void world_sign(struct world *w)
+{
+	uint8_t root[HASH];
+	size_t len;
+
 	merkle_range_root(&w->range, root);
 	assert_int_equal(
 	    note_checkpoint_format(ORIGIN, w->n, root, w->text, sizeof(w->text), &w->text_len),
@@ -324,7 +334,25 @@ static struct world *world_new(enum twist twist)
 	assert_int_equal(
 	    note_sign(w->text, w->text_len, ORIGIN, w->log_key, w->note, sizeof(w->note), &len),
 	    CU_OK);
-	return w;
+}
+
+/* Appends signer's revocation of key from at_ms on, signs the checkpoint; its index. */
+static size_t add_revocation(struct world *w, const struct cu_key *signer, const struct cu_key *key,
+			     int64_t at_ms)
+{
+	Custody__AdminAction act = CUSTODY__ADMIN_ACTION__INIT;
+	Custody__KeyRevocation rev = CUSTODY__KEY_REVOCATION__INIT;
+	size_t i;
+
+	rev.pubkey.data = (uint8_t *)key->pk;
+	rev.pubkey.len = KEY_PUBLIC_BYTES;
+	rev.revoked_at_ms = at_ms;
+	act.issued_at_ms = T0 + 50 * HOUR;
+	act.action_case = CUSTODY__ADMIN_ACTION__ACTION_REVOKE_KEY;
+	act.revoke_key = &rev;
+	i = append(w, CUSTODY__ENTRY_KIND__ENTRY_ADMIN, signer, &act.base, 0);
+	world_sign(w);
+	return i;
 }
 
 static void world_free(struct world *w)
@@ -702,7 +730,7 @@ static void test_key_validity_and_admin_keys(void **state)
 	uint8_t *data;
 
 	(void)state;
-	expect_problem(w, b, "was not valid when the event was recorded");
+	expect_problem(w, b, "was expired at 2026-11-22T22:40:00Z, before the event was recorded");
 	free(b);
 	world_free(w);
 	w = world_new(PLAIN);
@@ -719,6 +747,48 @@ static void test_key_validity_and_admin_keys(void **state)
 	assert_int_equal(bundle_verify(data, len, &keys, &r), CU_OK);
 	bundle_report_free(r);
 	free(data);
+	free(b);
+	world_free(w);
+}
+
+/*
+ * Revocations: one after the operator's last event, signed by the key
+ * itself, leaves its events valid (also with the admin key pinned); one
+ * backdated before its INSTALL fails that event; one of a key no event
+ * uses is extra.
+ */
+static void test_key_revocations(void **state)
+{
+	struct world *w = world_new(PLAIN);
+	struct bundle *b = bundle_new(w);
+	struct bundle_report *r = NULL;
+	uint8_t admin[KEY_PUBLIC_BYTES];
+	struct bundle_keys keys = {&w->log_v, w->witness_v, 1, 1, &admin, 1};
+	size_t i = add_revocation(w, w->operator_, w->operator_, T0 + 100 * HOUR), len;
+	uint8_t *data;
+
+	(void)state;
+	free(b);
+	b = bundle_new(w);
+	bundle_add(b, w, i);
+	memcpy(admin, w->admin->pk, KEY_PUBLIC_BYTES);
+	data = encode(b, &len);
+	assert_int_equal(bundle_verify(data, len, &keys, &r), CU_OK);
+	assert_int_equal(r->n_registrations, 5);
+	bundle_report_free(r);
+	free(data);
+	free(b);
+	i = add_revocation(w, w->admin, w->operator_, T0 + 31 * HOUR + HOUR / 2);
+	b = bundle_new(w);
+	bundle_add(b, w, i);
+	expect_problem(w, b,
+		       "was revoked at 2026-11-23T21:10:00Z, and the event is dated "
+		       "2026-11-23T21:40:00Z, not before that");
+	free(b);
+	i = add_revocation(w, w->admin, w->unused, T0);
+	b = bundle_new(w);
+	bundle_add(b, w, i);
+	expect_problem(w, b, "which signs no event of the bundle");
 	free(b);
 	world_free(w);
 }
@@ -914,6 +984,7 @@ int main(void)
 	    cmocka_unit_test(test_dropped_event),
 	    cmocka_unit_test(test_signer_not_actor),
 	    cmocka_unit_test(test_key_validity_and_admin_keys),
+	    cmocka_unit_test(test_key_revocations),
 	    cmocka_unit_test(test_proof_for_wrong_index),
 	    cmocka_unit_test(test_quorum),
 	    cmocka_unit_test(test_unknown_witness_bad_cosignature),

@@ -907,14 +907,74 @@ static void test_admin_policy_and_notes(void **state)
 	assert_int_equal(validate_admin(&act, NOW, SKEW, err, sizeof(err)), CU_ERR_INVALID);
 }
 
+static void test_admin_key_changes(void **state)
+{
+	Custody__AdminAction act = CUSTODY__ADMIN_ACTION__INIT;
+	Custody__KeyRotation rot = CUSTODY__KEY_ROTATION__INIT;
+	Custody__KeyRevocation rev = CUSTODY__KEY_REVOCATION__INIT;
+	Custody__KeyRecord key = CUSTODY__KEY_RECORD__INIT;
+	uint8_t old[32] = {1}, fresh[33] = {2};
+	char err[VALIDATE_ERR_MAX];
+
+	(void)state;
+	act.issued_at_ms = NOW;
+	act.action_case = CUSTODY__ADMIN_ACTION__ACTION_ROTATE_KEY;
+	act.rotate_key = &rot;
+	rot.old_pubkey = (ProtobufCBinaryData){32, old};
+	assert_int_equal(validate_admin(&act, NOW, SKEW, err, sizeof(err)), CU_ERR_INVALID);
+	assert_string_equal(err, "rotate_key.new_key: missing");
+	rot.new_key = &key;
+	key.pubkey = (ProtobufCBinaryData){32, fresh};
+	key.party = "acme";
+	key.role = CUSTODY__ROLE__EXPORTER;
+	rot.old_valid_until_ms = NOW + 1000;
+	assert_int_equal(validate_admin(&act, NOW, SKEW, err, sizeof(err)), CU_OK);
+	key.pubkey.len = 33;
+	assert_int_equal(validate_admin(&act, NOW, SKEW, err, sizeof(err)), CU_ERR_INVALID);
+	assert_non_null(strstr(err, "rotate_key.new_key.pubkey: 32-byte"));
+	key.pubkey = (ProtobufCBinaryData){32, old};
+	assert_int_equal(validate_admin(&act, NOW, SKEW, err, sizeof(err)), CU_ERR_INVALID);
+	assert_string_equal(err, "rotate_key: the new key is the old key");
+	key.pubkey.data = fresh;
+	rot.old_pubkey.len = 31;
+	assert_int_equal(validate_admin(&act, NOW, SKEW, err, sizeof(err)), CU_ERR_INVALID);
+	rot.old_pubkey.len = 32;
+	rot.old_valid_until_ms = -1;
+	assert_int_equal(validate_admin(&act, NOW, SKEW, err, sizeof(err)), CU_ERR_INVALID);
+
+	act.action_case = CUSTODY__ADMIN_ACTION__ACTION_REVOKE_KEY;
+	act.revoke_key = &rev;
+	rev.pubkey = (ProtobufCBinaryData){32, old};
+	assert_int_equal(validate_admin(&act, NOW, SKEW, err, sizeof(err)), CU_OK);
+	rev.revoked_at_ms = NOW + SKEW; /* backdated or up to the skew ahead */
+	rev.reason = "compromised";
+	assert_int_equal(validate_admin(&act, NOW, SKEW, err, sizeof(err)), CU_OK);
+	rev.revoked_at_ms = NOW + SKEW + 1;
+	assert_int_equal(validate_admin(&act, NOW, SKEW, err, sizeof(err)), CU_ERR_INVALID);
+	assert_non_null(strstr(err, "in the future"));
+	rev.revoked_at_ms = 1;
+	rev.reason = "line\nbreak";
+	assert_int_equal(validate_admin(&act, NOW, SKEW, err, sizeof(err)), CU_ERR_INVALID);
+	rev.reason = NULL;
+	rev.pubkey.len = 0;
+	assert_int_equal(validate_admin(&act, NOW, SKEW, err, sizeof(err)), CU_ERR_INVALID);
+	assert_non_null(strstr(err, "revoke_key.pubkey"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_ship_ok),	    cmocka_unit_test(test_common_fields),
-	    cmocka_unit_test(test_devices),	    cmocka_unit_test(test_register),
-	    cmocka_unit_test(test_per_type_fields), cmocka_unit_test(test_container),
-	    cmocka_unit_test(test_admin),	    cmocka_unit_test(test_text),
-	    cmocka_unit_test(test_policy_load),	    cmocka_unit_test(test_admin_policy_and_notes),
+	    cmocka_unit_test(test_ship_ok),
+	    cmocka_unit_test(test_common_fields),
+	    cmocka_unit_test(test_devices),
+	    cmocka_unit_test(test_register),
+	    cmocka_unit_test(test_per_type_fields),
+	    cmocka_unit_test(test_container),
+	    cmocka_unit_test(test_admin),
+	    cmocka_unit_test(test_text),
+	    cmocka_unit_test(test_policy_load),
+	    cmocka_unit_test(test_admin_policy_and_notes),
+	    cmocka_unit_test(test_admin_key_changes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
