@@ -21,9 +21,11 @@ admin() { ctl --key "$CUSTODY_ADMIN_KEY" "$@"; }
 
 ctl keygen "$K/exporter.key" >/dev/null 2>&1
 ctl keygen "$K/stranger.key" >/dev/null 2>&1
+ctl keygen "$K/revoked.key" >/dev/null 2>&1
 ctl keygen "$K/other-server.key" >/dev/null 2>&1
 admin register-party northwind --name "Northwind Cloud" --country US --roles exporter,operator >/dev/null
 admin register-key "$K/exporter.key.pub" --party northwind --role exporter >/dev/null
+admin register-key "$K/revoked.key.pub" --party northwind --role exporter >/dev/null
 admin register-facility nw-us --name "Northwind US" --owner northwind --operator northwind \
 	--country US --lat 45.52 --lon -122.99 >/dev/null
 
@@ -32,7 +34,8 @@ case $BUILD in
 *asan*) export ITEST_RSS_SLACK_KIB=$((256 * 1024)) ;;
 *) export ITEST_RSS_SLACK_KIB=$((32 * 1024)) ;;
 esac
-ITEST_KEY=$K/exporter.key ITEST_DAEMON_PID=$DAEMON_PID "$BUILD/tests/itest_transport"
+ITEST_KEY=$K/exporter.key ITEST_REVOKE_KEY=$K/revoked.key ITEST_DAEMON_PID=$DAEMON_PID \
+	"$BUILD/tests/itest_transport"
 
 # --- custodyctl over TCP ----------------------------------------------------------
 tcp() { ctl --server "$DAEMON_TCP" "$@"; }

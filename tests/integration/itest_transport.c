@@ -6,12 +6,13 @@
  * the connection without an answer, plaintext on the TCP port gets
  * nothing, the per-key connection and rate limits hold, silent and
  * dribbling sockets are timed out or evicted, and through it all a
- * well-behaved client is served at once.
+ * well-behaved client is served at once. A key revoked while connected
+ * loses its connection's rights at its next request.
  *
  * Run by tests/integration/87-transport.sh with DAEMON_TCP, CUSTODY_SERVER,
  * CUSTODY_SERVER_KEY, ITEST_KEY (a registered exporter key), and the
- * limits the script configured: ITEST_MAX_PER_KEY, ITEST_RATE_BURST,
- * ITEST_MAX_HANDSHAKES.
+ * limits the script configured: ITEST_MAX_PER_KEY, ITEST_RATE_BURST; and
+ * ITEST_REVOKE_KEY, a registered key the test revokes with CUSTODY_ADMIN_KEY.
  */
 #include <errno.h>
 #include <poll.h>
@@ -33,7 +34,9 @@
 #include <sodium.h>
 
 #include "channel.h"
+#include "codec.h"
 #include "custody.pb-c.h"
+#include "envelope.h"
 #include "frame.h"
 #include "itest_lib.h"
 #include "key.h"
@@ -518,6 +521,51 @@ static void test_flood_does_not_starve(void **state)
 	assert_true(rss_after - rss_before < env_i64("ITEST_RSS_SLACK_KIB", 32 * 1024));
 }
 
+/*
+ * A key revoked while connected: its next request on the open connection
+ * is refused, and it can no longer connect.
+ */
+static void test_revoked_while_connected(void **state)
+{
+	Custody__AdminAction act = CUSTODY__ADMIN_ACTION__INIT;
+	Custody__KeyRevocation rev = CUSTODY__KEY_REVOCATION__INIT;
+	Custody__SignedEnvelope env;
+	Custody__Request req = CUSTODY__REQUEST__INIT;
+	struct cu_key *victim, *admin;
+	int fd, fresh;
+
+	(void)state;
+	assert_int_equal(key_load(getenv("ITEST_REVOKE_KEY"), &victim), CU_OK);
+	assert_int_equal(key_load(getenv("CUSTODY_ADMIN_KEY"), &admin), CU_OK);
+	fd = connect_as(victim);
+	expect_served(fd);
+	act.issued_at_ms = codec_now_ms();
+	act.action_case = CUSTODY__ADMIN_ACTION__ACTION_REVOKE_KEY;
+	act.revoke_key = &rev;
+	rev.pubkey.data = victim->pk;
+	rev.pubkey.len = 32;
+	rev.reason = "transport test";
+	assert_int_equal(envelope_seal(ENVELOPE_ADMIN, admin, &act.base, &env), CU_OK);
+	req.body_case = CUSTODY__REQUEST__BODY_ADMIN;
+	req.admin = &env;
+	expect_ok(call_once(&req), CUSTODY__RESPONSE__BODY_ADMIN);
+	envelope_clear(&env);
+	{
+		Custody__Request kreq;
+		Custody__KeyInfoRequest ki;
+
+		expect_error(call(fd, key_info_request(&kreq, &ki, good_key)),
+			     CUSTODY__ERROR_CODE__UNAUTHENTICATED, "revoked");
+	}
+	close_conn(fd);
+	fresh = connect_as(victim);
+	expect_error(recv_frame(fresh, TIMEOUT_MS, false), CUSTODY__ERROR_CODE__UNAUTHENTICATED,
+		     "revoked");
+	expect_closed(fresh, TIMEOUT_MS);
+	key_free(victim);
+	key_free(admin);
+}
+
 static int setup(void **state)
 {
 	const char *path = getenv("ITEST_KEY");
@@ -548,6 +596,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_oversized_frame_in_channel),
 	    cmocka_unit_test(test_connections_per_key),
 	    cmocka_unit_test(test_flood_does_not_starve),
+	    cmocka_unit_test(test_revoked_while_connected),
 	};
 	const struct CMUnitTest timeout_tests[] = {
 	    cmocka_unit_test(test_rate_limit),
