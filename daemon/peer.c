@@ -15,10 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "codec.h"
 #include "hmap.h"
-#include "key.h"
-#include "registry.h"
 #include "sequencer.h"
 
 struct usage {
@@ -129,34 +128,20 @@ static struct usage *usage_of(const uint8_t pk[32], bool create)
 	return u;
 }
 
-/* Is pk a key that may talk to us now? Refusal reason in why. */
+/* Is pk a key that may talk to us now (auth_resolve)? Refusal in code and why. */
 static bool key_usable(const uint8_t pk[32], Custody__ErrorCode *code, char *why, size_t n)
 {
-	const struct registry *reg = sequencer_registry();
-	const struct key_rec *k;
-	const char *bad;
-	char text[KEY_PUB_TEXT_MAX];
+	struct principal p = {.kind = PRINCIPAL_KEY};
+	struct auth_id id;
+	struct auth_verdict v;
 
-	if (sequencer_is_bootstrap_admin(pk))
+	memcpy(p.pubkey, pk, 32);
+	if (auth_resolve(&p, sequencer_registry(), sequencer_is_bootstrap_admin(pk), codec_now_ms(),
+			 &id, &v) == CU_OK)
 		return true;
-	key_pub_format(pk, text);
-	*code = CUSTODY__ERROR_CODE__UNAVAILABLE;
-	if (reg == NULL) {
-		snprintf(why, n, "registry not loaded yet; retry");
-		return false;
-	}
-	*code = CUSTODY__ERROR_CODE__UNAUTHENTICATED;
-	k = registry_key(reg, pk);
-	if (k == NULL) {
-		snprintf(why, n, "key %s is not registered", text);
-		return false;
-	}
-	bad = registry_key_unusable(k, codec_now_ms());
-	if (bad != NULL) {
-		snprintf(why, n, "key %s is %s", text, bad);
-		return false;
-	}
-	return true;
+	*code = v.code;
+	snprintf(why, n, "%s", v.why);
+	return false;
 }
 
 int peer_admit(const uint8_t pk[32], struct principal *out, Custody__ErrorCode *code, char *why,
