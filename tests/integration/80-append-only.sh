@@ -156,8 +156,9 @@ exporter register --facility acme-us --kind chip --model H100-SXM C-4 >/dev/null
 check_eq "written under epoch $((epoch + 2))" "$((epoch + 2)) 4" \
 	"$(psql_value "SELECT (SELECT max(epoch) FROM sequencer_epochs) || ' ' || (SELECT count(*) FROM devices)")"
 admin register-facility acme-us2 --name "Acme US 2" --owner acme --operator acme --country US >/dev/null
-exporter ship --to acme-us2 --deadline "$(date -u -d '+1 second' +%Y-%m-%dT%H:%M:%SZ)" C-4 >/dev/null
-sleep 2
+# Whole seconds: +2 s is at least 1 s after the SHIP's own time, which it must follow.
+exporter ship --to acme-us2 --deadline "$(date -u -d '+2 seconds' +%Y-%m-%dT%H:%M:%SZ)" C-4 >/dev/null
+sleep 3
 
 # The timer sweep checks its epoch too: its first run (1.5 s after start)
 # meets the takeover and stores no alert for the overdue shipment.
