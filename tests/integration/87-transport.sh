@@ -57,14 +57,16 @@ grep -q "does not decrypt" "$DAEMON_LOG" ||
 
 # --- Unix peer credentials -----------------------------------------------------------
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	# nobody may not enter the clone (CI's may sit under /root): a copy of the client in $K.
 	chmod 0711 "$K"
+	install -m 0755 "$CUSTODYCTL" "$K/custodyctl"
 	expect_exit 1 "FORBIDDEN.*unix_allowed_users" runuser -u nobody -- \
-		"$CUSTODYCTL" --server "$CUSTODY_SERVER" policy show
+		"$K/custodyctl" --server "$CUSTODY_SERVER" policy show
 	grep -q "refusing unix:uid=$(id -u nobody)" "$DAEMON_LOG" ||
 		check_fail "the refused Unix peer is not in custodyd's log"
 	echo "unix_allowed_users = nobody" >>"$DAEMON_CONF"
 	daemon_restart
-	out=$(runuser -u nobody -- "$CUSTODYCTL" --server "$CUSTODY_SERVER" --json policy show)
+	out=$(runuser -u nobody -- "$K/custodyctl" --server "$CUSTODY_SERVER" --json policy show)
 	check_eq "an allowed Unix user is served" may2025 "$(jget "$out" 'd["regime"]')"
 else
 	check_fail "the Unix peer-credential checks need root (to run a client as nobody)"
