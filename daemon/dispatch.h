@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cu_err.h"
 #include "custody.pb-c.h"
 
 struct conn;
@@ -24,6 +25,22 @@ void dispatch_frame(struct conn *conn, const uint8_t *body, size_t len);
 
 /* How far in the future submissions may be dated (h_submit.c). */
 void h_submit_configure(int64_t max_clock_skew_ms);
+
+struct event_base;
+
+/*
+ * Starts the verify pool that checks submissions off the loop (h_submit.c,
+ * verify_pool.h): threads workers (0: one per online CPU), at most
+ * queue_max submissions queued. Call after h_submit_configure, before
+ * clients connect; log says why on failure.
+ */
+CU_MUST_USE int h_submit_start(struct event_base *base, int threads, int queue_max);
+
+/*
+ * Stops the pool: waits for the checks running, answers every submission
+ * it still holds UNAVAILABLE. Accepts a pool never started.
+ */
+void h_submit_stop(void);
 
 /* Handlers, one family per file (h_<family>.c). */
 void h_admin(struct req *req, const Custody__Request *msg);

@@ -383,6 +383,8 @@ static int start(const uint8_t admin_key[32])
 	    db_new(d.base, &dbo, on_lane, NULL, &d.db) != CU_OK ||
 	    sequencer_init(d.base, d.db, &so) != CU_OK)
 		return CU_ERR_NOMEM;
+	if (h_submit_start(d.base, d.cfg->verify_threads, d.cfg->verify_queue_max) != CU_OK)
+		return CU_ERR_IO;
 	query_init(d.db);
 	watch_init(d.db);
 	return CU_OK;
@@ -392,7 +394,8 @@ static void stop(void)
 {
 	if (d.listening)
 		listener_stop();
-	db_free(d.db); /* answers jobs in flight */
+	h_submit_stop(); /* answers what it holds; before the connections go */
+	db_free(d.db);	 /* answers jobs in flight */
 	sequencer_free();
 	conn_close_all();
 	watch_free_all(); /* after the connections have let go of them */
@@ -449,7 +452,7 @@ static int run(bool migrate_only, bool check_only)
 	    configure_peers() != CU_OK)
 		return 1;
 	if (start(admin_key) != CU_OK) {
-		log_error("out of memory starting up");
+		log_error("cannot start up: out of memory, or as logged above");
 		return 1;
 	}
 	event_base_dispatch(d.base);

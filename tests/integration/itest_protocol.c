@@ -639,6 +639,111 @@ static void test_pipelined_conflict(void **state)
 	close(fd);
 }
 
+/*
+ * A chain pipelined without waiting: each MOVE names the one sent before
+ * it as prev, so all are stored only if the sequencer takes them in the
+ * order they arrived, whatever order the verify pool checks them in.
+ * Meanwhile a second connection pipelines registrations with one forged
+ * signature in the middle: only that one is refused.
+ */
+/* Sends env on fd as request id, without waiting for the answer. */
+static void send_env(int fd, uint64_t id, Custody__SignedEnvelope *env)
+{
+	Custody__Request req = CUSTODY__REQUEST__INIT;
+
+	req.body_case = CUSTODY__REQUEST__BODY_SUBMIT;
+	req.submit = env;
+	req.id = id;
+	send_frame(fd, &req);
+}
+
+enum { CHAIN = 64, OTHERS = 32, FORGED = 13 };
+
+/*
+ * Pipelines CHAIN MOVEs of serial on fd1, each naming the one before as
+ * prev (starting from prev, which ends as the last one's id), and between
+ * them OTHERS registrations on fd2, number FORGED with a forged signature.
+ */
+static void send_chain(int fd1, int fd2, const char *serial, uint8_t prev[32],
+		       Custody__SignedEnvelope *chain, Custody__SignedEnvelope *others)
+{
+	int64_t t0 = codec_now_ms();
+	char other[32];
+	struct ev ev;
+
+	for (int i = 0; i < CHAIN; i++) {
+		ev_init(&ev, CUSTODY__EVENT_TYPE__MOVE, "us-1");
+		ev.e.location = "pipelined chain";
+		ev.e.occurred_at_ms = t0 + i;
+		ev_add(&ev, serial, prev);
+		assert_int_equal(envelope_seal(ENVELOPE_EVENT, exporter_key, &ev.e.base, &chain[i]),
+				 CU_OK);
+		send_env(fd1, 7000 + (uint64_t)i, &chain[i]);
+		envelope_id(chain[i].body.data, chain[i].body.len, prev);
+		if (i % 2 != 0)
+			continue;
+		snprintf(other, sizeof(other), "ITEST-%d-P%d", (int)getpid(), i / 2);
+		ev_init(&ev, CUSTODY__EVENT_TYPE__REGISTER, "us-1");
+		ev_add(&ev, other, NULL);
+		assert_int_equal(
+		    envelope_seal(ENVELOPE_EVENT, exporter_key, &ev.e.base, &others[i / 2]), CU_OK);
+		if (i / 2 == FORGED)
+			others[i / 2].sig.data[7] ^= 0x01; /* no longer matches */
+		send_env(fd2, 8000 + (uint64_t)(i / 2), &others[i / 2]);
+	}
+}
+
+/*
+ * A chain pipelined without waiting: all of it is stored only if the
+ * sequencer takes the events in the order they arrived, whatever order
+ * the verify pool checks them in. Meanwhile a second connection pipelines
+ * registrations with one forged signature in the middle: only that one is
+ * refused.
+ */
+static void test_pipelined_chain(void **state)
+{
+	static Custody__SignedEnvelope chain[CHAIN], others[OTHERS];
+	static uint64_t seq_of[CHAIN];
+	uint8_t prev[32], head[32];
+	const char *serial = new_chip(prev);
+	int fd1 = connect_daemon(), fd2 = connect_daemon();
+
+	(void)state;
+	send_chain(fd1, fd2, serial, prev, chain, others);
+	for (int i = 0; i < CHAIN; i++) {
+		Custody__Response *resp = recv_frame(fd1, TIMEOUT_MS, false);
+
+		assert_non_null(resp);
+		assert_true(resp->id >= 7000 && resp->id < 7000 + CHAIN);
+		if (resp->body_case != CUSTODY__RESPONSE__BODY_SUBMIT)
+			fail_msg("chain event %d refused: %s", (int)(resp->id - 7000),
+				 resp->body_case == CUSTODY__RESPONSE__BODY_ERROR
+				     ? resp->error->message
+				     : "?");
+		seq_of[resp->id - 7000] = resp->submit->seq;
+		custody__response__free_unpacked(resp, NULL);
+	}
+	for (int i = 1; i < CHAIN; i++)
+		assert_true(seq_of[i] > seq_of[i - 1]); /* stored in the order sent */
+	for (int i = 0; i < OTHERS; i++) {
+		Custody__Response *resp = recv_frame(fd2, TIMEOUT_MS, false);
+
+		assert_non_null(resp);
+		if (resp->id == 8000 + FORGED)
+			expect_refusal(resp, CUSTODY__ERROR_CODE__UNAUTHENTICATED, "signature");
+		else
+			expect_ok(resp, CUSTODY__RESPONSE__BODY_SUBMIT);
+	}
+	head_of(serial, head);
+	assert_memory_equal(head, prev, 32);
+	for (int i = 0; i < CHAIN; i++)
+		envelope_clear(&chain[i]);
+	for (int i = 0; i < OTHERS; i++)
+		envelope_clear(&others[i]);
+	close(fd1);
+	close(fd2);
+}
+
 static void test_destroyed_device(void **state)
 {
 	uint8_t head[32];
@@ -1325,6 +1430,7 @@ int main(void)
 	    cmocka_unit_test(test_replay_is_idempotent),
 	    cmocka_unit_test(test_stale_prev_conflict),
 	    cmocka_unit_test(test_pipelined_conflict),
+	    cmocka_unit_test(test_pipelined_chain),
 	    cmocka_unit_test(test_destroyed_device),
 	    cmocka_unit_test(test_contained_device),
 	    cmocka_unit_test(test_pipelining),
