@@ -105,11 +105,11 @@ void bench_world_clear(struct bench_world *w);
  * Builds and signs at least n_events events (rounded up to a multiple of
  * C) on threads threads: per connection, servers of 8 chips each go
  * REGISTER (chips), REGISTER (server), PACK, SHIP, RECEIVE, INSTALL, then
- * attests x ATTEST, in waves of servers so that an event's predecessor is
- * a wave (>= 64 events of the connection) earlier.
+ * attests x ATTEST, in waves of wave servers (1..64: the window) so that
+ * an event's predecessor is a wave earlier on its connection.
  */
 CU_MUST_USE int bench_workload_build(const struct bench_world *w, size_t n_events, unsigned attests,
-				     unsigned threads, struct bench_workload *out);
+				     unsigned wave, unsigned threads, struct bench_workload *out);
 void bench_workload_free(struct bench_workload *wl);
 
 /* Offered load and pipelining of a run. */

@@ -5,10 +5,10 @@
  * Japanese data center, the trip of the quickstart demo at scale.
  *
  * Every connection owns its devices, so pipelined chains never conflict
- * across connections. Within a connection, servers go in waves of
- * WAVE_SERVERS, stage by stage (all REGISTERs of a wave, then all its
+ * across connections. Within a connection, servers go in waves as wide as
+ * the window, stage by stage (all REGISTERs of a wave, then all its
  * PACKs, ...), so an event's predecessor on its device is a whole wave
- * earlier: already acknowledged when the window is at most WAVE_SERVERS.
+ * earlier: already acknowledged when the event is sent.
  * Each prev is the id (SHA-256 of the body) of the device's previous
  * event, computed here.
  */
@@ -23,7 +23,7 @@
 #include "frame.h"
 
 #define CHIPS_PER_SERVER 8
-#define WAVE_SERVERS	 64
+#define WAVE_MAX	 64
 #define STAGES_FIXED	 6 /* REGISTER x2, PACK, SHIP, RECEIVE, INSTALL */
 #define HOUR_MS		 (3600LL * 1000)
 #define EV(t)		 CUSTODY__EVENT_TYPE__##t
@@ -77,6 +77,7 @@ struct build_job {
 	const struct bench_world *w;
 	struct bench_workload *wl;
 	size_t first_conn, conn_step;
+	size_t wave; /* servers per wave, <= WAVE_MAX */
 	int64_t now_ms;
 	int rc;
 };
@@ -217,19 +218,19 @@ static int build_conn(const struct build_job *j, size_t conn)
 {
 	struct bench_workload *wl = j->wl;
 	size_t c_n = j->w->n_conns, stages = STAGES_FIXED + wl->attests, i = 0;
-	struct server s[WAVE_SERVERS];
+	struct server s[WAVE_MAX];
 	int rc = CU_OK;
 
 	for (size_t wave = 0; i < wl->per_conn; wave++) {
-		for (size_t k = 0; k < WAVE_SERVERS; k++) {
-			size_t n = wave * WAVE_SERVERS + k;
+		for (size_t k = 0; k < j->wave; k++) {
+			size_t n = wave * j->wave + k;
 
 			snprintf(s[k].serial, sizeof(s[k].serial), "B%s-c%zu-s%zu", j->w->tag, conn,
 				 n);
 			s[k].off_ms = (int64_t)((n * c_n + conn) % 3000000);
 		}
 		for (unsigned st = 0; st < stages && rc == CU_OK; st++) {
-			for (size_t k = 0; k < WAVE_SERVERS && i < wl->per_conn && rc == CU_OK;
+			for (size_t k = 0; k < j->wave && i < wl->per_conn && rc == CU_OK;
 			     k++, i++) {
 				size_t rank = i * c_n + conn;
 
@@ -269,14 +270,15 @@ static void count_workload(struct bench_workload *wl)
 }
 
 int bench_workload_build(const struct bench_world *w, size_t n_events, unsigned attests,
-			 unsigned threads, struct bench_workload *out)
+			 unsigned wave, unsigned threads, struct bench_workload *out)
 {
 	struct build_job jobs[64];
 	pthread_t tids[64];
+	unsigned started = 0;
 	int rc = CU_OK;
 
 	memset(out, 0, sizeof(*out));
-	if (w->n_conns == 0 || threads == 0 || attests > 10)
+	if (w->n_conns == 0 || threads == 0 || attests > 10 || wave == 0 || wave > WAVE_MAX)
 		return CU_ERR_INVALID;
 	threads = threads > 64 ? 64 : threads;
 	out->attests = attests;
@@ -285,12 +287,14 @@ int bench_workload_build(const struct bench_world *w, size_t n_events, unsigned 
 	out->ev = calloc(out->n, sizeof(*out->ev));
 	if (out->ev == NULL)
 		return CU_ERR_NOMEM;
-	for (unsigned t = 0; t < threads; t++) {
-		jobs[t] = (struct build_job){w, out, t, threads, codec_now_ms(), CU_OK};
-		if (pthread_create(&tids[t], NULL, build_thread, &jobs[t]) != 0)
-			return CU_ERR_NOMEM;
+	for (unsigned t = 0; t < threads; t++, started++) {
+		jobs[t] = (struct build_job){w, out, t, threads, wave, codec_now_ms(), CU_OK};
+		if (pthread_create(&tids[t], NULL, build_thread, &jobs[t]) != 0) {
+			rc = CU_ERR_NOMEM;
+			break;
+		}
 	}
-	for (unsigned t = 0; t < threads; t++) {
+	for (unsigned t = 0; t < started; t++) {
 		pthread_join(tids[t], NULL);
 		if (jobs[t].rc != CU_OK)
 			rc = jobs[t].rc;

@@ -196,7 +196,8 @@ static void make_tag(const struct options *o, char *out, size_t cap)
 static int build(const struct options *o, const struct bench_world *w, struct bench_workload *wl)
 {
 	int64_t t0 = bench_now_ns();
-	int rc = bench_workload_build(w, o->events, o->attests, o->verify_threads, wl);
+	int rc =
+	    bench_workload_build(w, o->events, o->attests, o->load.window, o->verify_threads, wl);
 
 	if (rc != CU_OK) {
 		fprintf(stderr, "custody-bench: building the workload: %s\n", cu_strerror(rc));
