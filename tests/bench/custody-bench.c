@@ -52,7 +52,13 @@ static void usage(FILE *f)
 	    "  --pg-pid PID      the postmaster's pid: CPU time of it and its children\n"
 	    "  --pg CONNSTR      libpq connection string of custodyd's database, as a role that\n"
 	    "                    may create tables, for the COPY and naive-INSERT limits\n"
-	    "  --copy-batch B    rows per COPY + COMMIT (default 512, custodyd's batch_max_events)\n");
+	    "  --copy-batch B    rows per COPY + COMMIT (default 512, custodyd's batch_max_events)\n"
+	    "  --verify-threads T  threads of the verify limit and of signing (default: nproc)\n"
+	    "  --unix PATH       the Unix socket instead of TCP inside the Noise channel\n"
+	    "  --tag TAG         names of the run's party, facilities, serials (default: unique)\n"
+	    "  --no-limits       skip the limits (verify, COPY, naive INSERT)\n"
+	    "Exits 0 when every event was stored, 1 when any was not (the first few are\n"
+	    "printed), 2 on a usage error.\n");
 }
 
 /* Parses HOST:PORT (numeric IPv4) into t. */
