@@ -709,6 +709,12 @@ static void conn_setup(struct db_conn *c)
 	snprintf(set_timeout, sizeof(set_timeout), "SET statement_timeout = %d",
 		 c->db->statement_timeout_ms);
 	add_sql_call(job, set_timeout);
+	/*
+	 * No JIT: custodyd's statements are short and run often; compiling
+	 * them costs more than it saves (the device load spent most of its
+	 * time in JIT).
+	 */
+	add_sql_call(job, "SET jit = off");
 	for (int s = 0; s < SQL_COUNT; s++)
 		add_call(job, CALL_PREPARE, (enum sql_stmt)s);
 	if (job->nomem) {

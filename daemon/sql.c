@@ -10,6 +10,13 @@
 
 #include <stdio.h>
 
+/* The devices columns SQL_LOAD_DEVICES carries through its recursion. */
+#define LOAD_DEVICE_COLUMNS                                                                        \
+	"d.serial, d.kind, d.model, d.eccn_class, d.tpp, d.device_key, d.owner_id,"                \
+	" d.custodian_id, d.status, d.facility_id, d.dest_facility_id, d.parent_serial,"           \
+	" d.location, d.head_seq, d.last_seq, d.registered_seq, d.last_at, d.seen_at,"             \
+	" d.shipment_seq, d.deadline"
+
 static const char *const texts[SQL_COUNT] = {
     /*
      * The new sequencer epoch (schema/005_epoch.sql) if this session took
@@ -72,19 +79,26 @@ static const char *const texts[SQL_COUNT] = {
     /* id, seq, recorded_at, verdict */
     [SQL_FIND_EVENTS] = "SELECT id, seq, custody_ms(recorded_at), verdict FROM events"
 			" WHERE id = ANY($1::bytea[])",
-    /* The named devices and everything inside them, with their heads. */
+    /*
+     * The named devices and everything inside them, with their heads. The
+     * recursion carries whole rows, so the planner never joins its (badly
+     * estimated) result back to devices: each level is an index scan
+     * (devices_pkey, then devices_parent) and each head id a lookup by
+     * events_pkey.
+     */
     [SQL_LOAD_DEVICES] =
-	"WITH RECURSIVE t(serial) AS ("
-	"  SELECT serial FROM devices WHERE serial = ANY($1::text[])"
+	"WITH RECURSIVE t AS ("
+	"  SELECT " LOAD_DEVICE_COLUMNS " FROM devices d WHERE d.serial = ANY($1::text[])"
 	" UNION"
-	"  SELECT d.serial FROM devices d JOIN t ON d.parent_serial = t.serial)"
+	"  SELECT " LOAD_DEVICE_COLUMNS " FROM t JOIN devices d ON d.parent_serial = t.serial)"
 	" SELECT d.serial, d.kind, d.model, d.eccn_class, d.tpp, d.device_key,"
 	" d.owner_id, d.custodian_id, d.status, d.facility_id,"
 	" coalesce(d.dest_facility_id, ''), coalesce(d.parent_serial, ''), d.location,"
-	" e.id, d.head_seq, d.last_seq, d.registered_seq, custody_ms(d.last_at),"
+	" (SELECT e.id FROM events e WHERE e.seq = d.head_seq), d.head_seq, d.last_seq,"
+	" d.registered_seq, custody_ms(d.last_at),"
 	" coalesce(custody_ms(d.seen_at), 0), coalesce(d.shipment_seq, 0),"
 	" coalesce(custody_ms(d.deadline), 0)"
-	" FROM t JOIN devices d USING (serial) JOIN events e ON e.seq = d.head_seq",
+	" FROM t d",
     [SQL_INSERT_EVENT] = "INSERT INTO events (seq, id, type, actor_id, signer, facility_id,"
 			 " occurred_at, recorded_at, body, sig, verdict)"
 			 " VALUES ($1, $2, $3, $4, $5, nullif($6, ''), custody_ts($7),"
