@@ -285,6 +285,22 @@ void db_param_text_array(struct db_job *job, const char *const *items, size_t n)
 	add_param(job, out, 0, 0);
 }
 
+/* bigint[] literal: {1,-2,3}. */
+void db_param_i64_array(struct db_job *job, const int64_t *values, size_t n)
+{
+	char *out = arena_alloc(job, 3 + n * 21);
+	char *p = out;
+
+	if (out == NULL)
+		return;
+	*p++ = '{';
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, "%s%lld", i > 0 ? "," : "", (long long)values[i]);
+	*p++ = '}';
+	*p = '\0';
+	add_param(job, out, 0, 0);
+}
+
 /* bytea[] literal: {"\\x00ff...",...}; the doubled backslash is the array's escape. */
 void db_param_bytea_array(struct db_job *job, const uint8_t *const *items, size_t item_len,
 			  size_t n)

@@ -113,13 +113,23 @@ static const char *const texts[SQL_COUNT] = {
 	" nullif($12, ''), $13, $14, $15, $16, custody_ts($17),"
 	" custody_ts(nullif($18::bigint, 0)), nullif($19::bigint, 0),"
 	" custody_ts(nullif($20::bigint, 0)))",
-    [SQL_UPDATE_DEVICE] = "UPDATE devices SET custodian_id = $2, status = $3,"
-			  " facility_id = $4, dest_facility_id = nullif($5, ''),"
-			  " parent_serial = nullif($6, ''), location = $7, head_seq = $8,"
-			  " last_seq = $9, last_at = custody_ts($10),"
-			  " seen_at = custody_ts(nullif($11::bigint, 0)),"
-			  " shipment_seq = nullif($12::bigint, 0),"
-			  " deadline = custody_ts(nullif($13::bigint, 0)) WHERE serial = $1",
+    /*
+     * The batch's final row of every changed device, in one statement:
+     * element i of each array is device $1[i]; '' and 0 stand for NULL as in
+     * SQL_INSERT_DEVICE.
+     */
+    [SQL_UPDATE_DEVICE] =
+	"UPDATE devices SET custodian_id = u.custodian, status = u.status,"
+	" facility_id = u.facility, dest_facility_id = nullif(u.dest, ''),"
+	" parent_serial = nullif(u.parent, ''), location = u.location, head_seq = u.head_seq,"
+	" last_seq = u.last_seq, last_at = custody_ts(u.last_at),"
+	" seen_at = custody_ts(nullif(u.seen_at, 0)), shipment_seq = nullif(u.shipment_seq, 0),"
+	" deadline = custody_ts(nullif(u.deadline, 0))"
+	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+	" $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[],"
+	" $13::bigint[]) AS u(serial, custodian, status, facility, dest, parent, location,"
+	" head_seq, last_seq, last_at, seen_at, shipment_seq, deadline)"
+	" WHERE devices.serial = u.serial",
     /* seq, recorded_at */
     [SQL_FIND_ADMIN] = "SELECT seq, custody_ms(recorded_at) FROM admin_actions"
 		       " WHERE id = $1",
