@@ -286,7 +286,7 @@ static const char *facility_country(const struct registry *reg, const char *id)
 	return f != NULL ? f->country : "";
 }
 
-/* The event row, its links, its rule hits, its alerts and its usage. */
+/* The event row, its rule hits, its alerts and its usage (links: add_links). */
 static void add_event_rows(struct db_job *job, struct item *it, const struct seq_ctx *ctx)
 {
 	const Custody__Event *ev = it->ev;
@@ -303,15 +303,6 @@ static void add_event_rows(struct db_job *job, struct item *it, const struct seq
 	db_param_bytes(job, it->body, it->body_len);
 	db_param_bytes(job, it->sig, 64);
 	db_param_text(job, verdict_name(it));
-	for (size_t i = 0; i < it->res.n_links; i++) {
-		const struct state_link *l = &it->res.links[i];
-
-		db_job_add(job, SQL_INSERT_LINK);
-		db_param_text(job, l->serial);
-		db_param_i64(job, (int64_t)it->seq);
-		db_param_i64(job, (int64_t)l->prev_seq);
-		db_param_text(job, l->via);
-	}
 	it->first_alert_id = *ctx->next_alert_id;
 	for (size_t i = 0; i < it->verdict.n_hits; i++) {
 		const struct rule_hit *h = &it->verdict.hits[i];
@@ -348,6 +339,49 @@ static void add_event_rows(struct db_job *job, struct item *it, const struct seq
 		db_param_text(job, u->key);
 		db_param_i64(job, u->amount);
 	}
+}
+
+/*
+ * One SQL_INSERT_LINK with the device links of every event the batch
+ * writes, after their event rows (seq and prev_seq reference events).
+ */
+static int add_links(struct db_job *job, const struct item *batch)
+{
+	const char **serials = NULL, **vias = NULL;
+	int64_t *seqs = NULL, *prevs = NULL;
+	size_t n = 0, i = 0;
+	int rc = CU_OK;
+
+	for (const struct item *it = batch; it != NULL; it = it->next)
+		n += it->written ? it->res.n_links : 0;
+	if (n == 0)
+		return CU_OK;
+	serials = malloc(n * sizeof(*serials));
+	vias = malloc(n * sizeof(*vias));
+	seqs = malloc(n * sizeof(*seqs));
+	prevs = malloc(n * sizeof(*prevs));
+	if (serials == NULL || vias == NULL || seqs == NULL || prevs == NULL)
+		rc = CU_ERR_NOMEM;
+	for (const struct item *it = batch; it != NULL && rc == CU_OK; it = it->next) {
+		for (size_t k = 0; it->written && k < it->res.n_links; k++, i++) {
+			serials[i] = it->res.links[k].serial;
+			seqs[i] = (int64_t)it->seq;
+			prevs[i] = (int64_t)it->res.links[k].prev_seq;
+			vias[i] = it->res.links[k].via;
+		}
+	}
+	if (rc == CU_OK) {
+		db_job_add(job, SQL_INSERT_LINK);
+		db_param_text_array(job, serials, n);
+		db_param_i64_array(job, seqs, n);
+		db_param_i64_array(job, prevs, n);
+		db_param_text_array(job, vias, n);
+	}
+	free(serials);
+	free(vias);
+	free(seqs);
+	free(prevs);
+	return rc;
 }
 
 /* The text and bigint columns of SQL_UPDATE_DEVICE, one array each. */
@@ -649,6 +683,8 @@ struct db_job *seq_events_decide(struct item *batch, const struct db_job *loaded
 		if (d->dirty && d->is_new)
 			add_device_row(job, d);
 	}
+	if (rc == CU_OK)
+		rc = add_links(job, batch);
 	if (rc == CU_OK)
 		rc = add_device_updates(job, ws);
 	if (rc == CU_OK && accepted > 0)

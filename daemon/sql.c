@@ -103,8 +103,11 @@ static const char *const texts[SQL_COUNT] = {
 			 " occurred_at, recorded_at, body, sig, verdict)"
 			 " VALUES ($1, $2, $3, $4, $5, nullif($6, ''), custody_ts($7),"
 			 " custody_ts($8), $9, $10, $11)",
+    /* The batch's device links: element i of each array is one row; 0 and '' are NULL. */
     [SQL_INSERT_LINK] = "INSERT INTO event_devices (serial, seq, prev_seq, via)"
-			" VALUES ($1, $2, nullif($3::bigint, 0), nullif($4, ''))",
+			" SELECT u.serial, u.seq, nullif(u.prev_seq, 0), nullif(u.via, '')"
+			" FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[])"
+			" AS u(serial, seq, prev_seq, via)",
     [SQL_INSERT_DEVICE] =
 	"INSERT INTO devices (serial, kind, model, eccn_class, tpp, device_key, owner_id,"
 	" custodian_id, status, facility_id, dest_facility_id, parent_serial, location,"
