@@ -285,6 +285,22 @@ void db_param_text_array(struct db_job *job, const char *const *items, size_t n)
 	add_param(job, out, 0, 0);
 }
 
+/* bigint[] literal: {1,-2,3}. */
+void db_param_i64_array(struct db_job *job, const int64_t *values, size_t n)
+{
+	char *out = arena_alloc(job, 3 + n * 21);
+	char *p = out;
+
+	if (out == NULL)
+		return;
+	*p++ = '{';
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, "%s%lld", i > 0 ? "," : "", (long long)values[i]);
+	*p++ = '}';
+	*p = '\0';
+	add_param(job, out, 0, 0);
+}
+
 /* bytea[] literal: {"\\x00ff...",...}; the doubled backslash is the array's escape. */
 void db_param_bytea_array(struct db_job *job, const uint8_t *const *items, size_t item_len,
 			  size_t n)
@@ -709,6 +725,12 @@ static void conn_setup(struct db_conn *c)
 	snprintf(set_timeout, sizeof(set_timeout), "SET statement_timeout = %d",
 		 c->db->statement_timeout_ms);
 	add_sql_call(job, set_timeout);
+	/*
+	 * No JIT: custodyd's statements are short and run often; compiling
+	 * them costs more than it saves (the device load spent most of its
+	 * time in JIT).
+	 */
+	add_sql_call(job, "SET jit = off");
 	for (int s = 0; s < SQL_COUNT; s++)
 		add_call(job, CALL_PREPARE, (enum sql_stmt)s);
 	if (job->nomem) {

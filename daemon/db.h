@@ -83,6 +83,8 @@ void db_param_bool(struct db_job *job, bool value);
 void db_param_double(struct db_job *job, double value);
 /* A text[] or bytea[] parameter from n items. */
 void db_param_text_array(struct db_job *job, const char *const *items, size_t n);
+/* A bigint[] parameter from n values. */
+void db_param_i64_array(struct db_job *job, const int64_t *values, size_t n);
 void db_param_bytea_array(struct db_job *job, const uint8_t *const *items, size_t item_len,
 			  size_t n);
 

@@ -286,7 +286,7 @@ static const char *facility_country(const struct registry *reg, const char *id)
 	return f != NULL ? f->country : "";
 }
 
-/* The event row, its links, its rule hits, its alerts and its usage. */
+/* The event row, its rule hits, its alerts and its usage (links: add_links). */
 static void add_event_rows(struct db_job *job, struct item *it, const struct seq_ctx *ctx)
 {
 	const Custody__Event *ev = it->ev;
@@ -303,15 +303,6 @@ static void add_event_rows(struct db_job *job, struct item *it, const struct seq
 	db_param_bytes(job, it->body, it->body_len);
 	db_param_bytes(job, it->sig, 64);
 	db_param_text(job, verdict_name(it));
-	for (size_t i = 0; i < it->res.n_links; i++) {
-		const struct state_link *l = &it->res.links[i];
-
-		db_job_add(job, SQL_INSERT_LINK);
-		db_param_text(job, l->serial);
-		db_param_i64(job, (int64_t)it->seq);
-		db_param_i64(job, (int64_t)l->prev_seq);
-		db_param_text(job, l->via);
-	}
 	it->first_alert_id = *ctx->next_alert_id;
 	for (size_t i = 0; i < it->verdict.n_hits; i++) {
 		const struct rule_hit *h = &it->verdict.hits[i];
@@ -350,27 +341,117 @@ static void add_event_rows(struct db_job *job, struct item *it, const struct seq
 	}
 }
 
+/*
+ * One SQL_INSERT_LINK with the device links of every event the batch
+ * writes, after their event rows (seq and prev_seq reference events).
+ */
+static int add_links(struct db_job *job, const struct item *batch)
+{
+	const char **serials = NULL, **vias = NULL;
+	int64_t *seqs = NULL, *prevs = NULL;
+	size_t n = 0, i = 0;
+	int rc = CU_OK;
+
+	for (const struct item *it = batch; it != NULL; it = it->next)
+		n += it->written ? it->res.n_links : 0;
+	if (n == 0)
+		return CU_OK;
+	serials = malloc(n * sizeof(*serials));
+	vias = malloc(n * sizeof(*vias));
+	seqs = malloc(n * sizeof(*seqs));
+	prevs = malloc(n * sizeof(*prevs));
+	if (serials == NULL || vias == NULL || seqs == NULL || prevs == NULL)
+		rc = CU_ERR_NOMEM;
+	for (const struct item *it = batch; it != NULL && rc == CU_OK; it = it->next) {
+		for (size_t k = 0; it->written && k < it->res.n_links; k++, i++) {
+			serials[i] = it->res.links[k].serial;
+			seqs[i] = (int64_t)it->seq;
+			prevs[i] = (int64_t)it->res.links[k].prev_seq;
+			vias[i] = it->res.links[k].via;
+		}
+	}
+	if (rc == CU_OK) {
+		db_job_add(job, SQL_INSERT_LINK);
+		db_param_text_array(job, serials, n);
+		db_param_i64_array(job, seqs, n);
+		db_param_i64_array(job, prevs, n);
+		db_param_text_array(job, vias, n);
+	}
+	free(serials);
+	free(vias);
+	free(seqs);
+	free(prevs);
+	return rc;
+}
+
+/* The text and bigint columns of SQL_UPDATE_DEVICE, one array each. */
+#define UPDATE_TEXTS 7
+#define UPDATE_INTS  6
+
+/* Element i of each column array of SQL_UPDATE_DEVICE: device d's final row. */
+static void update_columns(const struct dev *d, size_t i, const char **texts[UPDATE_TEXTS],
+			   int64_t *ints[UPDATE_INTS])
+{
+	const char *t[UPDATE_TEXTS] = {d->serial,
+				       d->custodian,
+				       enum_name(&custody__device_status__descriptor, d->status),
+				       d->facility,
+				       d->dest_facility,
+				       d->parent,
+				       d->location};
+	int64_t v[UPDATE_INTS] = {(int64_t)d->head_seq, (int64_t)d->last_seq,	  d->last_at_ms,
+				  d->seen_at_ms,	(int64_t)d->shipment_seq, d->deadline_ms};
+
+	for (int c = 0; c < UPDATE_TEXTS; c++)
+		texts[c][i] = t[c];
+	for (int c = 0; c < UPDATE_INTS; c++)
+		ints[c][i] = v[c];
+}
+
+/*
+ * One SQL_UPDATE_DEVICE for every changed device that existed before the
+ * batch, with its final row (the working set holds each device once, as
+ * the batch's last event left it). Nothing is added when there is none.
+ */
+static int add_device_updates(struct db_job *job, const struct state_ws *ws)
+{
+	const char **texts[UPDATE_TEXTS] = {NULL};
+	int64_t *ints[UPDATE_INTS] = {NULL};
+	size_t pos = 0, n = 0, i = 0;
+	bool nomem = false;
+	struct dev *d;
+
+	while ((d = state_ws_next(ws, &pos)) != NULL)
+		n += d->dirty && !d->is_new;
+	if (n == 0)
+		return CU_OK;
+	for (int c = 0; c < UPDATE_TEXTS; c++)
+		nomem |= (texts[c] = malloc(n * sizeof(*texts[c]))) == NULL;
+	for (int c = 0; c < UPDATE_INTS; c++)
+		nomem |= (ints[c] = malloc(n * sizeof(*ints[c]))) == NULL;
+	for (pos = 0; !nomem && (d = state_ws_next(ws, &pos)) != NULL;) {
+		if (d->dirty && !d->is_new)
+			update_columns(d, i++, texts, ints);
+	}
+	if (!nomem) {
+		db_job_add(job, SQL_UPDATE_DEVICE);
+		for (int c = 0; c < UPDATE_TEXTS; c++)
+			db_param_text_array(job, texts[c], n);
+		for (int c = 0; c < UPDATE_INTS; c++)
+			db_param_i64_array(job, ints[c], n);
+	}
+	for (int c = 0; c < UPDATE_TEXTS; c++)
+		free(texts[c]);
+	for (int c = 0; c < UPDATE_INTS; c++)
+		free(ints[c]);
+	return nomem ? CU_ERR_NOMEM : CU_OK;
+}
+
+/* The row of a device the batch registered. */
 static void add_device_row(struct db_job *job, const struct dev *d)
 {
 	const char *status = enum_name(&custody__device_status__descriptor, d->status);
 
-	if (!d->is_new) {
-		db_job_add(job, SQL_UPDATE_DEVICE);
-		db_param_text(job, d->serial);
-		db_param_text(job, d->custodian);
-		db_param_text(job, status);
-		db_param_text(job, d->facility);
-		db_param_text(job, d->dest_facility);
-		db_param_text(job, d->parent);
-		db_param_text(job, d->location);
-		db_param_i64(job, (int64_t)d->head_seq);
-		db_param_i64(job, (int64_t)d->last_seq);
-		db_param_i64(job, d->last_at_ms);
-		db_param_i64(job, d->seen_at_ms);
-		db_param_i64(job, (int64_t)d->shipment_seq);
-		db_param_i64(job, d->deadline_ms);
-		return;
-	}
 	db_job_add(job, SQL_INSERT_DEVICE);
 	db_param_text(job, d->serial);
 	db_param_text(job, enum_name(&custody__device_kind__descriptor, d->kind));
@@ -599,9 +680,13 @@ struct db_job *seq_events_decide(struct item *batch, const struct db_job *loaded
 		accepted += it->written;
 	}
 	while (rc == CU_OK && (d = state_ws_next(ws, &pos)) != NULL) {
-		if (d->dirty)
+		if (d->dirty && d->is_new)
 			add_device_row(job, d);
 	}
+	if (rc == CU_OK)
+		rc = add_links(job, batch);
+	if (rc == CU_OK)
+		rc = add_device_updates(job, ws);
 	if (rc == CU_OK && accepted > 0)
 		rc = seq_log_finish(ctx, job);
 	if (rc == CU_OK)

@@ -10,6 +10,13 @@
 
 #include <stdio.h>
 
+/* The devices columns SQL_LOAD_DEVICES carries through its recursion. */
+#define LOAD_DEVICE_COLUMNS                                                                        \
+	"d.serial, d.kind, d.model, d.eccn_class, d.tpp, d.device_key, d.owner_id,"                \
+	" d.custodian_id, d.status, d.facility_id, d.dest_facility_id, d.parent_serial,"           \
+	" d.location, d.head_seq, d.last_seq, d.registered_seq, d.last_at, d.seen_at,"             \
+	" d.shipment_seq, d.deadline"
+
 static const char *const texts[SQL_COUNT] = {
     /*
      * The new sequencer epoch (schema/005_epoch.sql) if this session took
@@ -72,25 +79,35 @@ static const char *const texts[SQL_COUNT] = {
     /* id, seq, recorded_at, verdict */
     [SQL_FIND_EVENTS] = "SELECT id, seq, custody_ms(recorded_at), verdict FROM events"
 			" WHERE id = ANY($1::bytea[])",
-    /* The named devices and everything inside them, with their heads. */
+    /*
+     * The named devices and everything inside them, with their heads. The
+     * recursion carries whole rows, so the planner never joins its (badly
+     * estimated) result back to devices: each level is an index scan
+     * (devices_pkey, then devices_parent) and each head id a lookup by
+     * events_pkey.
+     */
     [SQL_LOAD_DEVICES] =
-	"WITH RECURSIVE t(serial) AS ("
-	"  SELECT serial FROM devices WHERE serial = ANY($1::text[])"
+	"WITH RECURSIVE t AS ("
+	"  SELECT " LOAD_DEVICE_COLUMNS " FROM devices d WHERE d.serial = ANY($1::text[])"
 	" UNION"
-	"  SELECT d.serial FROM devices d JOIN t ON d.parent_serial = t.serial)"
+	"  SELECT " LOAD_DEVICE_COLUMNS " FROM t JOIN devices d ON d.parent_serial = t.serial)"
 	" SELECT d.serial, d.kind, d.model, d.eccn_class, d.tpp, d.device_key,"
 	" d.owner_id, d.custodian_id, d.status, d.facility_id,"
 	" coalesce(d.dest_facility_id, ''), coalesce(d.parent_serial, ''), d.location,"
-	" e.id, d.head_seq, d.last_seq, d.registered_seq, custody_ms(d.last_at),"
+	" (SELECT e.id FROM events e WHERE e.seq = d.head_seq), d.head_seq, d.last_seq,"
+	" d.registered_seq, custody_ms(d.last_at),"
 	" coalesce(custody_ms(d.seen_at), 0), coalesce(d.shipment_seq, 0),"
 	" coalesce(custody_ms(d.deadline), 0)"
-	" FROM t JOIN devices d USING (serial) JOIN events e ON e.seq = d.head_seq",
+	" FROM t d",
     [SQL_INSERT_EVENT] = "INSERT INTO events (seq, id, type, actor_id, signer, facility_id,"
 			 " occurred_at, recorded_at, body, sig, verdict)"
 			 " VALUES ($1, $2, $3, $4, $5, nullif($6, ''), custody_ts($7),"
 			 " custody_ts($8), $9, $10, $11)",
+    /* The batch's device links: element i of each array is one row; 0 and '' are NULL. */
     [SQL_INSERT_LINK] = "INSERT INTO event_devices (serial, seq, prev_seq, via)"
-			" VALUES ($1, $2, nullif($3::bigint, 0), nullif($4, ''))",
+			" SELECT u.serial, u.seq, nullif(u.prev_seq, 0), nullif(u.via, '')"
+			" FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[])"
+			" AS u(serial, seq, prev_seq, via)",
     [SQL_INSERT_DEVICE] =
 	"INSERT INTO devices (serial, kind, model, eccn_class, tpp, device_key, owner_id,"
 	" custodian_id, status, facility_id, dest_facility_id, parent_serial, location,"
@@ -99,13 +116,23 @@ static const char *const texts[SQL_COUNT] = {
 	" nullif($12, ''), $13, $14, $15, $16, custody_ts($17),"
 	" custody_ts(nullif($18::bigint, 0)), nullif($19::bigint, 0),"
 	" custody_ts(nullif($20::bigint, 0)))",
-    [SQL_UPDATE_DEVICE] = "UPDATE devices SET custodian_id = $2, status = $3,"
-			  " facility_id = $4, dest_facility_id = nullif($5, ''),"
-			  " parent_serial = nullif($6, ''), location = $7, head_seq = $8,"
-			  " last_seq = $9, last_at = custody_ts($10),"
-			  " seen_at = custody_ts(nullif($11::bigint, 0)),"
-			  " shipment_seq = nullif($12::bigint, 0),"
-			  " deadline = custody_ts(nullif($13::bigint, 0)) WHERE serial = $1",
+    /*
+     * The batch's final row of every changed device, in one statement:
+     * element i of each array is device $1[i]; '' and 0 stand for NULL as in
+     * SQL_INSERT_DEVICE.
+     */
+    [SQL_UPDATE_DEVICE] =
+	"UPDATE devices SET custodian_id = u.custodian, status = u.status,"
+	" facility_id = u.facility, dest_facility_id = nullif(u.dest, ''),"
+	" parent_serial = nullif(u.parent, ''), location = u.location, head_seq = u.head_seq,"
+	" last_seq = u.last_seq, last_at = custody_ts(u.last_at),"
+	" seen_at = custody_ts(nullif(u.seen_at, 0)), shipment_seq = nullif(u.shipment_seq, 0),"
+	" deadline = custody_ts(nullif(u.deadline, 0))"
+	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+	" $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[],"
+	" $13::bigint[]) AS u(serial, custodian, status, facility, dest, parent, location,"
+	" head_seq, last_seq, last_at, seen_at, shipment_seq, deadline)"
+	" WHERE devices.serial = u.serial",
     /* seq, recorded_at */
     [SQL_FIND_ADMIN] = "SELECT seq, custody_ms(recorded_at) FROM admin_actions"
 		       " WHERE id = $1",
