@@ -190,25 +190,6 @@ static void vector_run(const struct json_value *v)
 	}
 }
 
-static char *file_read(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long size;
-
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	size = ftell(f);
-	assert_true(size > 0);
-	assert_int_equal(fseek(f, 0, SEEK_SET), 0);
-	buf = malloc((size_t)size);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)size, f), (size_t)size);
-	fclose(f);
-	*len = (size_t)size;
-	return buf;
-}
-
 static void test_vectors(void **state)
 {
 	const struct json_limits limits = {
@@ -220,7 +201,7 @@ static void test_vectors(void **state)
 	char *text;
 
 	(void)state;
-	text = file_read(test_source_path(VECTORS_PATH), &len);
+	text = test_read_file(test_source_path(VECTORS_PATH), &len);
 	assert_int_equal(json_parse(text, len, &limits, &doc, err, sizeof(err)), CU_OK);
 	vectors = json_get(json_root(doc), "vectors");
 	assert_non_null(vectors);

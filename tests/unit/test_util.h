@@ -5,6 +5,7 @@
 #ifndef CUSTODY_TEST_UTIL_H
 #define CUSTODY_TEST_UTIL_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 /* Output written to f, collected in memory. */
@@ -27,5 +28,12 @@ char *capture_end(struct capture *c);
  * test if the file is not found.
  */
 const char *test_source_path(const char *relpath);
+
+/*
+ * The whole of the file at path, NUL-terminated, in a malloc'd buffer the
+ * caller frees; *len gets its size (without the NUL). Fails the test if
+ * the file cannot be read.
+ */
+char *test_read_file(const char *path, size_t *len);
 
 #endif
