@@ -17,8 +17,9 @@ JS_DIR=$REPO/tests/client-js
 NODE_DEPS=$BUILD/client-js-deps
 install_node_deps()
 {
-	command -v node >/dev/null && command -v npm >/dev/null ||
+	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 		check_fail "node and npm are needed (deploy/install-deps --tests installs them)"
+	fi
 	if ! cmp -s "$JS_DIR/package-lock.json" "$NODE_DEPS/package-lock.json" 2>/dev/null ||
 		[ ! -d "$NODE_DEPS/node_modules/protobufjs" ]; then
 		rm -rf "$NODE_DEPS"
