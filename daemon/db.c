@@ -208,6 +208,11 @@ void db_job_param(struct db_job *job, const char *value, int length, int format)
 	job->calls[job->n_calls - 1].n_params++;
 }
 
+void db_job_fail(struct db_job *job)
+{
+	job->nomem = true;
+}
+
 int db_job_param_at(const struct db_job *job, int i, const char **value, int *length, int *format)
 {
 	if (job->nomem || i < 0 || i >= job->n_params)

@@ -84,7 +84,7 @@ void db_param_double(struct db_job *job, double value);
 /*
  * Array parameters (binary, db_array.c), for statements that cast them:
  * $1::text[], $1::bytea[], $1::bigint[]. A NULL item is a NULL element.
- * An array too big for the protocol is sent as SQL NULL.
+ * An array too big for the protocol fails the job, like running out of memory.
  */
 void db_param_text_array(struct db_job *job, const char *const *items, size_t n);
 void db_param_i64_array(struct db_job *job, const int64_t *values, size_t n);

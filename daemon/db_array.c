@@ -12,6 +12,7 @@
  * 8 bytes big-endian).
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "db.h"
@@ -63,11 +64,14 @@ static char *array_begin(struct db_job *job, uint32_t oid, size_t n, size_t payl
 	return out;
 }
 
-/* Sends a finished array; a NULL out (too big) makes the statement fail to run. */
+/*
+ * Sends a finished array. A NULL out (too big, or out of memory) fails
+ * the job: db_submit refuses it, so no statement runs with rows missing.
+ */
 static void array_end(struct db_job *job, const char *out, size_t size)
 {
 	if (out == NULL) {
-		db_job_param(job, NULL, 0, 0); /* NULL: the statement finds no rows */
+		db_job_fail(job);
 		return;
 	}
 	db_job_param(job, out, (int)size, 1);
@@ -119,13 +123,16 @@ static void bytes_array(struct db_job *job, uint32_t oid, const void *const *ite
 
 void db_param_text_array(struct db_job *job, const char *const *items, size_t n)
 {
-	size_t *lens = n > 0 ? (size_t *)db_job_alloc(job, n * sizeof(*lens)) : NULL;
+	size_t *lens = malloc(n > 0 ? n * sizeof(*lens) : 1);
 
-	if (n > 0 && lens == NULL)
+	if (lens == NULL) {
+		array_end(job, NULL, 0);
 		return;
+	}
 	for (size_t i = 0; i < n; i++)
 		lens[i] = items[i] != NULL ? strlen(items[i]) : 0;
 	bytes_array(job, OID_TEXT, (const void *const *)items, lens, 0, n);
+	free(lens);
 }
 
 void db_param_bytea_array(struct db_job *job, const uint8_t *const *items, size_t item_len,

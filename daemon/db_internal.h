@@ -18,6 +18,9 @@ char *db_job_alloc(struct db_job *job, size_t n);
  */
 void db_job_param(struct db_job *job, const char *value, int length, int format);
 
+/* Marks the job failed, as an allocation failure would: db_submit refuses it. */
+void db_job_fail(struct db_job *job);
+
 /* Parameter i of the job (all statements, in order): for the unit tests. */
 int db_job_param_at(const struct db_job *job, int i, const char **value, int *length, int *format);
 

@@ -450,6 +450,7 @@ static void on_loaded(struct db_job *job, void *arg)
 	};
 	struct db_job *write;
 	bool nothing = false;
+	int rc;
 
 	(void)arg;
 	if (db_job_status(job) != DB_OK) {
@@ -471,12 +472,21 @@ static void on_loaded(struct db_job *job, void *arg)
 		return;
 	}
 	seq.state = SEQ_WRITING;
-	if (db_submit(seq.db, DB_LANE_WRITE, write) != CU_OK) {
+	rc = db_submit(seq.db, DB_LANE_WRITE, write);
+	if (rc != CU_OK) {
 		db_job_free(write);
 		batch_rewind();
-		fail_all(seq.batch, CUSTODY__ERROR_CODE__UNAVAILABLE,
-			 "database unavailable; resend the same request to retry");
-		batch_end(SEQ_DOWN);
+		if (rc == CU_ERR_IO) {
+			fail_all(seq.batch, CUSTODY__ERROR_CODE__UNAVAILABLE,
+				 "database unavailable; resend the same request to retry");
+			batch_end(SEQ_DOWN);
+			return;
+		}
+		/* Out of memory building it: nothing was sent, the lane is fine. */
+		log_error("batch not written: out of memory building its statements");
+		fail_all(seq.batch, CUSTODY__ERROR_CODE__INTERNAL,
+			 "the server failed to store the batch; it was not stored");
+		batch_end(SEQ_IDLE);
 	}
 }
 
