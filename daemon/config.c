@@ -112,6 +112,8 @@ static const struct key_def key_defs[] = {
      "wait this long for more submissions before writing a batch"},
     {"max_pending", KEY_INT, OFF(max_pending), "100000", 1, 10000000,
      "queued submissions before new ones get UNAVAILABLE"},
+    {"device_cache_max", KEY_INT, OFF(device_cache_max), "65536", 0, 10000000,
+     "device rows the sequencer keeps between batches (0: load every batch's devices)"},
     {"verify_threads", KEY_INT, OFF(verify_threads), "0", 0, 256,
      "threads checking submissions' signatures off the event loop (0: one per online CPU)"},
     {"verify_queue_max", KEY_INT, OFF(verify_queue_max), "10000", 1, 10000000,

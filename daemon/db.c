@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "db_internal.h"
 #include "log.h"
 
 #define BACKOFF_MIN_MS 100
@@ -104,7 +105,7 @@ void db_job_free(struct db_job *job)
 }
 
 /* Bump allocation from the job's arena; NULL (and nomem) on failure. */
-static char *arena_alloc(struct db_job *job, size_t n)
+char *db_job_alloc(struct db_job *job, size_t n)
 {
 	struct arena_chunk *c = job->arena;
 
@@ -131,7 +132,7 @@ static struct call *add_call(struct db_job *job, enum call_kind kind, enum sql_s
 static void add_sql_call(struct db_job *job, const char *sql)
 {
 	struct call *c = add_call(job, CALL_SQL, SQL_COUNT);
-	char *copy = c != NULL ? arena_alloc(job, strlen(sql) + 1) : NULL;
+	char *copy = c != NULL ? db_job_alloc(job, strlen(sql) + 1) : NULL;
 
 	if (copy != NULL) {
 		memcpy(copy, sql, strlen(sql) + 1);
@@ -179,7 +180,7 @@ int db_job_size(const struct db_job *job)
 }
 
 /* Appends one parameter (value already in the arena) to the last call. */
-static void add_param(struct db_job *job, const char *value, int length, int format)
+void db_job_param(struct db_job *job, const char *value, int length, int format)
 {
 	if (job->nomem || job->n_calls == 0)
 		return;
@@ -207,6 +208,21 @@ static void add_param(struct db_job *job, const char *value, int length, int for
 	job->calls[job->n_calls - 1].n_params++;
 }
 
+void db_job_fail(struct db_job *job)
+{
+	job->nomem = true;
+}
+
+int db_job_param_at(const struct db_job *job, int i, const char **value, int *length, int *format)
+{
+	if (job->nomem || i < 0 || i >= job->n_params)
+		return CU_ERR_INVALID;
+	*value = job->values[i];
+	*length = job->lengths[i];
+	*format = job->formats[i];
+	return CU_OK;
+}
+
 void db_param_text(struct db_job *job, const char *text)
 {
 	char *copy = NULL;
@@ -214,22 +230,22 @@ void db_param_text(struct db_job *job, const char *text)
 	if (text != NULL) {
 		size_t n = strlen(text) + 1;
 
-		copy = arena_alloc(job, n);
+		copy = db_job_alloc(job, n);
 		if (copy == NULL)
 			return;
 		memcpy(copy, text, n);
 	}
-	add_param(job, copy, 0, 0);
+	db_job_param(job, copy, 0, 0);
 }
 
 void db_param_bytes(struct db_job *job, const void *data, size_t len)
 {
-	char *copy = arena_alloc(job, len + 1);
+	char *copy = db_job_alloc(job, len + 1);
 
 	if (copy == NULL)
 		return;
 	memcpy(copy, data, len);
-	add_param(job, copy, (int)len, 1);
+	db_job_param(job, copy, (int)len, 1);
 }
 
 void db_param_i64(struct db_job *job, int64_t value)
@@ -251,79 +267,6 @@ void db_param_double(struct db_job *job, double value)
 void db_param_bool(struct db_job *job, bool value)
 {
 	db_param_text(job, value ? "t" : "f");
-}
-
-/*
- * Text array literal: every element double-quoted with '"' and '\' escaped,
- * so any text is safe inside it.
- */
-void db_param_text_array(struct db_job *job, const char *const *items, size_t n)
-{
-	size_t size = 3;
-	char *out, *p;
-
-	for (size_t i = 0; i < n; i++)
-		size += 2 * strlen(items[i]) + 3;
-	out = arena_alloc(job, size);
-	if (out == NULL)
-		return;
-	p = out;
-	*p++ = '{';
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0)
-			*p++ = ',';
-		*p++ = '"';
-		for (const char *s = items[i]; *s != '\0'; s++) {
-			if (*s == '"' || *s == '\\')
-				*p++ = '\\';
-			*p++ = *s;
-		}
-		*p++ = '"';
-	}
-	*p++ = '}';
-	*p = '\0';
-	add_param(job, out, 0, 0);
-}
-
-/* bigint[] literal: {1,-2,3}. */
-void db_param_i64_array(struct db_job *job, const int64_t *values, size_t n)
-{
-	char *out = arena_alloc(job, 3 + n * 21);
-	char *p = out;
-
-	if (out == NULL)
-		return;
-	*p++ = '{';
-	for (size_t i = 0; i < n; i++)
-		p += sprintf(p, "%s%lld", i > 0 ? "," : "", (long long)values[i]);
-	*p++ = '}';
-	*p = '\0';
-	add_param(job, out, 0, 0);
-}
-
-/* bytea[] literal: {"\\x00ff...",...}; the doubled backslash is the array's escape. */
-void db_param_bytea_array(struct db_job *job, const uint8_t *const *items, size_t item_len,
-			  size_t n)
-{
-	size_t elem = 2 * item_len + 6;
-	char *out = arena_alloc(job, 3 + n * (elem + 1));
-	char *p = out;
-
-	if (out == NULL)
-		return;
-	*p++ = '{';
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0)
-			*p++ = ',';
-		memcpy(p, "\"\\\\x", 4);
-		p += 4;
-		codec_hex_encode(items[i], item_len, p, 2 * item_len + 1);
-		p += 2 * item_len;
-		*p++ = '"';
-	}
-	*p++ = '}';
-	*p = '\0';
-	add_param(job, out, 0, 0);
 }
 
 enum db_status db_job_status(const struct db_job *job)

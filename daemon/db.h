@@ -81,11 +81,18 @@ void db_param_bytes(struct db_job *job, const void *data, size_t len);
 void db_param_i64(struct db_job *job, int64_t value);
 void db_param_bool(struct db_job *job, bool value);
 void db_param_double(struct db_job *job, double value);
-/* A text[] or bytea[] parameter from n items. */
+/*
+ * Array parameters (binary, db_array.c), for statements that cast them:
+ * $1::text[], $1::bytea[], $1::bigint[]. A NULL item is a NULL element.
+ * An array too big for the protocol fails the job, like running out of memory.
+ */
 void db_param_text_array(struct db_job *job, const char *const *items, size_t n);
-/* A bigint[] parameter from n values. */
 void db_param_i64_array(struct db_job *job, const int64_t *values, size_t n);
+/* n items of item_len bytes each */
 void db_param_bytea_array(struct db_job *job, const uint8_t *const *items, size_t item_len,
+			  size_t n);
+/* n items, item i of lens[i] bytes */
+void db_param_bytes_array(struct db_job *job, const uint8_t *const *items, const size_t *lens,
 			  size_t n);
 
 /* The callback argument given to db_job_new. */

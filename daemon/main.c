@@ -351,6 +351,7 @@ static int start(const uint8_t admin_key[32])
 	    .batch_max = d.cfg->batch_max_events,
 	    .linger_ms = d.cfg->batch_linger_ms,
 	    .max_pending = d.cfg->max_pending,
+	    .device_cache_max = (size_t)d.cfg->device_cache_max,
 	    .log_key = d.log_key,
 	    .log_origin = d.cfg->log_origin,
 	    .builtin = (const Custody__PolicyLoad *const *)d.builtin,

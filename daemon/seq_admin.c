@@ -338,7 +338,7 @@ struct db_job *seq_admin_decide(struct item *it, const struct db_job *loaded,
 		db_job_free(job);
 		return NULL;
 	}
-	if (seq_log_append(it, ctx, job) != CU_OK || seq_log_finish(ctx, job) != CU_OK) {
+	if (seq_log_append(it, ctx) != CU_OK || seq_log_finish(ctx, it, job) != CU_OK) {
 		it->seq = 0;
 		db_job_free(job);
 		*nothing_to_write = false; /* out of memory: the caller rewinds */

@@ -7,7 +7,7 @@
  * what it refers to (facilities, parties) and what it does (state.c)
  * against the working set as the batch's earlier events left it. Write:
  * one transaction with the accepted events, their device links and the
- * final row of every changed device.
+ * final row of every changed device, a statement per table (seq_rows.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 
 #include "auth.h"
 #include "conn.h"
+#include "devcache.h"
 #include "enums.h"
 #include "hmap.h"
 #include "key.h"
@@ -36,14 +37,17 @@ static int add_serial(struct hmap *seen, const char **list, size_t *n, const cha
 	return CU_OK;
 }
 
-struct db_job *seq_events_load_job(struct item *batch, db_done_fn done, void *arg)
+struct db_job *seq_events_load_job(struct item *batch, struct devcache *cache,
+				   struct state_ws **ws_out, db_done_fn done, void *arg)
 {
-	size_t n_items = 0, n_refs = 0, n_serials = 0;
+	size_t n_items = 0, n_refs = 0, n_serials = 0, n_missed = 0;
 	const uint8_t **ids = NULL;
 	const char **serials = NULL;
 	struct hmap *seen = hmap_new();
+	struct state_ws *ws = state_ws_new();
 	struct db_job *job = db_job_new(done, arg);
-	int rc = seen != NULL && job != NULL ? CU_OK : CU_ERR_NOMEM;
+	int rc = seen != NULL && ws != NULL && job != NULL ? CU_OK : CU_ERR_NOMEM;
+	bool hit;
 
 	for (struct item *it = batch; it != NULL; it = it->next) {
 		n_items++;
@@ -61,11 +65,17 @@ struct db_job *seq_events_load_job(struct item *batch, db_done_fn done, void *ar
 		if (it->ev->container != NULL && rc == CU_OK)
 			rc = add_serial(seen, serials, &n_serials, it->ev->container->serial);
 	}
+	/* Cached closures go to the working set; the database loads the rest. */
+	for (size_t i = 0; i < n_serials && rc == CU_OK; i++) {
+		rc = devcache_fill(cache, serials[i], ws, &hit);
+		if (rc == CU_OK && !hit)
+			serials[n_missed++] = serials[i];
+	}
 	if (rc == CU_OK) {
 		db_job_add(job, SQL_FIND_EVENTS);
 		db_param_bytea_array(job, ids, 32, n_items);
 		db_job_add(job, SQL_LOAD_DEVICES);
-		db_param_text_array(job, serials, n_serials);
+		db_param_text_array(job, serials, n_missed);
 		db_job_add(job, SQL_FIND_EVENT_RULES);
 		db_param_bytea_array(job, ids, 32, n_items);
 		db_job_add(job, SQL_FIND_EVENT_ALERTS);
@@ -76,8 +86,10 @@ struct db_job *seq_events_load_job(struct item *batch, db_done_fn done, void *ar
 	hmap_free(seen, NULL);
 	if (rc != CU_OK) {
 		db_job_free(job);
+		state_ws_free(ws);
 		return NULL;
 	}
+	*ws_out = ws;
 	return job;
 }
 
@@ -112,21 +124,17 @@ static int row_to_dev(const PGresult *res, int r, struct dev *d)
 	return CU_OK;
 }
 
-/* Builds the working set from the loaded rows. */
-static struct state_ws *load_ws(const PGresult *res)
+/* Adds the loaded rows to the working set, then links it. */
+static int load_ws(struct state_ws *ws, const PGresult *res)
 {
-	struct state_ws *ws = state_ws_new();
 	struct dev d;
 
-	for (int r = 0; ws != NULL && r < PQntuples(res); r++) {
-		if (row_to_dev(res, r, &d) != CU_OK || state_ws_add(ws, &d) != CU_OK) {
-			state_ws_free(ws);
-			return NULL;
-		}
+	for (int r = 0; r < PQntuples(res); r++) {
+		if (row_to_dev(res, r, &d) != CU_OK || state_ws_add(ws, &d) != CU_OK)
+			return CU_ERR_NOMEM;
 	}
-	if (ws != NULL)
-		state_ws_link(ws);
-	return ws;
+	state_ws_link(ws);
+	return CU_OK;
 }
 
 /* Refuses the item FORBIDDEN with v's reason and logs the attempt once. */
@@ -250,232 +258,6 @@ static bool check_refs(struct item *it, const struct seq_ctx *ctx)
 		}
 	}
 	return true;
-}
-
-static const char *verdict_name(const struct item *it)
-{
-	if (it->verdict.reject)
-		return "REJECT";
-	return it->verdict.n_hits > 0 ? "ACCEPT_WITH_ALERTS" : "ACCEPT";
-}
-
-static const char *severity_name(Custody__Severity s)
-{
-	return enum_name(&custody__severity__descriptor, s);
-}
-
-/* The facility an alert of hit h is about, and its country. */
-static const char *hit_facility(const struct item *it, const struct rule_hit *h)
-{
-	return h->facility[0] != '\0'		? h->facility
-	       : it->ev->to_facility[0] != '\0' ? it->ev->to_facility
-						: it->ev->facility;
-}
-
-static const char *hit_device(const struct item *it, const struct rule_hit *h)
-{
-	if (h->device[0] != '\0')
-		return h->device;
-	return it->ev->n_devices > 0 ? it->ev->devices[0]->serial : "";
-}
-
-static const char *facility_country(const struct registry *reg, const char *id)
-{
-	const struct facility *f = id[0] ? registry_facility(reg, id) : NULL;
-
-	return f != NULL ? f->country : "";
-}
-
-/* The event row, its rule hits, its alerts and its usage (links: add_links). */
-static void add_event_rows(struct db_job *job, struct item *it, const struct seq_ctx *ctx)
-{
-	const Custody__Event *ev = it->ev;
-
-	db_job_add(job, SQL_INSERT_EVENT);
-	db_param_i64(job, (int64_t)it->seq);
-	db_param_bytes(job, it->id, 32);
-	db_param_text(job, enum_name(&custody__event_type__descriptor, ev->type));
-	db_param_text(job, ev->actor);
-	db_param_bytes(job, it->signer, 32);
-	db_param_text(job, ev->facility);
-	db_param_i64(job, ev->occurred_at_ms);
-	db_param_i64(job, it->recorded_ms);
-	db_param_bytes(job, it->body, it->body_len);
-	db_param_bytes(job, it->sig, 64);
-	db_param_text(job, verdict_name(it));
-	it->first_alert_id = *ctx->next_alert_id;
-	for (size_t i = 0; i < it->verdict.n_hits; i++) {
-		const struct rule_hit *h = &it->verdict.hits[i];
-		const char *fac = hit_facility(it, h);
-
-		db_job_add(job, SQL_INSERT_RULE);
-		db_param_i64(job, (int64_t)it->seq);
-		db_param_i64(job, (int64_t)i);
-		db_param_text(job, h->rule);
-		db_param_text(job, severity_name(h->severity));
-		db_param_text(job, h->reason);
-		if (!h->alert)
-			continue;
-		db_job_add(job, SQL_INSERT_ALERT);
-		db_param_i64(job, (int64_t)(*ctx->next_alert_id)++);
-		db_param_text(job, h->rule);
-		db_param_text(job, severity_name(h->severity));
-		db_param_text(job, h->reason);
-		db_param_i64(job, it->recorded_ms);
-		db_param_i64(job, (int64_t)it->seq);
-		db_param_text(job, hit_device(it, h));
-		db_param_text(job, fac);
-		db_param_text(job, facility_country(ctx->reg, fac));
-		db_param_text(job, it->exporter);
-		it->n_alerts++;
-	}
-	for (size_t i = 0; i < it->verdict.n_usage && !it->verdict.reject; i++) {
-		const struct rules_usage *u = &it->verdict.usage[i];
-
-		if (!u->stored)
-			continue;
-		db_job_add(job, SQL_INSERT_USAGE);
-		db_param_i64(job, (int64_t)it->seq);
-		db_param_text(job, u->key);
-		db_param_i64(job, u->amount);
-	}
-}
-
-/*
- * One SQL_INSERT_LINK with the device links of every event the batch
- * writes, after their event rows (seq and prev_seq reference events).
- */
-static int add_links(struct db_job *job, const struct item *batch)
-{
-	const char **serials = NULL, **vias = NULL;
-	int64_t *seqs = NULL, *prevs = NULL;
-	size_t n = 0, i = 0;
-	int rc = CU_OK;
-
-	for (const struct item *it = batch; it != NULL; it = it->next)
-		n += it->written ? it->res.n_links : 0;
-	if (n == 0)
-		return CU_OK;
-	serials = malloc(n * sizeof(*serials));
-	vias = malloc(n * sizeof(*vias));
-	seqs = malloc(n * sizeof(*seqs));
-	prevs = malloc(n * sizeof(*prevs));
-	if (serials == NULL || vias == NULL || seqs == NULL || prevs == NULL)
-		rc = CU_ERR_NOMEM;
-	for (const struct item *it = batch; it != NULL && rc == CU_OK; it = it->next) {
-		for (size_t k = 0; it->written && k < it->res.n_links; k++, i++) {
-			serials[i] = it->res.links[k].serial;
-			seqs[i] = (int64_t)it->seq;
-			prevs[i] = (int64_t)it->res.links[k].prev_seq;
-			vias[i] = it->res.links[k].via;
-		}
-	}
-	if (rc == CU_OK) {
-		db_job_add(job, SQL_INSERT_LINK);
-		db_param_text_array(job, serials, n);
-		db_param_i64_array(job, seqs, n);
-		db_param_i64_array(job, prevs, n);
-		db_param_text_array(job, vias, n);
-	}
-	free(serials);
-	free(vias);
-	free(seqs);
-	free(prevs);
-	return rc;
-}
-
-/* The text and bigint columns of SQL_UPDATE_DEVICE, one array each. */
-#define UPDATE_TEXTS 7
-#define UPDATE_INTS  6
-
-/* Element i of each column array of SQL_UPDATE_DEVICE: device d's final row. */
-static void update_columns(const struct dev *d, size_t i, const char **texts[UPDATE_TEXTS],
-			   int64_t *ints[UPDATE_INTS])
-{
-	const char *t[UPDATE_TEXTS] = {d->serial,
-				       d->custodian,
-				       enum_name(&custody__device_status__descriptor, d->status),
-				       d->facility,
-				       d->dest_facility,
-				       d->parent,
-				       d->location};
-	int64_t v[UPDATE_INTS] = {(int64_t)d->head_seq, (int64_t)d->last_seq,	  d->last_at_ms,
-				  d->seen_at_ms,	(int64_t)d->shipment_seq, d->deadline_ms};
-
-	for (int c = 0; c < UPDATE_TEXTS; c++)
-		texts[c][i] = t[c];
-	for (int c = 0; c < UPDATE_INTS; c++)
-		ints[c][i] = v[c];
-}
-
-/*
- * One SQL_UPDATE_DEVICE for every changed device that existed before the
- * batch, with its final row (the working set holds each device once, as
- * the batch's last event left it). Nothing is added when there is none.
- */
-static int add_device_updates(struct db_job *job, const struct state_ws *ws)
-{
-	const char **texts[UPDATE_TEXTS] = {NULL};
-	int64_t *ints[UPDATE_INTS] = {NULL};
-	size_t pos = 0, n = 0, i = 0;
-	bool nomem = false;
-	struct dev *d;
-
-	while ((d = state_ws_next(ws, &pos)) != NULL)
-		n += d->dirty && !d->is_new;
-	if (n == 0)
-		return CU_OK;
-	for (int c = 0; c < UPDATE_TEXTS; c++)
-		nomem |= (texts[c] = malloc(n * sizeof(*texts[c]))) == NULL;
-	for (int c = 0; c < UPDATE_INTS; c++)
-		nomem |= (ints[c] = malloc(n * sizeof(*ints[c]))) == NULL;
-	for (pos = 0; !nomem && (d = state_ws_next(ws, &pos)) != NULL;) {
-		if (d->dirty && !d->is_new)
-			update_columns(d, i++, texts, ints);
-	}
-	if (!nomem) {
-		db_job_add(job, SQL_UPDATE_DEVICE);
-		for (int c = 0; c < UPDATE_TEXTS; c++)
-			db_param_text_array(job, texts[c], n);
-		for (int c = 0; c < UPDATE_INTS; c++)
-			db_param_i64_array(job, ints[c], n);
-	}
-	for (int c = 0; c < UPDATE_TEXTS; c++)
-		free(texts[c]);
-	for (int c = 0; c < UPDATE_INTS; c++)
-		free(ints[c]);
-	return nomem ? CU_ERR_NOMEM : CU_OK;
-}
-
-/* The row of a device the batch registered. */
-static void add_device_row(struct db_job *job, const struct dev *d)
-{
-	const char *status = enum_name(&custody__device_status__descriptor, d->status);
-
-	db_job_add(job, SQL_INSERT_DEVICE);
-	db_param_text(job, d->serial);
-	db_param_text(job, enum_name(&custody__device_kind__descriptor, d->kind));
-	db_param_text(job, d->model);
-	db_param_text(job, d->eccn_class);
-	db_param_i64(job, d->tpp);
-	if (d->has_device_key)
-		db_param_bytes(job, d->device_key, 32);
-	else
-		db_param_text(job, NULL);
-	db_param_text(job, d->owner);
-	db_param_text(job, d->custodian);
-	db_param_text(job, status);
-	db_param_text(job, d->facility);
-	db_param_text(job, d->dest_facility);
-	db_param_text(job, d->parent);
-	db_param_text(job, d->location);
-	db_param_i64(job, (int64_t)d->head_seq);
-	db_param_i64(job, (int64_t)d->last_seq);
-	db_param_i64(job, (int64_t)d->registered_seq);
-	db_param_i64(job, d->last_at_ms);
-	db_param_i64(job, d->seen_at_ms);
-	db_param_i64(job, (int64_t)d->shipment_seq);
-	db_param_i64(job, d->deadline_ms);
 }
 
 /* The stored item of this batch whose id is id, or NULL. */
@@ -605,9 +387,9 @@ static int judge(struct item *it, struct state_ws *ws, const struct seq_ctx *ctx
 	return rc;
 }
 
-/* Decides one item against the working set; adds its rows if stored. */
+/* Decides one item against the working set; its rows come after (seq_rows.c). */
 static int decide_one(struct item *it, struct state_ws *ws, struct hmap *in_batch,
-		      const struct seq_ctx *ctx, struct db_job *job)
+		      const struct seq_ctx *ctx)
 {
 	struct item *first = hmap_get(in_batch, it->id, 32);
 	int rc;
@@ -628,8 +410,7 @@ static int decide_one(struct item *it, struct state_ws *ws, struct hmap *in_batc
 	it->seq = (*ctx->next_seq)++;
 	it->recorded_ms = ctx->now_ms;
 	it->written = true;
-	add_event_rows(job, it, ctx);
-	return seq_log_append(it, ctx, job);
+	return seq_log_append(it, ctx);
 }
 
 void seq_events_publish(const struct item *it, const struct registry *reg)
@@ -650,9 +431,9 @@ void seq_events_publish(const struct item *it, const struct registry *reg)
 		a.event_seq = it->seq;
 		a.event_id.data = (uint8_t *)it->id;
 		a.event_id.len = 32;
-		a.device = (char *)hit_device(it, h);
-		a.facility = (char *)hit_facility(it, h);
-		a.country = (char *)facility_country(reg, a.facility);
+		a.device = (char *)seq_hit_device(it, h);
+		a.facility = (char *)seq_hit_facility(it, h);
+		a.country = (char *)seq_facility_country(reg, a.facility);
 		a.exporter = (char *)it->exporter;
 		a.state = CUSTODY__ALERT_STATE__OPEN;
 		watch_publish(&a);
@@ -660,15 +441,14 @@ void seq_events_publish(const struct item *it, const struct registry *reg)
 }
 
 struct db_job *seq_events_decide(struct item *batch, const struct db_job *loaded,
-				 const struct seq_ctx *ctx, db_done_fn done, void *arg,
-				 bool *nothing_to_write)
+				 struct state_ws *ws, const struct seq_ctx *ctx, db_done_fn done,
+				 void *arg, bool *nothing_to_write)
 {
-	struct state_ws *ws = load_ws(db_job_result(loaded, 1));
 	struct hmap *in_batch = hmap_new();
 	struct db_job *job = db_job_new(done, arg);
-	int rc = ws != NULL && in_batch != NULL && job != NULL ? CU_OK : CU_ERR_NOMEM;
-	size_t pos = 0, accepted = 0;
-	struct dev *d;
+	int rc =
+	    in_batch != NULL && job != NULL ? load_ws(ws, db_job_result(loaded, 1)) : CU_ERR_NOMEM;
+	size_t accepted = 0;
 
 	*nothing_to_write = false;
 	if (rc == CU_OK) {
@@ -676,22 +456,15 @@ struct db_job *seq_events_decide(struct item *batch, const struct db_job *loaded
 		seq_begin(job, ctx);
 	}
 	for (struct item *it = batch; it != NULL && rc == CU_OK; it = it->next) {
-		rc = decide_one(it, ws, in_batch, ctx, job);
+		rc = decide_one(it, ws, in_batch, ctx);
 		accepted += it->written;
 	}
-	while (rc == CU_OK && (d = state_ws_next(ws, &pos)) != NULL) {
-		if (d->dirty && d->is_new)
-			add_device_row(job, d);
-	}
-	if (rc == CU_OK)
-		rc = add_links(job, batch);
-	if (rc == CU_OK)
-		rc = add_device_updates(job, ws);
 	if (rc == CU_OK && accepted > 0)
-		rc = seq_log_finish(ctx, job);
+		rc = seq_rows_add(job, batch, ws, ctx);
+	if (rc == CU_OK && accepted > 0)
+		rc = seq_log_finish(ctx, batch, job);
 	if (rc == CU_OK)
 		db_job_add(job, SQL_COMMIT);
-	state_ws_free(ws);
 	hmap_free(in_batch, NULL);
 	if (rc != CU_OK || accepted == 0) {
 		db_job_free(job);

@@ -3,7 +3,8 @@
  * the per-kind batch steps. Not for other modules.
  *
  * sequencer.c   queue, batch lifecycle, resync, answers
- * seq_events.c  deciding and writing a batch of custody events
+ * seq_events.c  deciding a batch of custody events
+ * seq_rows.c    the decided batch's rows, a statement per table
  * seq_admin.c   deciding and writing one admin action
  * seq_log.c     the batch's log entries, tiles and checkpoint
  */
@@ -25,6 +26,7 @@
 #include "tlog.h"
 
 struct req;
+struct devcache;
 
 /* One queued submission and, once decided, its verdict. */
 struct item {
@@ -48,7 +50,9 @@ struct item {
 	size_t n_alerts;
 
 	/* the verifiable log */
-	bool logged;	       /* appended in this batch */
+	bool logged;	/* appended in this batch */
+	uint8_t *entry; /* its LogEntry bytes, until the batch is written (owned) */
+	size_t entry_len;
 	uint64_t log_index;    /* its leaf index */
 	uint64_t receipt_size; /* tree size of the receipt; 0 = none */
 	uint8_t proof[MERKLE_PROOF_MAX * MERKLE_HASH_SIZE];
@@ -110,8 +114,38 @@ CU_MUST_USE int seq_keys_commit(const struct item *item, struct registry *reg);
 /* Admin: adds the admin_actions row of item, of the given kind, to job. */
 void seq_admin_row(struct db_job *job, const struct item *item, const char *kind);
 
-/* Events: the load job (existing ids, device closure). */
-struct db_job *seq_events_load_job(struct item *batch, db_done_fn done, void *arg);
+/* Up to SEQ_COLS_MAX column arrays of one statement, freed together. */
+#define SEQ_COLS_MAX 24
+struct seq_cols {
+	void *p[SEQ_COLS_MAX];
+	int count;
+	bool nomem; /* an allocation failed: leave the statement out */
+};
+
+/* A new n-element column of elem-byte items (NULL and c->nomem on failure). */
+void *seq_col(struct seq_cols *c, size_t n, size_t elem);
+void seq_cols_free(struct seq_cols *c);
+
+/* Events: what an alert of hit h is about (device, facility, its country). */
+const char *seq_hit_device(const struct item *item, const struct rule_hit *h);
+const char *seq_hit_facility(const struct item *item, const struct rule_hit *h);
+const char *seq_facility_country(const struct registry *reg, const char *facility);
+
+/*
+ * Events: adds the rows of every written item of batch and of every
+ * changed device of ws to job; assigns the items' alert ids.
+ */
+CU_MUST_USE int seq_rows_add(struct db_job *job, struct item *batch, const struct state_ws *ws,
+			     const struct seq_ctx *ctx);
+
+/*
+ * Events: the load job (existing ids, and the closure of every named
+ * device not in cache). *ws is set to a new working set holding the
+ * cached rows; the caller owns it (with the job) and passes it to
+ * seq_events_decide.
+ */
+struct db_job *seq_events_load_job(struct item *batch, struct devcache *cache, struct state_ws **ws,
+				   db_done_fn done, void *arg);
 
 /*
  * Events: decides every item from the load job's results and returns the
@@ -119,8 +153,8 @@ struct db_job *seq_events_load_job(struct item *batch, db_done_fn done, void *ar
  * duplicates; NULL otherwise means out of memory).
  */
 struct db_job *seq_events_decide(struct item *batch, const struct db_job *loaded,
-				 const struct seq_ctx *ctx, db_done_fn done, void *arg,
-				 bool *nothing_to_write);
+				 struct state_ws *ws, const struct seq_ctx *ctx, db_done_fn done,
+				 void *arg, bool *nothing_to_write);
 
 /* Admin: the load job (has this action been applied?). */
 struct db_job *seq_admin_load_job(struct item *item, db_done_fn done, void *arg);
@@ -136,11 +170,14 @@ struct db_job *seq_admin_decide(struct item *item, const struct db_job *loaded,
  */
 int seq_admin_commit(struct item *item, struct registry *reg, struct policy_store *policy);
 
-/* Log: appends a stored item and adds its entry row to job. */
-CU_MUST_USE int seq_log_append(struct item *item, const struct seq_ctx *ctx, struct db_job *job);
+/* Log: appends a stored item to the tree; its entry row waits for seq_log_finish. */
+CU_MUST_USE int seq_log_append(struct item *item, const struct seq_ctx *ctx);
 
-/* Log: after the batch's appends, adds its tile rows and signed checkpoint. */
-CU_MUST_USE int seq_log_finish(const struct seq_ctx *ctx, struct db_job *job);
+/*
+ * Log: after the batch's appends, adds to job one row per logged item of
+ * batch (one statement), the changed tiles and the signed checkpoint.
+ */
+CU_MUST_USE int seq_log_finish(const struct seq_ctx *ctx, struct item *batch, struct db_job *job);
 
 /* Log: after COMMIT, before tlog_commit: the item's receipt (proof). */
 void seq_log_receipt(struct item *item, const struct tlog *tlog);

@@ -50,7 +50,7 @@ static int pack_entry(const struct item *it, uint8_t **out, size_t *len)
 	return CU_OK;
 }
 
-int seq_log_append(struct item *it, const struct seq_ctx *ctx, struct db_job *job)
+int seq_log_append(struct item *it, const struct seq_ctx *ctx)
 {
 	uint8_t *entry = NULL;
 	size_t len = 0;
@@ -58,25 +58,71 @@ int seq_log_append(struct item *it, const struct seq_ctx *ctx, struct db_job *jo
 
 	if (rc == CU_OK)
 		rc = tlog_append(ctx->tlog, entry, len, &it->log_index);
-	if (rc == CU_OK) {
-		it->logged = true;
-		db_job_add(job, SQL_INSERT_ENTRY);
-		db_param_i64(job, (int64_t)it->log_index);
-		db_param_text(job, it->is_admin ? "ENTRY_ADMIN" : "ENTRY_EVENT");
-		db_param_i64(job, (int64_t)it->seq);
-		db_param_bytes(job, entry, len);
+	if (rc != CU_OK) {
+		free(entry);
+		return rc;
 	}
-	free(entry);
+	free(it->entry);
+	it->entry = entry;
+	it->entry_len = len;
+	it->logged = true;
+	return CU_OK;
+}
+
+/* One SQL_INSERT_ENTRY with the entry of every logged item of batch. */
+static int add_entries(struct item *batch, struct db_job *job)
+{
+	size_t n = 0, i = 0;
+	int64_t *idx, *seqs;
+	const char **kinds;
+	const uint8_t **entries;
+	size_t *lens;
+	int rc = CU_OK;
+
+	for (const struct item *it = batch; it != NULL; it = it->next)
+		n += it->logged && it->entry != NULL;
+	if (n == 0)
+		return CU_OK;
+	idx = malloc(n * sizeof(*idx));
+	seqs = malloc(n * sizeof(*seqs));
+	kinds = malloc(n * sizeof(*kinds));
+	entries = malloc(n * sizeof(*entries));
+	lens = malloc(n * sizeof(*lens));
+	if (idx == NULL || seqs == NULL || kinds == NULL || entries == NULL || lens == NULL)
+		rc = CU_ERR_NOMEM;
+	for (struct item *it = batch; it != NULL && rc == CU_OK; it = it->next) {
+		if (!it->logged || it->entry == NULL)
+			continue;
+		idx[i] = (int64_t)it->log_index;
+		seqs[i] = (int64_t)it->seq;
+		kinds[i] = it->is_admin ? "ENTRY_ADMIN" : "ENTRY_EVENT";
+		entries[i] = it->entry;
+		lens[i++] = it->entry_len;
+	}
+	if (rc == CU_OK) {
+		db_job_add(job, SQL_INSERT_ENTRY);
+		db_param_i64_array(job, idx, n);
+		db_param_text_array(job, kinds, n);
+		db_param_i64_array(job, seqs, n);
+		db_param_bytes_array(job, entries, lens, n);
+	}
+	free(idx);
+	free(seqs);
+	free(kinds);
+	free(entries);
+	free(lens);
 	return rc;
 }
 
-int seq_log_finish(const struct seq_ctx *ctx, struct db_job *job)
+int seq_log_finish(const struct seq_ctx *ctx, struct item *batch, struct db_job *job)
 {
 	const struct tlog_tile *tile;
 	uint8_t root[32];
 	size_t pos = 0, len = 0;
-	int rc;
+	int rc = add_entries(batch, job);
 
+	if (rc != CU_OK)
+		return rc;
 	while ((tile = tlog_dirty_next(ctx->tlog, &pos)) != NULL) {
 		db_job_add(job, SQL_INSERT_TILE);
 		db_param_i64(job, tile->level);

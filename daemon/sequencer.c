@@ -34,6 +34,7 @@
 
 #include "codec.h"
 #include "conn.h"
+#include "devcache.h"
 #include "enums.h"
 #include "key.h"
 #include "log.h"
@@ -75,7 +76,9 @@ static struct {
 	uint64_t batch_first_seq, batch_first_admin_seq, batch_first_alert_id;
 	struct item *head, *tail; /* queued */
 	int pending;
-	struct item *batch; /* in flight */
+	struct item *batch;	/* in flight */
+	struct state_ws *ws;	/* its devices (event batches) */
+	struct devcache *cache; /* device rows as the last batches left them */
 	struct event *linger, *retry, *sweep;
 	int64_t epoch;	 /* claimed with the lock; 0 before */
 	char holder[96]; /* names this daemon in the epoch it claims */
@@ -96,6 +99,7 @@ static void item_free(struct item *it)
 		custody__admin_action__free_unpacked(it->act, NULL);
 	state_result_clear(&it->res);
 	free(it->body);
+	free(it->entry);
 	free(it);
 }
 
@@ -297,6 +301,8 @@ static void arm_sweep(void);
 static void batch_end(enum seq_state next)
 {
 	seq.batch = NULL;
+	state_ws_free(seq.ws);
+	seq.ws = NULL;
 	seq.state = next;
 	if (seq.draining && seq.drained != NULL) {
 		void (*done)(void) = seq.drained;
@@ -408,6 +414,8 @@ static void on_written(struct db_job *job, void *arg)
 		seq.batch_checkpoint[0] = '\0';
 	}
 	tlog_commit(seq.tlog);
+	if (seq.ws != NULL)
+		devcache_store(seq.cache, seq.ws);
 	for (struct item *it = seq.batch; it != NULL; it = it->next) {
 		if (!it->written)
 			continue;
@@ -442,6 +450,7 @@ static void on_loaded(struct db_job *job, void *arg)
 	};
 	struct db_job *write;
 	bool nothing = false;
+	int rc;
 
 	(void)arg;
 	if (db_job_status(job) != DB_OK) {
@@ -450,7 +459,7 @@ static void on_loaded(struct db_job *job, void *arg)
 	}
 	write = seq.batch->is_admin
 		    ? seq_admin_decide(seq.batch, job, &ctx, on_written, NULL, &nothing)
-		    : seq_events_decide(seq.batch, job, &ctx, on_written, NULL, &nothing);
+		    : seq_events_decide(seq.batch, job, seq.ws, &ctx, on_written, NULL, &nothing);
 	if (write == NULL) {
 		if (nothing) {
 			tally_commit(seq.tally); /* nothing was added */
@@ -463,12 +472,21 @@ static void on_loaded(struct db_job *job, void *arg)
 		return;
 	}
 	seq.state = SEQ_WRITING;
-	if (db_submit(seq.db, DB_LANE_WRITE, write) != CU_OK) {
+	rc = db_submit(seq.db, DB_LANE_WRITE, write);
+	if (rc != CU_OK) {
 		db_job_free(write);
 		batch_rewind();
-		fail_all(seq.batch, CUSTODY__ERROR_CODE__UNAVAILABLE,
-			 "database unavailable; resend the same request to retry");
-		batch_end(SEQ_DOWN);
+		if (rc == CU_ERR_IO) {
+			fail_all(seq.batch, CUSTODY__ERROR_CODE__UNAVAILABLE,
+				 "database unavailable; resend the same request to retry");
+			batch_end(SEQ_DOWN);
+			return;
+		}
+		/* Out of memory building it: nothing was sent, the lane is fine. */
+		log_error("batch not written: out of memory building its statements");
+		fail_all(seq.batch, CUSTODY__ERROR_CODE__INTERNAL,
+			 "the server failed to store the batch; it was not stored");
+		batch_end(SEQ_IDLE);
 	}
 }
 
@@ -503,8 +521,9 @@ static void start_batch(void)
 	seq.batch_first_seq = seq.next_seq;
 	seq.batch_first_admin_seq = seq.next_admin_seq;
 	seq.batch_first_alert_id = seq.next_alert_id;
-	load = seq.batch->is_admin ? seq_admin_load_job(seq.batch, on_loaded, NULL)
-				   : seq_events_load_job(seq.batch, on_loaded, NULL);
+	load = seq.batch->is_admin
+		   ? seq_admin_load_job(seq.batch, on_loaded, NULL)
+		   : seq_events_load_job(seq.batch, seq.cache, &seq.ws, on_loaded, NULL);
 	if (load == NULL) {
 		fail_all(seq.batch, CUSTODY__ERROR_CODE__INTERNAL, "out of memory");
 		batch_end(SEQ_IDLE);
@@ -942,6 +961,8 @@ static void resync(void)
 		retry_resync_later();
 		return;
 	}
+	/* What we knew of the devices may predate another daemon's epoch. */
+	devcache_clear(seq.cache);
 	/* Claimed before the loads, so they see every batch of the epochs before. */
 	db_job_add(job, SQL_LOCK_AND_CLAIM);
 	db_param_i64(job, SQL_SEQUENCER_LOCK_KEY);
@@ -1122,7 +1143,8 @@ int sequencer_init(struct event_base *base, struct db *db, const struct sequence
 	seq.linger = evtimer_new(base, on_linger, NULL);
 	seq.retry = evtimer_new(base, on_retry, NULL);
 	seq.sweep = evtimer_new(base, on_sweep, NULL);
-	if (seq.linger == NULL || seq.retry == NULL || seq.sweep == NULL ||
+	seq.cache = devcache_new(opt->device_cache_max);
+	if (seq.linger == NULL || seq.retry == NULL || seq.sweep == NULL || seq.cache == NULL ||
 	    tlog_new(opt->log_origin, opt->log_key, &seq.tlog) != CU_OK) {
 		sequencer_free();
 		return CU_ERR_NOMEM;
@@ -1146,6 +1168,8 @@ void sequencer_free(void)
 	policy_store_free(seq.policy);
 	tally_free(seq.tally);
 	tlog_free(seq.tlog);
+	state_ws_free(seq.ws);
+	devcache_free(seq.cache);
 	memset(&seq, 0, sizeof(seq));
 }
 

@@ -28,9 +28,10 @@
 struct req;
 
 struct sequencer_options {
-	int batch_max;	 /* submissions per transaction */
-	int linger_ms;	 /* wait for more before writing a short batch */
-	int max_pending; /* queued submissions before UNAVAILABLE */
+	int batch_max;		 /* submissions per transaction */
+	int linger_ms;		 /* wait for more before writing a short batch */
+	int max_pending;	 /* queued submissions before UNAVAILABLE */
+	size_t device_cache_max; /* device rows kept between batches (devcache.h) */
 	uint8_t admin_key[32];
 	const struct cu_key *log_key; /* signs checkpoints; borrowed */
 	const char *log_origin;	      /* checkpoints' origin line; borrowed */

@@ -99,23 +99,40 @@ static const char *const texts[SQL_COUNT] = {
 	" coalesce(custody_ms(d.seen_at), 0), coalesce(d.shipment_seq, 0),"
 	" coalesce(custody_ms(d.deadline), 0)"
 	" FROM t d",
+    /* The batch's events: element i of each array is one row; '' facility is NULL. */
     [SQL_INSERT_EVENT] = "INSERT INTO events (seq, id, type, actor_id, signer, facility_id,"
 			 " occurred_at, recorded_at, body, sig, verdict)"
-			 " VALUES ($1, $2, $3, $4, $5, nullif($6, ''), custody_ts($7),"
-			 " custody_ts($8), $9, $10, $11)",
+			 " SELECT u.seq, u.id, u.type, u.actor, u.signer, nullif(u.facility, ''),"
+			 " custody_ts(u.occurred), custody_ts(u.recorded), u.body, u.sig, u.verdict"
+			 " FROM unnest($1::bigint[], $2::bytea[], $3::text[], $4::text[],"
+			 " $5::bytea[], $6::text[], $7::bigint[], $8::bigint[], $9::bytea[],"
+			 " $10::bytea[], $11::text[]) AS u(seq, id, type, actor, signer, facility,"
+			 " occurred, recorded, body, sig, verdict)",
     /* The batch's device links: element i of each array is one row; 0 and '' are NULL. */
     [SQL_INSERT_LINK] = "INSERT INTO event_devices (serial, seq, prev_seq, via)"
 			" SELECT u.serial, u.seq, nullif(u.prev_seq, 0), nullif(u.via, '')"
 			" FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[])"
 			" AS u(serial, seq, prev_seq, via)",
+    /*
+     * The devices the batch registered: $1-$13 as in SQL_UPDATE_DEVICE,
+     * then kind, model, class, TPP, device key (NULL: none), owner and the
+     * registering event.
+     */
     [SQL_INSERT_DEVICE] =
-	"INSERT INTO devices (serial, kind, model, eccn_class, tpp, device_key, owner_id,"
-	" custodian_id, status, facility_id, dest_facility_id, parent_serial, location,"
-	" head_seq, last_seq, registered_seq, last_at, seen_at, shipment_seq, deadline)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, nullif($11, ''),"
-	" nullif($12, ''), $13, $14, $15, $16, custody_ts($17),"
-	" custody_ts(nullif($18::bigint, 0)), nullif($19::bigint, 0),"
-	" custody_ts(nullif($20::bigint, 0)))",
+	"INSERT INTO devices (serial, custodian_id, status, facility_id, dest_facility_id,"
+	" parent_serial, location, head_seq, last_seq, last_at, seen_at, shipment_seq, deadline,"
+	" kind, model, eccn_class, owner_id, device_key, tpp, registered_seq)"
+	" SELECT u.serial, u.custodian, u.status, u.facility, nullif(u.dest, ''),"
+	" nullif(u.parent, ''), u.location, u.head_seq, u.last_seq, custody_ts(u.last_at),"
+	" custody_ts(nullif(u.seen_at, 0)), nullif(u.shipment_seq, 0),"
+	" custody_ts(nullif(u.deadline, 0)), u.kind, u.model, u.eccn, u.owner, u.key, u.tpp,"
+	" u.registered"
+	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+	" $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[],"
+	" $13::bigint[], $14::text[], $15::text[], $16::text[], $17::text[], $18::bytea[],"
+	" $19::bigint[], $20::bigint[]) AS u(serial, custodian, status, facility, dest, parent,"
+	" location, head_seq, last_seq, last_at, seen_at, shipment_seq, deadline, kind, model,"
+	" eccn, owner, key, tpp, registered)",
     /*
      * The batch's final row of every changed device, in one statement:
      * element i of each array is device $1[i]; '' and 0 stand for NULL as in
@@ -186,7 +203,10 @@ static const char *const texts[SQL_COUNT] = {
 	 * id, rule, reason, raised_at, event seq, device, facility, country,
 	 * exporter, event id (of the overdue SHIP).
 	 */
-    [SQL_INSERT_ENTRY] = "INSERT INTO log_entries (idx, kind, seq, entry) VALUES ($1, $2, $3, $4)",
+    /* The batch's entries: element i of each array is one row. */
+    [SQL_INSERT_ENTRY] = "INSERT INTO log_entries (idx, kind, seq, entry)"
+			 " SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[],"
+			 " $4::bytea[])",
     [SQL_INSERT_TILE] = "INSERT INTO log_tiles (level, idx, width, hashes)"
 			" VALUES ($1, $2, $3, $4)",
     [SQL_INSERT_CHECKPOINT] = "INSERT INTO log_checkpoints (size, root, note, signed_at)"
