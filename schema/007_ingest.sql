@@ -1,5 +1,5 @@
 -- 007_ingest.sql: fewer writes per stored event (issue 6; docs/benchmarks.md,
--- "What limits each number").
+-- "Results now").
 --
 -- The sequencer is the only writer of events, event_devices and devices
 -- (DESIGN section 5: one sequencer per database, fenced by its epoch), and
