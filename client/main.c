@@ -97,6 +97,25 @@ static const struct cmd_def commands[] = {
      "  latest checkpoint cosigned by N witnesses (default 1; 0: the latest, even\n"
      "  if nobody cosigned it). Events logged after it are left out. The bundle\n"
      "  is checked as verify would before it is written. See docs/bundle.md."},
+    {"export-epcis", cmd_export_epcis, "Write devices' events as a GS1 EPCIS 2.0 JSON-LD document",
+     "[SERIAL...] [--facility F] [--from TIME] [--to TIME] [-o FILE]\n"
+     "\n"
+     "  The events of the SERIALs and, with --facility, of every device whose last\n"
+     "  known facility is F: each device's whole history, each event once, in\n"
+     "  sequence order, each checked against its signature. --from/--to keep the\n"
+     "  events that occurred in [FROM, TO). -o FILE writes FILE (0644) atomically;\n"
+     "  default stdout. See docs/epcis.md."},
+    {"import-epcis", cmd_import_epcis, "Turn an EPCIS 2.0 document into events signed with --key",
+     "FILE [--dry-run]\n"
+     "\n"
+     "  FILE (- for stdin) is an EPCIS 2.0 JSON-LD document of ObjectEvents and\n"
+     "  AggregationEvents (docs/epcis.md has the mapping). The whole document is\n"
+     "  checked first: every event must map to a custody event and every device\n"
+     "  it does not register must be visible to --key; else nothing is sent.\n"
+     "  Then each event gets the key's party as actor and its devices' heads as\n"
+     "  prev, and is signed and submitted in order. --dry-run prints the custody\n"
+     "  events instead. A refusal by the server part way stops the import and\n"
+     "  says which events are stored."},
     {"verify", cmd_verify, "Check a proof bundle offline and print the custody path",
      "FILE --log-key VKEY [--witness VKEY]... [--quorum N] [--admin-key KEY]...\n"
      "\n"
