@@ -64,7 +64,7 @@ static int fail(struct reader *r, const char *fmt, ...)
 	return CU_ERR_INVALID;
 }
 
-/* A document value made safe and short for a message (static buffer per call site). */
+/* A document value made safe and short for a message, in out (the caller's). */
 static const char *quote(const char *s, char out[QUOTE_MAX])
 {
 	return out_safe(s, out, QUOTE_MAX);
