@@ -1,12 +1,14 @@
 /*
- * cmd_epcis_export.c - "export-epcis [SERIAL...] [--facility F] [--from
- * TIME] [--to TIME] [-o FILE]": custody events as one GS1 EPCIS 2.0
- * JSON-LD document (docs/epcis.md).
+ * cmd_epcis_export.c - "export-epcis [SERIAL...] [--devices-at F]
+ * [--facility F] [--from TIME] [--to TIME] [-o FILE]": custody events as
+ * one GS1 EPCIS 2.0 JSON-LD document (docs/epcis.md).
  *
- *   1. the devices: the SERIALs, and with --facility every device whose
+ *   1. the devices: the SERIALs, and with --devices-at every device whose
  *      last known facility is F (the inventory the server lists, paged);
- *   2. each device's whole history (pages followed), every entry checked
- *      like history does: signature, and id = SHA-256(body);
+ *   2. each device's whole history, and with --facility (or with only a
+ *      time window) the events the server's events query gives for the
+ *      facility and window, pages followed; every entry is checked like
+ *      history does: signature, and id = SHA-256(body);
  *   3. the events, each once (a container's event shows in the history of
  *      everything inside), in sequence order, those that occurred in
  *      [--from, --to);
@@ -23,7 +25,7 @@
 #define ID_BYTES ENVELOPE_ID_BYTES
 
 struct export_opts {
-	const char *facility, *out_path;
+	const char *facility, *devices_at, *out_path;
 	int64_t from_ms, to_ms; /* to 0: no bound */
 	char **serials;		/* borrowed from argv */
 	size_t n_serials;
@@ -45,11 +47,9 @@ static int nomem(struct ctl *ctl)
 }
 
 static const struct option export_options[] = {
-    {"facility", required_argument, NULL, 'f'},
-    {"from", required_argument, NULL, 'F'},
-    {"to", required_argument, NULL, 'T'},
-    {"output", required_argument, NULL, 'o'},
-    {NULL, 0, NULL, 0},
+    {"facility", required_argument, NULL, 'f'}, {"devices-at", required_argument, NULL, 'd'},
+    {"from", required_argument, NULL, 'F'},	{"to", required_argument, NULL, 'T'},
+    {"output", required_argument, NULL, 'o'},	{NULL, 0, NULL, 0},
 };
 
 static int parse_opts(struct ctl *ctl, int argc, char **argv, struct export_opts *o)
@@ -59,6 +59,8 @@ static int parse_opts(struct ctl *ctl, int argc, char **argv, struct export_opts
 	while (rc == CU_OK && (c = getopt_long(argc, argv, ":o:", export_options, NULL)) != -1) {
 		if (c == 'f')
 			o->facility = optarg;
+		else if (c == 'd')
+			o->devices_at = optarg;
 		else if (c == 'F')
 			rc = ctl_parse_time(ctl, "--from", optarg, &o->from_ms);
 		else if (c == 'T')
@@ -72,8 +74,10 @@ static int parse_opts(struct ctl *ctl, int argc, char **argv, struct export_opts
 		return rc;
 	o->serials = argv + optind;
 	o->n_serials = (size_t)(argc - optind);
-	if (o->n_serials == 0 && o->facility == NULL)
-		return ctl_usage_error(ctl, "export-epcis: give device SERIALs or --facility F");
+	if (o->n_serials == 0 && o->facility == NULL && o->devices_at == NULL && o->from_ms == 0 &&
+	    o->to_ms == 0)
+		return ctl_usage_error(ctl, "export-epcis: give device SERIALs, --devices-at F, "
+					    "--facility F or --from/--to");
 	if (o->to_ms != 0 && o->to_ms <= o->from_ms)
 		return ctl_usage_error(ctl, "export-epcis: --to must be later than --from");
 	return CU_OK;
@@ -103,19 +107,13 @@ static int add_facility_device(void *arg, const char *serial)
 	return add_serial(arg, serial);
 }
 
-/* Fetches every page of serial's history into s->pages. */
-static int fetch_history(struct export_state *s, const char *serial)
+/* Follows the pages of req (history or events; *after is its after_seq) into s->pages. */
+static int follow_pages(struct export_state *s, Custody__Request *req, uint64_t *after)
 {
-	Custody__Request req = CUSTODY__REQUEST__INIT;
-	Custody__HistoryRequest hist = CUSTODY__HISTORY_REQUEST__INIT;
-
-	hist.serial = (char *)serial;
-	req.body_case = CUSTODY__REQUEST__BODY_HISTORY;
-	req.history = &hist;
 	for (;;) {
 		Custody__Response *r = NULL;
 		const Custody__HistoryResult *h;
-		int rc = ctl_call(s->ctl, &req, CUSTODY__RESPONSE__BODY_HISTORY, &r);
+		int rc = ctl_call(s->ctl, req, CUSTODY__RESPONSE__BODY_HISTORY, &r);
 
 		if (rc == CU_OK)
 			rc = ctl_pages_add(s->ctl, &s->pages, r);
@@ -125,11 +123,38 @@ static int fetch_history(struct export_state *s, const char *serial)
 		s->n_entries += h->n_entries;
 		if (!h->more || h->n_entries == 0)
 			return CU_OK;
-		if (h->entries[h->n_entries - 1]->seq <= hist.after_seq)
+		if (h->entries[h->n_entries - 1]->seq <= *after)
 			return ctl_fail(s->ctl, CTL_EXIT_SERVER, "PROTOCOL",
-					"the server's history pages do not advance");
-		hist.after_seq = h->entries[h->n_entries - 1]->seq;
+					"the server's pages do not advance");
+		*after = h->entries[h->n_entries - 1]->seq;
 	}
+}
+
+/* Every page of serial's history. */
+static int fetch_history(struct export_state *s, const char *serial)
+{
+	Custody__Request req = CUSTODY__REQUEST__INIT;
+	Custody__HistoryRequest hist = CUSTODY__HISTORY_REQUEST__INIT;
+
+	hist.serial = (char *)serial;
+	req.body_case = CUSTODY__REQUEST__BODY_HISTORY;
+	req.history = &hist;
+	return follow_pages(s, &req, &hist.after_seq);
+}
+
+/* Every page of the events at o->facility (if any) in [from, to). */
+static int fetch_events(struct export_state *s, const struct export_opts *o)
+{
+	Custody__Request req = CUSTODY__REQUEST__INIT;
+	Custody__EventsRequest ev = CUSTODY__EVENTS_REQUEST__INIT;
+
+	if (o->facility != NULL)
+		ev.facility = (char *)o->facility;
+	ev.from_ms = o->from_ms;
+	ev.to_ms = o->to_ms;
+	req.body_case = CUSTODY__REQUEST__BODY_EVENTS;
+	req.events = &ev;
+	return follow_pages(s, &req, &ev.after_seq);
 }
 
 static int cmp_entry_seq(const void *a, const void *b)
@@ -232,9 +257,8 @@ static int emit(struct export_state *s, const struct export_opts *o)
 	if (rc == CU_OK && o->out_path != NULL) {
 		rc = ctl_write_file_atomic(s->ctl, "-o", o->out_path, data, len, 0644);
 		if (rc == CU_OK)
-			fprintf(stderr,
-				"custodyctl: %zu events (histories of %zu devices) written to %s\n",
-				written, s->n_serials, o->out_path);
+			fprintf(stderr, "custodyctl: %zu events written to %s\n", written,
+				o->out_path);
 	} else if (rc == CU_OK && (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0)) {
 		rc = ctl_fail(s->ctl, CTL_EXIT_IO, "IO", "cannot write the document to stdout");
 	}
@@ -250,10 +274,13 @@ int cmd_export_epcis(struct ctl *ctl, int argc, char **argv)
 
 	for (size_t i = 0; rc == CU_OK && i < o.n_serials; i++)
 		rc = add_serial(&s, o.serials[i]);
-	if (rc == CU_OK && o.facility != NULL)
-		rc = ctl_facility_devices(ctl, o.facility, add_facility_device, &s);
+	if (rc == CU_OK && o.devices_at != NULL)
+		rc = ctl_facility_devices(ctl, o.devices_at, add_facility_device, &s);
 	for (size_t i = 0; rc == CU_OK && i < s.n_serials; i++)
 		rc = fetch_history(&s, s.serials[i]);
+	/* A facility or a time window alone: the server's events query. */
+	if (rc == CU_OK && (o.facility != NULL || (o.n_serials == 0 && o.devices_at == NULL)))
+		rc = fetch_events(&s, &o);
 	if (rc == CU_OK)
 		rc = collect_entries(&s);
 	if (rc == CU_OK)

@@ -97,13 +97,16 @@ static const struct cmd_def commands[] = {
      "  latest checkpoint cosigned by N witnesses (default 1; 0: the latest, even\n"
      "  if nobody cosigned it). Events logged after it are left out. The bundle\n"
      "  is checked as verify would before it is written. See docs/bundle.md."},
-    {"export-epcis", cmd_export_epcis, "Write devices' events as a GS1 EPCIS 2.0 JSON-LD document",
-     "[SERIAL...] [--facility F] [--from TIME] [--to TIME] [-o FILE]\n"
+    {"export-epcis", cmd_export_epcis, "Write custody events as a GS1 EPCIS 2.0 JSON-LD document",
+     "[SERIAL...] [--devices-at F] [--facility F] [--from TIME] [--to TIME]\n"
+     "       [-o FILE]\n"
      "\n"
-     "  The events of the SERIALs and, with --facility, of every device whose last\n"
-     "  known facility is F: each device's whole history, each event once, in\n"
-     "  sequence order, each checked against its signature. --from/--to keep the\n"
-     "  events that occurred in [FROM, TO). -o FILE writes FILE (0644) atomically;\n"
+     "  SERIALs: each device's whole history; --devices-at F: the histories of\n"
+     "  every device whose last known facility is F; --facility F: the events\n"
+     "  that happened at F (the server's events query); --from/--to alone: every\n"
+     "  event in the window that the key may read. --from/--to keep the events\n"
+     "  that occurred in [FROM, TO). Each event once, in sequence order, each\n"
+     "  checked against its signature. -o FILE writes FILE (0644) atomically;\n"
      "  default stdout. See docs/epcis.md."},
     {"import-epcis", cmd_import_epcis, "Turn an EPCIS 2.0 document into events signed with --key",
      "FILE [--dry-run]\n"

