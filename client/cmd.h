@@ -61,6 +61,10 @@ CU_MUST_USE int cmd_watch(struct ctl *ctl, int argc, char **argv);
 /* "report veu|shipment ..."; any other "report ..." is the REPORT event. */
 CU_MUST_USE int cmd_report(struct ctl *ctl, int argc, char **argv);
 
+/* "export-epcis ..." and "import-epcis FILE": GS1 EPCIS 2.0 (cmd_epcis_*.c, docs/epcis.md). */
+CU_MUST_USE int cmd_export_epcis(struct ctl *ctl, int argc, char **argv);
+CU_MUST_USE int cmd_import_epcis(struct ctl *ctl, int argc, char **argv);
+
 struct out_json;
 
 /*

@@ -36,7 +36,6 @@
 #define HISTORY_PAGE   1000
 #define HISTORY_WINDOW 16
 #define PROOF_WINDOW   128
-#define INVENTORY_PAGE 10000
 /* Rounds of containers inside containers before giving up. */
 #define MAX_ROUNDS 64
 
@@ -379,40 +378,16 @@ static int shipment_devices(struct prove *p)
 	return rc == CU_ERR_NOMEM ? nomem(p->ctl) : rc;
 }
 
+static int want_facility_device(void *arg, const char *serial)
+{
+	return want_device(arg, serial, 0);
+}
+
 /* The devices whose last known facility is the subject facility. */
 static int facility_devices(struct prove *p)
 {
-	Custody__Request req = CUSTODY__REQUEST__INIT;
-	Custody__InventoryRequest in = CUSTODY__INVENTORY_REQUEST__INIT;
-	char *after = NULL;
-	bool more = true;
-	int rc = CU_OK;
+	int rc = ctl_facility_devices(p->ctl, p->facility, want_facility_device, p);
 
-	in.facility = (char *)p->facility;
-	in.list_devices = true;
-	in.limit = INVENTORY_PAGE;
-	req.body_case = CUSTODY__REQUEST__BODY_INVENTORY;
-	req.inventory = &in;
-	while (rc == CU_OK && more) {
-		Custody__Response *r = NULL;
-		const Custody__InventoryResult *inv;
-
-		rc = ctl_call(p->ctl, &req, CUSTODY__RESPONSE__BODY_INVENTORY, &r);
-		if (rc != CU_OK)
-			break;
-		inv = r->inventory;
-		for (size_t i = 0; rc == CU_OK && i < inv->n_devices; i++)
-			rc = want_device(p, inv->devices[i]->serial, 0);
-		more = rc == CU_OK && inv->more && inv->n_devices > 0;
-		if (more) {
-			free(after);
-			after = strdup(inv->devices[inv->n_devices - 1]->serial);
-			in.after_serial = after;
-			rc = after != NULL ? CU_OK : CU_ERR_NOMEM;
-		}
-		custody__response__free_unpacked(r, NULL);
-	}
-	free(after);
 	return rc == CU_ERR_NOMEM ? nomem(p->ctl) : rc;
 }
 

@@ -20,9 +20,12 @@
 #include "enums.h"
 #include "net.h"
 #include "out.h"
+#include "validate.h"
 
 #define PROG	    "custodyctl"
 #define MESSAGE_MAX 1024
+/* Devices per inventory page ctl_facility_devices asks for (the server's most). */
+#define CTL_INVENTORY_PAGE 10000
 
 void ctl_init(struct ctl *ctl)
 {
@@ -510,6 +513,39 @@ int ctl_key_party(struct ctl *ctl, const uint8_t pk[KEY_PUBLIC_BYTES], char **pa
 		rc = ctl_fail(ctl, CTL_EXIT_IO, "IO", "out of memory");
 fail:
 	custody__response__free_unpacked(resp, NULL);
+	return rc;
+}
+
+int ctl_facility_devices(struct ctl *ctl, const char *facility, ctl_serial_fn fn, void *arg)
+{
+	Custody__Request req = CUSTODY__REQUEST__INIT;
+	Custody__InventoryRequest in = CUSTODY__INVENTORY_REQUEST__INIT;
+	char after[VALIDATE_SERIAL_MAX + 1] = "";
+	bool more = true;
+	int rc = CU_OK;
+
+	in.facility = (char *)facility;
+	in.list_devices = true;
+	in.limit = CTL_INVENTORY_PAGE;
+	in.after_serial = after;
+	req.body_case = CUSTODY__REQUEST__BODY_INVENTORY;
+	req.inventory = &in;
+	while (rc == CU_OK && more) {
+		Custody__Response *r = NULL;
+		const Custody__InventoryResult *inv;
+
+		rc = ctl_call(ctl, &req, CUSTODY__RESPONSE__BODY_INVENTORY, &r);
+		if (rc != CU_OK)
+			break;
+		inv = r->inventory;
+		for (size_t i = 0; rc == CU_OK && i < inv->n_devices; i++)
+			rc = fn(arg, inv->devices[i]->serial);
+		more = rc == CU_OK && inv->more && inv->n_devices > 0;
+		if (more)
+			snprintf(after, sizeof(after), "%s",
+				 inv->devices[inv->n_devices - 1]->serial);
+		custody__response__free_unpacked(r, NULL);
+	}
 	return rc;
 }
 

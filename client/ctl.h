@@ -205,6 +205,18 @@ typedef int (*ctl_take_fn)(void *arg, size_t i, Custody__Response *resp);
 CU_MUST_USE int ctl_pipeline(struct ctl *ctl, size_t n, size_t window, ctl_fill_fn fill,
 			     ctl_take_fn take, void *arg);
 
+/* Called for each device of a facility; serial is borrowed for the call. */
+typedef int (*ctl_serial_fn)(void *arg, const char *serial);
+
+/*
+ * Calls fn for every device whose last known facility is facility
+ * (borrowed), as the server's inventory lists them page by page. Returns
+ * the first failure: of a request (reported here) or fn's (fn reports
+ * its own, except CU_ERR_NOMEM, which is returned as it is).
+ */
+CU_MUST_USE int ctl_facility_devices(struct ctl *ctl, const char *facility, ctl_serial_fn fn,
+				     void *arg);
+
 /* Responses fetched page by page (owned), for commands that follow pages. */
 struct ctl_pages {
 	Custody__Response **resp;

@@ -97,6 +97,29 @@ static const struct cmd_def commands[] = {
      "  latest checkpoint cosigned by N witnesses (default 1; 0: the latest, even\n"
      "  if nobody cosigned it). Events logged after it are left out. The bundle\n"
      "  is checked as verify would before it is written. See docs/bundle.md."},
+    {"export-epcis", cmd_export_epcis, "Write custody events as a GS1 EPCIS 2.0 JSON-LD document",
+     "[SERIAL...] [--devices-at F] [--facility F] [--from TIME] [--to TIME]\n"
+     "       [-o FILE]\n"
+     "\n"
+     "  SERIALs: each device's whole history; --devices-at F: the histories of\n"
+     "  every device whose last known facility is F; --facility F: the events\n"
+     "  that happened at F (the server's events query); --from/--to alone: every\n"
+     "  event in the window that the key may read. --from/--to keep the events\n"
+     "  that occurred in [FROM, TO). Each event once, in sequence order, each\n"
+     "  checked against its signature. -o FILE writes FILE (0644) atomically;\n"
+     "  default stdout. See docs/epcis.md."},
+    {"import-epcis", cmd_import_epcis, "Turn an EPCIS 2.0 document into events signed with --key",
+     "FILE [--dry-run]\n"
+     "\n"
+     "  FILE (- for stdin) is an EPCIS 2.0 JSON-LD document of ObjectEvents and\n"
+     "  AggregationEvents (docs/epcis.md has the mapping). The whole document is\n"
+     "  checked first: every event must map to a custody event and every device\n"
+     "  it does not register must be visible to --key (on TCP); else nothing is\n"
+     "  sent.\n"
+     "  Then each event gets the key's party as actor and its devices' heads as\n"
+     "  prev, and is signed and submitted in order. --dry-run prints the custody\n"
+     "  events instead. A refusal by the server part way stops the import and\n"
+     "  says which events are stored."},
     {"verify", cmd_verify, "Check a proof bundle offline and print the custody path",
      "FILE --log-key VKEY [--witness VKEY]... [--quorum N] [--admin-key KEY]...\n"
      "\n"

@@ -52,6 +52,7 @@ static const struct auth_row table[] = {
     {CUSTODY__REQUEST__BODY_ENTRIES, "entries", {D, A, D, D, D, D, A, D}},
     {CUSTODY__REQUEST__BODY_TILE, "tile", {D, A, A, A, A, A, A, A}},
     {CUSTODY__REQUEST__BODY_COSIGN, "cosign", {D, D, D, D, D, D, D, S}},
+    {CUSTODY__REQUEST__BODY_EVENTS, "events", {D, D, S, S, D, D, A, D}},
 };
 
 #undef D
@@ -218,7 +219,7 @@ static int refine(const struct auth_id *id, const struct registry *reg, const Cu
 	}
 }
 
-/* Alerts, watch and inventory: filters that contradict the scope. */
+/* Alerts, watch, inventory and events: filters that contradict the scope. */
 static int refine_filters(const struct auth_id *id, const struct registry *reg,
 			  const Custody__Request *msg, struct auth_verdict *v)
 {
@@ -232,6 +233,8 @@ static int refine_filters(const struct auth_id *id, const struct registry *reg,
 		facility = msg->watch->facility;
 	} else if (msg->body_case == CUSTODY__REQUEST__BODY_INVENTORY) {
 		facility = msg->inventory->facility;
+	} else if (msg->body_case == CUSTODY__REQUEST__BODY_EVENTS) {
+		facility = msg->events->facility;
 	} else {
 		return CU_OK;
 	}

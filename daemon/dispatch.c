@@ -25,6 +25,7 @@ static const struct route routes[] = {
     {CUSTODY__REQUEST__BODY_HISTORY, "history", h_history},
     {CUSTODY__REQUEST__BODY_INVENTORY, "inventory", h_inventory},
     {CUSTODY__REQUEST__BODY_CONTENTS, "contents", h_contents},
+    {CUSTODY__REQUEST__BODY_EVENTS, "events", h_events},
     {CUSTODY__REQUEST__BODY_KEY_INFO, "key_info", h_key_info},
     {CUSTODY__REQUEST__BODY_ALERTS, "alerts", h_alerts},
     {CUSTODY__REQUEST__BODY_WATCH, "watch", h_watch},

@@ -48,6 +48,7 @@ void h_submit(struct req *req, const Custody__Request *msg);
 void h_where(struct req *req, const Custody__Request *msg);
 void h_history(struct req *req, const Custody__Request *msg);
 void h_contents(struct req *req, const Custody__Request *msg);
+void h_events(struct req *req, const Custody__Request *msg);
 void h_inventory(struct req *req, const Custody__Request *msg);
 void h_key_info(struct req *req, const Custody__Request *msg);
 void h_alerts(struct req *req, const Custody__Request *msg);

@@ -1,6 +1,8 @@
 /*
  * h_device.c - read handlers about one device: where (current state),
- * history (its events, oldest first) and contents (what is inside it).
+ * history (its events, oldest first) and contents (what is inside it);
+ * and events, the stored events at a facility and in a time window, which
+ * answer in the history's shape.
  *
  * Each runs one job on the read lane; response fields borrow from the
  * PGresults, which live until the callback returns, so every response is
@@ -151,17 +153,18 @@ static void fill_entry(struct history_slot *s, const PGresult *res, int r)
 	s->entry.envelope = &s->env;
 }
 
-static void on_history(struct query *q, const struct db_job *job)
+/*
+ * Answers q->req with the entries of res (SQL_HISTORY's columns), at most
+ * q->limit of them; serial names the device ("" for an events request).
+ */
+static void reply_entries(struct query *q, const PGresult *res, const char *serial)
 {
-	const PGresult *exists = db_job_result(job, 0), *res = db_job_result(job, 1);
 	Custody__Response resp = CUSTODY__RESPONSE__INIT;
 	Custody__HistoryResult hist = CUSTODY__HISTORY_RESULT__INIT;
 	struct history_slot *slots;
 	Custody__HistoryEntry **entries;
 	int rows = PQntuples(res);
 
-	if (!query_may_read_device(q, exists, "history"))
-		return;
 	/* The query asked for one row more than the page, to tell if more follow. */
 	if ((uint32_t)rows > q->limit) {
 		rows = (int)q->limit;
@@ -178,7 +181,7 @@ static void on_history(struct query *q, const struct db_job *job)
 		fill_entry(&slots[r], res, r);
 		entries[r] = &slots[r].entry;
 	}
-	hist.serial = q->key;
+	hist.serial = (char *)serial;
 	hist.entries = entries;
 	hist.n_entries = (size_t)rows;
 	resp.body_case = CUSTODY__RESPONSE__BODY_HISTORY;
@@ -189,6 +192,12 @@ done:
 		PQfreemem(slots[r].body);
 	free(slots);
 	free(entries);
+}
+
+static void on_history(struct query *q, const struct db_job *job)
+{
+	if (query_may_read_device(q, db_job_result(job, 0), "history"))
+		reply_entries(q, db_job_result(job, 1), q->key);
 }
 
 void h_history(struct req *req, const Custody__Request *msg)
@@ -206,6 +215,56 @@ void h_history(struct req *req, const Custody__Request *msg)
 	db_param_text(job, h->serial);
 	db_param_i64(job, h->after_seq > INT64_MAX ? INT64_MAX : (int64_t)h->after_seq);
 	db_param_i64(job, (int64_t)limit + 1);
+	query_submit(job);
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+static void on_events(struct query *q, const struct db_job *job)
+{
+	if (q->key[0] != '\0' && PQntuples(db_job_result(job, 0)) == 0) {
+		req_fail(q->req, CUSTODY__ERROR_CODE__NOT_FOUND, "facility %s is not registered",
+			 q->key);
+		return;
+	}
+	reply_entries(q, db_job_result(job, q->key[0] != '\0' ? 1 : 0), "");
+}
+
+/* Events at a facility and in a time window; the scope filters come from auth.c. */
+void h_events(struct req *req, const Custody__Request *msg)
+{
+	const Custody__EventsRequest *e = msg->events;
+	uint32_t limit = query_limit(e->limit, HISTORY_PAGE, HISTORY_PAGE_MAX);
+	struct auth_filters scope;
+	struct auth_id id;
+	struct db_job *job;
+
+	if (e->facility[0] != '\0' && !validate_ident(e->facility)) {
+		req_fail(req, CUSTODY__ERROR_CODE__BAD_REQUEST, "facility: not a valid id");
+		return;
+	}
+	if (e->from_ms < 0 || e->to_ms < 0 || (e->to_ms != 0 && e->to_ms <= e->from_ms)) {
+		req_fail(req, CUSTODY__ERROR_CODE__BAD_REQUEST,
+			 "from_ms and to_ms: 0 or later, to_ms after from_ms (0 = no end)");
+		return;
+	}
+	if (auth_whoami(req, &id) != CU_OK)
+		return;
+	auth_list_filters(&id, &scope);
+	if ((job = query_job(req, on_events, e->facility, limit)) == NULL)
+		return;
+	if (e->facility[0] != '\0') {
+		db_job_add(job, SQL_FACILITY_EXISTS);
+		db_param_text(job, e->facility);
+	}
+	db_job_add(job, SQL_EVENTS);
+	db_param_i64(job, e->after_seq > INT64_MAX ? INT64_MAX : (int64_t)e->after_seq);
+	db_param_text(job, e->facility);
+	db_param_i64(job, e->from_ms);
+	db_param_i64(job, e->to_ms);
+	db_param_i64(job, (int64_t)limit + 1);
+	db_param_text(job, scope.owner);
+	db_param_text(job, scope.operator_);
 	query_submit(job);
 }
 

@@ -292,6 +292,21 @@ static const char *const texts[SQL_COUNT] = {
 		    " LEFT JOIN events p ON p.seq = ed.prev_seq"
 		    " WHERE ed.serial = $1 AND ed.seq > $2::bigint"
 		    " ORDER BY ed.seq LIMIT $3::bigint",
+    /* SQL_HISTORY's columns for events at $2 ('' = any) in [$3, $4) ms ($4 0 = no end);
+     * $6 owner, $7 operator: the requester's scope ('' = none; auth_list_filters) */
+    [SQL_EVENTS] = "SELECT e.seq, e.id, e.type, e.actor_id, custody_ms(e.occurred_at),"
+		   " custody_ms(e.recorded_at), coalesce(e.facility_id, ''), NULL::bytea, '',"
+		   " e.body, e.signer, e.sig FROM events e"
+		   " WHERE e.seq > $1::bigint AND e.verdict <> 'REJECT'"
+		   " AND ($2::text = '' OR e.facility_id = $2::text)"
+		   " AND custody_ms(e.occurred_at) >= $3::bigint"
+		   " AND ($4::bigint = 0 OR custody_ms(e.occurred_at) < $4::bigint)"
+		   " AND ($6::text = '' OR EXISTS (SELECT 1 FROM event_devices ed"
+		   " JOIN devices d ON d.serial = ed.serial"
+		   " WHERE ed.seq = e.seq AND d.owner_id = $6::text))"
+		   " AND ($7::text = '' OR e.facility_id IN"
+		   " (SELECT id FROM facilities WHERE operator_id = $7::text))"
+		   " ORDER BY e.seq LIMIT $5::bigint",
     [SQL_FACILITY_EXISTS] = "SELECT 1 FROM facilities WHERE id = $1",
     /* kind, status, count, tpp */
     /* $2 owner, $3 operator: the requester's scope ('' = none; auth_list_filters) */

@@ -59,6 +59,7 @@ struct built {
 		Custody__EntriesRequest entries;
 		Custody__TileRequest tile;
 		Custody__CosignRequest cosign;
+		Custody__EventsRequest events;
 	} u;
 	Custody__SignedEnvelope env;
 	char serial[32];
@@ -199,6 +200,13 @@ static void b_cosign(struct built *b, enum who w)
 	b->u.cosign.signature = "\xe2\x80\x94 w1 AAAA\n";
 }
 
+static void b_events(struct built *b, enum who w)
+{
+	(void)w;
+	SET(b, events, events_request, CUSTODY__REQUEST__BODY_EVENTS);
+	b->u.events.facility = "beta-us";
+}
+
 /* A REGISTER at acme-us (which acme operates) signed by key for actor. */
 static void seal_register(struct built *b, const struct cu_key *key, const char *actor)
 {
@@ -288,6 +296,7 @@ static const struct {
     {"entries", b_entries, "FFFF.F.."},
     {"tile", b_tile, "........"},
     {"cosign own key", b_cosign, "FFFFF.FF"},
+    {"events at beta-us", b_events, ".FFF.FFF"},
 };
 
 static void test_every_request_every_role(void **state)

@@ -41,7 +41,7 @@ static const struct expect_row expected[] = {
     {CUSTODY__REQUEST__BODY_LOG_KEY, "AAAAAAA"},   {CUSTODY__REQUEST__BODY_CHECKPOINT, "AAAAAAA"},
     {CUSTODY__REQUEST__BODY_INCLUSION, "ASSSSAA"}, {CUSTODY__REQUEST__BODY_CONSISTENCY, "AAAAAAA"},
     {CUSTODY__REQUEST__BODY_ENTRIES, "A----A-"},   {CUSTODY__REQUEST__BODY_TILE, "AAAAAAA"},
-    {CUSTODY__REQUEST__BODY_COSIGN, "------S"},
+    {CUSTODY__REQUEST__BODY_COSIGN, "------S"},	   {CUSTODY__REQUEST__BODY_EVENTS, "-SS--A-"},
 };
 
 static struct registry *reg;
@@ -155,6 +155,7 @@ struct any_req {
 	Custody__EntriesRequest entries;
 	Custody__TileRequest tile;
 	Custody__CosignRequest cosign;
+	Custody__EventsRequest events;
 	uint8_t pk[32], event_id[32];
 };
 
@@ -179,6 +180,7 @@ static void init_all(struct any_req *r)
 	custody__entries_request__init(&r->entries);
 	custody__tile_request__init(&r->tile);
 	custody__cosign_request__init(&r->cosign);
+	custody__events_request__init(&r->events);
 }
 
 /*
@@ -208,6 +210,7 @@ static void make(struct any_req *r, Custody__Request__BodyCase body, enum who w,
 	    [CUSTODY__REQUEST__BODY_ENTRIES] = &r->entries,
 	    [CUSTODY__REQUEST__BODY_TILE] = &r->tile,
 	    [CUSTODY__REQUEST__BODY_COSIGN] = &r->cosign,
+	    [CUSTODY__REQUEST__BODY_EVENTS] = &r->events,
 	};
 
 	init_all(r);
@@ -416,6 +419,16 @@ static void test_decide_out_of_scope_content(void **state)
 	expect_allowed(W_OPR, &r);
 	r.inventory.facility = "fac-other";
 	expect_allowed(W_EXP, &r); /* held to its own devices (owner filter) */
+	make(&r, CUSTODY__REQUEST__BODY_EVENTS, W_OPR, &id);
+	r.events.facility = "fac-other";
+	expect_forbidden(W_OPR, &r);
+	r.events.facility = "fac-opr";
+	expect_allowed(W_OPR, &r);
+	r.events.facility = "";
+	expect_allowed(W_OPR, &r); /* held to its facilities (operator filter) */
+	r.events.facility = "fac-other";
+	expect_allowed(W_EXP, &r); /* held to its own devices (owner filter) */
+	expect_allowed(W_REG, &r);
 }
 
 /* Unknown, revoked, expired and not yet valid keys; no registry yet. */
