@@ -25,6 +25,7 @@ load_start()
 	shift
 	LOAD_DIR=$(mktemp -d "${TMPDIR:-/tmp}/custody-load.XXXXXX")
 	export LOAD_DIR LOAD_LOG=$LOAD_DIR/load.log
+	: >"$LOAD_LOG"
 	"$BUILD/tests/reliability/crash-load" --admin-key "$CUSTODY_ADMIN_KEY" \
 		--server "$DAEMON_TCP" --server-key "$CUSTODY_SERVER_KEY" --out "$LOAD_DIR" \
 		"$@" >"$LOAD_LOG" 2>&1 </dev/null &

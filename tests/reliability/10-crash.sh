@@ -55,6 +55,19 @@ check_eq "errors answered to crash-load" 0 "$(load_stat errors)"
 	check_fail "crash-load saw $(load_stat disconnects) disconnects for $kills kills"
 grep -q ', final: ok$' <<<"$out" || check_fail "final audit not ok"
 
+# The auditor can fail: each kind of damage is caught by name.
+export ITEST_DB=$db
+cp "$LOAD_DIR/acked" "$LOAD_DIR/acked.real"
+printf '%064d 999999999 0\n' 0 >>"$LOAD_DIR/acked"
+expect_exit 1 "acknowledged event 0000000000000000... \(seq 999999999\) is not stored" load_audit
+cp "$LOAD_DIR/acked.real" "$LOAD_DIR/acked"
+psql_value "UPDATE devices SET location = 'tampered'
+	WHERE serial = (SELECT min(serial) FROM devices)" >/dev/null
+expect_exit 1 "location is tampered, the replay says" load_audit
+psql_value "INSERT INTO log_entries SELECT max(idx) + 1, 'ENTRY_EVENT', 0, '\\x00'::bytea
+	FROM log_entries" >/dev/null
+expect_exit 1 "newest checkpoint has size [0-9]+, the log [0-9]+ entries" load_audit
+
 printf 'crash: %d kills survived; %s events acknowledged (%s as duplicates of a resend);' \
 	"$kills" "$(load_stat acked)" "$(load_stat duplicates)"
 printf ' %d acknowledgements checked over %d audits; %s unacknowledged recorded, %s resends;' \
