@@ -18,7 +18,7 @@
  *                written with one write(2) each as the answer arrives;
  *   unacked.bin  when a connection is lost, the exact request frame of each
  *                event in flight on it (4-byte big-endian length, frame);
- *   stats        key=value figures, written at exit.
+ *   stats        key=value figures, rewritten every 250 ms and at exit.
  * A lost connection is reopened every 100 ms; once it is back, its
  * unacknowledged events are sent again with the same bytes (submission is
  * idempotent: a stored one is answered as a duplicate) before anything new.
@@ -51,6 +51,7 @@
 #define RETRY_NS     (200LL * 1000000)
 #define MAX_CONNS    64
 #define PRINT_MAX    10
+#define STATS_NS     (250LL * 1000000) /* stats rewritten this often */
 
 struct options {
 	struct bench_target target;
@@ -499,14 +500,41 @@ static int service(struct load *l, struct stream *st, short revents)
 	return rc;
 }
 
+/* Writes DIR/stats (through a rename, so a reader never sees half of it). */
+static void write_stats(const struct load *l, const char *result)
+{
+	const struct stats *s = &l->st;
+	char text[1024], path[4096], tmp[4100];
+	int fd, n;
+
+	n = snprintf(text, sizeof(text),
+		     "sent=%zu\nacked=%zu\nduplicates=%zu\nunavailable=%zu\nerrors=%zu\n"
+		     "disconnects=%zu\nunacked_recorded=%zu\nresent=%zu\ntimeouts=%zu\n"
+		     "reconnect_attempts=%zu\nmax_answer_ms=%.1f\nresult=%s\n",
+		     s->sent, s->acked, s->duplicates, s->unavailable, s->errors, s->disconnects,
+		     s->unacked_recorded, s->resent, s->timeouts, s->reconnect_attempts,
+		     (double)s->max_answer_ns / 1e6, result);
+	snprintf(path, sizeof(path), "%s/stats", l->o.out_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write_all(fd, text, (size_t)n) != CU_OK || rename(tmp, path) != 0)
+		fprintf(stderr, "crash-load: cannot write %s\n", path);
+	if (fd >= 0)
+		close(fd);
+}
+
 /* The loop: until SIGTERM and drained, or the drain timeout. */
 static int run(struct load *l)
 {
 	struct pollfd fds[MAX_CONNS];
-	int64_t drain_deadline = 0;
+	int64_t drain_deadline = 0, stats_ns = 0;
 	int rc = CU_OK;
 
 	while (rc == CU_OK) {
+		if (now_ns() - stats_ns > STATS_NS) {
+			write_stats(l, "running");
+			stats_ns = now_ns();
+		}
 		if (stopping && drain_deadline == 0)
 			drain_deadline = now_ns() + (int64_t)l->o.drain_timeout_ms * 1000000;
 		if (stopping && drained(l))
@@ -580,26 +608,11 @@ static int connect_streams(struct load *l)
 	return CU_OK;
 }
 
-/* Writes DIR/stats and the summary line on stdout. */
-static void write_stats(const struct load *l, int rc)
+/* The summary line on stdout. */
+static void print_summary(const struct load *l)
 {
 	const struct stats *s = &l->st;
-	char text[1024], path[4096];
-	int fd, n;
 
-	n = snprintf(text, sizeof(text),
-		     "sent=%zu\nacked=%zu\nduplicates=%zu\nunavailable=%zu\nerrors=%zu\n"
-		     "disconnects=%zu\nunacked_recorded=%zu\nresent=%zu\ntimeouts=%zu\n"
-		     "reconnect_attempts=%zu\nmax_answer_ms=%.1f\nresult=%s\n",
-		     s->sent, s->acked, s->duplicates, s->unavailable, s->errors, s->disconnects,
-		     s->unacked_recorded, s->resent, s->timeouts, s->reconnect_attempts,
-		     (double)s->max_answer_ns / 1e6, rc == CU_OK ? "ok" : cu_strerror(rc));
-	snprintf(path, sizeof(path), "%s/stats", l->o.out_dir);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write_all(fd, text, (size_t)n) != CU_OK)
-		fprintf(stderr, "crash-load: cannot write %s\n", path);
-	if (fd >= 0)
-		close(fd);
 	printf("crash-load: acked %zu (%zu duplicates), unavailable %zu, errors %zu, "
 	       "disconnects %zu, unacked recorded %zu, resent %zu, timeouts %zu, "
 	       "max answer %.1f ms\n",
@@ -632,7 +645,8 @@ int main(int argc, char **argv)
 		l.start_ns = now_ns();
 		rc = run(&l);
 	}
-	write_stats(&l, rc);
+	write_stats(&l, rc == CU_OK ? "ok" : cu_strerror(rc));
+	print_summary(&l);
 	for (size_t c = 0; c < l.o.conns; c++)
 		bconn_free(l.s[c].conn);
 	if (l.acked_fd >= 0)
