@@ -34,9 +34,9 @@ for ((k = 1; k <= KILLS; k++)); do
 		sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.3f", r % 1500 / 1000 }')"
 	fi
 	kill -KILL "$DAEMON_PID"
-	rc=0
-	daemon_wait_exit 10 || rc=$?
-	check_eq "custodyd exit status after SIGKILL" 137 "$rc"
+	status=0
+	daemon_wait_exit 10 || status=$?
+	check_eq "custodyd exit status after SIGKILL" 137 "$status"
 	kills=$((kills + 1))
 	daemon_restart
 	out=$(load_audit) || {
