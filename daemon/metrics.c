@@ -243,7 +243,7 @@ static void put_histogram(struct out *o, const char *name, const char *help,
 static void put_gauge(struct out *o, const char *name, const char *help, double v)
 {
 	put_head(o, name, "gauge", help);
-	put(o, "%s %.17g\n", name, v);
+	put(o, "%s %.15g\n", name, v);
 }
 
 static void put_queues(struct out *o, const struct metrics_gauges *g)
