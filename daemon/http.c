@@ -188,14 +188,18 @@ static void on_request(struct evhttp_request *req, void *arg)
 			route = i;
 	}
 	if (route < 0) {
-		reply_text(req, HTTP_NOTFOUND, "Not Found", "text/plain; charset=utf-8",
-			   "not found: try /metrics, /healthz or /readyz\n", 45);
+		static const char text[] = "not found: try /metrics, /healthz or /readyz\n";
+
+		reply_text(req, HTTP_NOTFOUND, "Not Found", "text/plain; charset=utf-8", text,
+			   sizeof(text) - 1);
 		return;
 	}
 	if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
+		static const char text[] = "only GET and HEAD\n";
+
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
-		reply_text(req, 405, "Method Not Allowed", "text/plain; charset=utf-8",
-			   "only GET and HEAD\n", 18);
+		reply_text(req, 405, "Method Not Allowed", "text/plain; charset=utf-8", text,
+			   sizeof(text) - 1);
 		return;
 	}
 	if (route == 0)

@@ -148,10 +148,14 @@ static bool journal_send(enum log_level level, const char *file, int line, const
 			 const char *msg)
 {
 	char buf[LINE_MAX_BYTES];
-	size_t len = (size_t)snprintf(buf, sizeof(buf),
-				      "PRIORITY=%c\nSYSLOG_IDENTIFIER=custodyd\nCUSTODY_LEVEL=%s\n"
-				      "CODE_FILE=%s\nCODE_LINE=%d\nCODE_FUNC=%s\nMESSAGE=",
-				      level_priority[level], level_names[level], file, line, func);
+	size_t len;
+
+	while (strncmp(file, "../", 3) == 0) /* meson builds out of tree */
+		file += 3;
+	len = (size_t)snprintf(buf, sizeof(buf),
+			       "PRIORITY=%c\nSYSLOG_IDENTIFIER=custodyd\nCUSTODY_LEVEL=%s\n"
+			       "CODE_FILE=%s\nCODE_LINE=%d\nCODE_FUNC=%s\nMESSAGE=",
+			       level_priority[level], level_names[level], file, line, func);
 
 	if (len >= sizeof(buf) - 2)
 		return false;

@@ -36,7 +36,8 @@ c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
 c.request(sys.argv[2], sys.argv[3])
 r = c.getresponse()
 body = r.read().decode()
-print(r.status, body.strip().replace("\n", " | ")[:200])
+allow = r.getheader("Allow")
+print(r.status, body.strip().replace("\n", " | ")[:200] + (f" [Allow: {allow}]" if allow else ""))
 EOF
 }
 
@@ -171,7 +172,8 @@ EOF
 # ---- HTTP details
 check_eq "unknown path" 404 "$(http GET /nope | cut -d' ' -f1)"
 check_eq "query string" 200 "$(http GET '/healthz?x=1' | cut -d' ' -f1)"
-check_eq "POST" 405 "$(http POST /metrics | cut -d' ' -f1)"
+check_eq "POST" "405 only GET and HEAD [Allow: GET, HEAD]" "$(http POST /metrics)"
+check_eq "POST elsewhere" 404 "$(http POST /nope | cut -d' ' -f1)"
 check_eq "DELETE" 405 "$(http DELETE /readyz | cut -d' ' -f1)"
 check_eq "HEAD" "200 " "$(http HEAD /metrics)"
 
