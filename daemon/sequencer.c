@@ -39,7 +39,6 @@
 #include "enums.h"
 #include "key.h"
 #include "log.h"
-#include "metrics.h"
 #include "seq_internal.h"
 #include "sql.h"
 #include "watch.h"
@@ -411,23 +410,6 @@ static int64_t mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Metrics of the batch just committed: its size, its commit time, its stored events. */
-static void count_batch(void)
-{
-	size_t n = 0;
-
-	for (const struct item *it = seq.batch; it != NULL; it = it->next) {
-		n++;
-		if (!it->written || it->is_admin)
-			continue;
-		metrics_event(it->ev->type, it->verdict.reject ? CUSTODY__VERDICT__REJECT
-					    : it->verdict.n_hits > 0
-						? CUSTODY__VERDICT__ACCEPT_WITH_ALERTS
-						: CUSTODY__VERDICT__ACCEPT);
-	}
-	metrics_batch(n, mono_us() - seq.write_sent_us);
-}
-
 static void on_written(struct db_job *job, void *arg)
 {
 	(void)arg;
@@ -436,7 +418,7 @@ static void on_written(struct db_job *job, void *arg)
 		return;
 	}
 	tally_commit(seq.tally);
-	count_batch();
+	seq_events_count(seq.batch, mono_us() - seq.write_sent_us);
 	for (struct item *it = seq.batch; it != NULL; it = it->next)
 		seq_log_receipt(it, seq.tlog);
 	/* Published only once stored: a failed batch's checkpoint is never served. */
