@@ -43,6 +43,10 @@ struct config {
 	int key_rate_burst;
 	char *pid_file;		     /* "" = none */
 	char *log_level;	     /* debug, info, warn, error */
+	char *log_format;	     /* logfmt or json */
+	char *log_target;	     /* stderr or journald */
+	char *http_listen;	     /* metrics and health port HOST:PORT, "" = none */
+	char *http_allow_remote;     /* yes: http_listen may be non-loopback */
 	int db_pool_size;	     /* query connections (plus one sequencer) */
 	int db_statement_timeout_ms; /* per statement */
 	int max_frame_bytes;	     /* largest request frame */

@@ -40,6 +40,7 @@
 #include "frame.h"
 #include "key.h"
 #include "log.h"
+#include "metrics.h"
 #include "peer.h"
 #include "tunnel.h"
 
@@ -65,6 +66,7 @@ struct conn {
 	bool refused; /* told why it may not connect: discard input until it leaves */
 	bool eof;     /* the client finished sending; answer what is buffered */
 	bool reading; /* EV_READ currently enabled on the socket */
+	bool tcp;     /* came over TCP (counted in open_tcp while open) */
 	const struct conn_observer *observer;
 	void *observer_arg;
 };
@@ -72,12 +74,13 @@ struct conn {
 struct req {
 	struct conn *conn;
 	uint64_t id;
+	int type; /* the Request's body field number, for metrics; 0 unknown */
 };
 
 static struct conn_limits limits = {FRAME_DEFAULT_MAX_BYTES, 128, 4u << 20, 10000, 300000, 128};
 static const struct cu_key *server_key;
 static struct conn *all_conns;
-static size_t open_count, handshaking;
+static size_t open_count, open_tcp, handshaking;
 static uint64_t next_serial = 1;
 
 void conn_set_limits(const struct conn_limits *l)
@@ -115,6 +118,11 @@ size_t conn_count(void)
 	return open_count;
 }
 
+size_t conn_count_tcp(void)
+{
+	return open_tcp;
+}
+
 static void conn_free(struct conn *conn)
 {
 	if (conn->prev != NULL)
@@ -148,6 +156,8 @@ static void conn_close(struct conn *conn)
 			  conn->peer);
 		if (is_handshaking(conn))
 			handshaking--;
+		if (conn->tcp)
+			open_tcp--;
 		if (conn->tunnel != NULL) {
 			evbuffer_free(conn->in);
 			evbuffer_free(conn->out);
@@ -584,6 +594,8 @@ int conn_new(struct event_base *base, evutil_socket_t fd, const struct conn_orig
 		all_conns->prev = conn;
 	all_conns = conn;
 	open_count++;
+	conn->tcp = origin->tcp;
+	open_tcp += origin->tcp;
 	bufferevent_setcb(conn->bev, on_read, on_write, on_event, conn);
 	log_debug("connection %llu from %s", (unsigned long long)conn->serial, origin->peer);
 	if (origin->reject_reason != NULL) {
@@ -640,8 +652,14 @@ struct req *req_new(struct conn *conn, uint64_t id)
 		return NULL;
 	req->conn = conn;
 	req->id = id;
+	req->type = 0;
 	conn->inflight++;
 	return req;
+}
+
+void req_set_type(struct req *req, int body_case)
+{
+	req->type = body_case;
 }
 
 uint64_t req_id(const struct req *req)
@@ -659,6 +677,10 @@ void req_reply(struct req *req, Custody__Response *resp)
 	struct conn *conn = req->conn;
 
 	resp->id = req->id;
+	metrics_request(req->type,
+			resp->body_case == CUSTODY__RESPONSE__BODY_ERROR && resp->error != NULL
+			    ? (int)resp->error->code
+			    : 0);
 	if (conn->bev != NULL)
 		conn_send(conn, resp);
 	conn->inflight--;

@@ -65,8 +65,9 @@ struct conn_origin {
 CU_MUST_USE int conn_new(struct event_base *base, evutil_socket_t fd,
 			 const struct conn_origin *origin);
 
-/* Open connections. */
+/* Open connections; of them, those that came over TCP. */
 size_t conn_count(void);
+size_t conn_count_tcp(void);
 
 /* Stops reading from every connection; each closes once it has answered. */
 void conn_drain_all(void);
@@ -80,6 +81,9 @@ void conn_close_all(void);
  * out of memory) until req_reply or req_fail.
  */
 struct req *req_new(struct conn *conn, uint64_t id);
+
+/* Records the Request's body field number, which metrics count the answer under. */
+void req_set_type(struct req *req, int body_case);
 
 /* The request's id and the peer's description, for logs. */
 uint64_t req_id(const struct req *req);

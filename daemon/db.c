@@ -767,6 +767,20 @@ bool db_lane_up(const struct db *db, enum db_lane lane)
 	return db->lanes[lane].up;
 }
 
+void db_lane_stats(const struct db *db, enum db_lane lane, int *connections, int *up, int *queued)
+{
+	*connections = *up = 0;
+	for (int i = 0; i < db->n_conns; i++) {
+		const struct db_conn *c = &db->conns[i];
+
+		if (c->lane != lane)
+			continue;
+		(*connections)++;
+		*up += c->state == CONN_IDLE || c->state == CONN_BUSY;
+	}
+	*queued = db->lanes[lane].queued;
+}
+
 int db_new(struct event_base *base, const struct db_options *opt, db_lane_fn on_lane, void *arg,
 	   struct db **out)
 {

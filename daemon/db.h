@@ -63,6 +63,9 @@ void db_free(struct db *db);
 /* True when the lane has a connection ready to run jobs. */
 bool db_lane_up(const struct db *db, enum db_lane lane);
 
+/* The lane's connections, how many are ready or busy, and its jobs waiting for one. */
+void db_lane_stats(const struct db *db, enum db_lane lane, int *connections, int *up, int *queued);
+
 /* A new empty job; NULL when out of memory. Owned by the caller until submitted. */
 struct db_job *db_job_new(db_done_fn done, void *arg);
 

@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "conn.h"
 #include "log.h"
+#include "metrics.h"
 #include "peer.h"
 
 struct route {
@@ -48,6 +49,7 @@ void dispatch_frame(struct conn *conn, const uint8_t *body, size_t len)
 	struct req *req;
 
 	if (msg == NULL) {
+		metrics_request(0, CUSTODY__ERROR_CODE__BAD_REQUEST);
 		conn_send_error(conn, CUSTODY__ERROR_CODE__BAD_REQUEST,
 				"frame is not a valid protobuf Request", 0);
 		return;
@@ -80,6 +82,7 @@ void dispatch_frame(struct conn *conn, const uint8_t *body, size_t len)
 			 (int)msg->body_case);
 		goto done;
 	}
+	req_set_type(req, (int)msg->body_case);
 	log_debug("request %llu from %s: %s", (unsigned long long)msg->id, req_peer(req),
 		  route->name);
 	if (auth_check(req, msg) != CU_OK)

@@ -42,6 +42,9 @@ CU_MUST_USE int h_submit_start(struct event_base *base, int threads, int queue_m
  */
 void h_submit_stop(void);
 
+/* The verify pool's submissions (queued or finished, not yet released) and threads. */
+void h_submit_queue(size_t *queued, int *threads);
+
 /* Handlers, one family per file (h_<family>.c). */
 void h_admin(struct req *req, const Custody__Request *msg);
 void h_submit(struct req *req, const Custody__Request *msg);

@@ -261,6 +261,12 @@ int h_submit_start(struct event_base *base, int threads, int queue_max)
 	return CU_OK;
 }
 
+void h_submit_queue(size_t *queued, int *threads)
+{
+	*queued = pool != NULL ? verify_pool_pending(pool) : 0;
+	*threads = pool != NULL ? verify_pool_threads(pool) : 0;
+}
+
 void h_submit_stop(void)
 {
 	if (pool_ready != NULL)

@@ -25,9 +25,11 @@
 #include "conn.h"
 #include "db.h"
 #include "dispatch.h"
+#include "http.h"
 #include "key.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "migrate.h"
 #include "note.h"
 #include "peer.h"
@@ -138,6 +140,7 @@ static void on_shutdown_tick(evutil_socket_t fd, short what, void *arg)
 static void begin_shutdown(void)
 {
 	d.shutting_down = true;
+	http_set_shutting_down();
 	d.shutdown_deadline_ms = codec_now_ms() + d.cfg->shutdown_grace_ms;
 	if (d.listening)
 		listener_stop();
@@ -374,7 +377,10 @@ static int start(const uint8_t admin_key[32])
 	    .max_handshakes = d.cfg->max_handshakes,
 	};
 
+	char err[256];
+
 	memcpy(so.admin_key, admin_key, 32);
+	metrics_init(CUSTODYD_VERSION, codec_now_ms());
 	conn_set_limits(&cl);
 	conn_set_server_key(d.server_key);
 	h_submit_configure(d.cfg->max_clock_skew_ms);
@@ -388,11 +394,17 @@ static int start(const uint8_t admin_key[32])
 		return CU_ERR_IO;
 	query_init(d.db);
 	watch_init(d.db);
+	if (http_start(d.base, d.db, d.cfg->http_listen, d.cfg->http_allow_remote, err,
+		       sizeof(err)) != CU_OK) {
+		log_error("%s", err);
+		return CU_ERR_IO;
+	}
 	return CU_OK;
 }
 
 static void stop(void)
 {
+	http_stop();
 	if (d.listening)
 		listener_stop();
 	h_submit_stop(); /* answers what it holds; before the connections go */
@@ -418,6 +430,7 @@ static void stop(void)
 	if (d.cfg != NULL && d.cfg->pid_file[0] != '\0')
 		unlink(d.cfg->pid_file);
 	config_free(d.cfg);
+	log_close();
 	libevent_global_shutdown();
 }
 
@@ -425,13 +438,13 @@ static int run(bool migrate_only, bool check_only)
 {
 	uint8_t admin_key[32];
 	char err[512];
-	enum log_level level;
 
-	if (log_parse_level(d.cfg->log_level, &level) != CU_OK) {
-		log_error("log_level: \"%s\" is not debug, info, warn or error", d.cfg->log_level);
+	if (log_configure(d.cfg->log_level, d.cfg->log_format, d.cfg->log_target, NULL, err,
+			  sizeof(err)) != CU_OK ||
+	    http_check(d.cfg->http_listen, d.cfg->http_allow_remote, err, sizeof(err)) != CU_OK) {
+		log_error("%s", err);
 		return EXIT_USAGE;
 	}
-	log_set_level(level);
 	if (check_only) {
 		if (load_policy(admin_key) != CU_OK || load_keys(false) != CU_OK ||
 		    configure_peers() != CU_OK)

@@ -20,6 +20,7 @@
 #include "hmap.h"
 #include "key.h"
 #include "log.h"
+#include "metrics.h"
 #include "seq_internal.h"
 #include "sequencer.h"
 #include "watch.h"
@@ -472,4 +473,20 @@ struct db_job *seq_events_decide(struct item *batch, const struct db_job *loaded
 		return NULL;
 	}
 	return job;
+}
+
+void seq_events_count(const struct item *batch, int64_t commit_us)
+{
+	size_t n = 0;
+
+	for (const struct item *it = batch; it != NULL; it = it->next) {
+		n++;
+		if (!it->written || it->is_admin)
+			continue;
+		metrics_event(it->ev->type, it->verdict.reject ? CUSTODY__VERDICT__REJECT
+					    : it->verdict.n_hits > 0
+						? CUSTODY__VERDICT__ACCEPT_WITH_ALERTS
+						: CUSTODY__VERDICT__ACCEPT);
+	}
+	metrics_batch(n, commit_us);
 }

@@ -182,6 +182,12 @@ CU_MUST_USE int seq_log_finish(const struct seq_ctx *ctx, struct item *batch, st
 /* Log: after COMMIT, before tlog_commit: the item's receipt (proof). */
 void seq_log_receipt(struct item *item, const struct tlog *tlog);
 
+/*
+ * After COMMIT: counts the batch (events or one admin action) in the
+ * metrics: its size, its commit time, each stored event by type and verdict.
+ */
+void seq_events_count(const struct item *batch, int64_t commit_us);
+
 /* Events: the alerts an item raised, for watchers, after COMMIT. */
 void seq_events_publish(const struct item *item, const struct registry *reg);
 

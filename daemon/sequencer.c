@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -83,6 +84,9 @@ static struct {
 	int64_t epoch;	 /* claimed with the lock; 0 before */
 	char holder[96]; /* names this daemon in the epoch it claims */
 	bool ever_ready;
+	bool log_loaded;	    /* the stored log matched its checkpoint */
+	int64_t write_sent_us;	    /* the batch's write transaction was sent (monotonic) */
+	int64_t last_checkpoint_ms; /* wall time the last checkpoint was stored */
 	bool draining;
 	void (*drained)(void);
 } seq;
@@ -398,6 +402,14 @@ static void batch_failed(const struct db_job *job)
 	batch_end(lost ? SEQ_DOWN : SEQ_IDLE);
 }
 
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void on_written(struct db_job *job, void *arg)
 {
 	(void)arg;
@@ -406,12 +418,14 @@ static void on_written(struct db_job *job, void *arg)
 		return;
 	}
 	tally_commit(seq.tally);
+	seq_events_count(seq.batch, mono_us() - seq.write_sent_us);
 	for (struct item *it = seq.batch; it != NULL; it = it->next)
 		seq_log_receipt(it, seq.tlog);
 	/* Published only once stored: a failed batch's checkpoint is never served. */
 	if (seq.batch_checkpoint[0] != '\0') {
 		memcpy(seq.checkpoint, seq.batch_checkpoint, sizeof(seq.checkpoint));
 		seq.batch_checkpoint[0] = '\0';
+		seq.last_checkpoint_ms = codec_now_ms();
 	}
 	tlog_commit(seq.tlog);
 	if (seq.ws != NULL)
@@ -472,6 +486,7 @@ static void on_loaded(struct db_job *job, void *arg)
 		return;
 	}
 	seq.state = SEQ_WRITING;
+	seq.write_sent_us = mono_us();
 	rc = db_submit(seq.db, DB_LANE_WRITE, write);
 	if (rc != CU_OK) {
 		db_job_free(write);
@@ -863,6 +878,7 @@ static int load_log(const PGresult *head, const PGresult *edge, const PGresult *
 		rc = tlog_load(seq.tlog, size, tiles, (size_t)PQntuples(edge),
 			       size > 0 ? root : NULL, err, sizeof(err));
 	free(tiles);
+	seq.log_loaded = rc == CU_OK;
 	if (rc == CU_OK) {
 		log_info("log: %llu entries, matching the last signed checkpoint",
 			 (unsigned long long)size);
@@ -1206,6 +1222,22 @@ const struct policy_store *sequencer_policy(void)
 const struct sequencer_options *sequencer_options(void)
 {
 	return &seq.opt;
+}
+
+void sequencer_status(struct sequencer_status *out)
+{
+	static const char *const names[] = {"down",    "syncing",  "idle",   "loading",
+					    "writing", "sweeping", "stopped"};
+
+	out->states = names;
+	out->n_states = sizeof(names) / sizeof(names[0]);
+	out->state = names[seq.state];
+	out->writing =
+	    seq.state != SEQ_DOWN && seq.state != SEQ_SYNCING && seq.state != SEQ_STOPPED;
+	out->pending = (size_t)seq.pending;
+	out->log_loaded = seq.log_loaded && seq.tlog != NULL;
+	out->log_size = seq.tlog != NULL ? tlog_size(seq.tlog) : 0;
+	out->last_checkpoint_ms = seq.last_checkpoint_ms;
 }
 
 int64_t sequencer_epoch(void)

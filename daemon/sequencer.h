@@ -86,6 +86,21 @@ int64_t sequencer_epoch(void);
 /* The options the sequencer runs with (regime, parameters). */
 const struct sequencer_options *sequencer_options(void);
 
+/* What the metrics and /readyz show of the sequencer (static strings). */
+struct sequencer_status {
+	const char *const *states; /* every state's name */
+	size_t n_states;
+	const char *state;	    /* the current one */
+	bool writing;		    /* holds the lock and takes submissions */
+	size_t pending;		    /* submissions queued */
+	bool log_loaded;	    /* the log is in memory and matched its checkpoint */
+	uint64_t log_size;	    /* its entries */
+	int64_t last_checkpoint_ms; /* wall time this process last stored one; 0: none */
+};
+
+/* Fills out from the sequencer's state. */
+void sequencer_status(struct sequencer_status *out);
+
 /* The registry as last committed; borrowed. NULL before the first sync. */
 const struct registry *sequencer_registry(void);
 

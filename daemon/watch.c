@@ -42,6 +42,7 @@
 #include "conn.h"
 #include "dispatch.h"
 #include "log.h"
+#include "metrics.h"
 #include "validate.h"
 
 #define WATCH_PAGE	  1000 /* alerts per catch-up page */
@@ -227,6 +228,7 @@ void watch_publish(const Custody__Alert *alert)
 	struct watch *w, *next;
 	char why[AUTH_WHY_MAX];
 
+	metrics_alert(alert->rule); /* every alert raised comes through here, once */
 	for (w = watches; w != NULL; w = next) {
 		next = w->next;
 		if (alert->id <= w->last_sent || !watch_matches(w, alert))
