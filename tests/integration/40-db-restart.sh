@@ -9,7 +9,7 @@ source "$REPO/tests/lib/daemon.sh"
 source "$REPO/tests/lib/check.sh"
 unset CUSTODY_PG_BASE
 pg_start
-trap 'daemon_stop || rc=1; pg_stop; exit ${rc:-0}' EXIT
+trap 'rc=$?; daemon_stop || rc=1; pg_stop; exit $rc' EXIT
 
 export ITEST_DB=itest_restart
 pg_createdb "$ITEST_DB"

@@ -13,7 +13,7 @@ set -euo pipefail
 source "$REPO/tests/lib/daemon.sh"
 source "$REPO/tests/lib/check.sh"
 source "$REPO/tests/lib/load.sh"
-trap 'load_cleanup || rc=1; daemon_stop || rc=1; exit ${rc:-0}' EXIT
+trap 'rc=$?; load_cleanup || rc=1; daemon_stop || rc=1; exit $rc' EXIT
 
 KILLS=${CRASH_KILLS:-20}
 t0=$SECONDS

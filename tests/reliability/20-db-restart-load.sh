@@ -17,7 +17,7 @@ source "$REPO/tests/lib/check.sh"
 source "$REPO/tests/lib/load.sh"
 unset CUSTODY_PG_BASE
 pg_start
-trap 'load_cleanup || rc=1; daemon_stop || rc=1; pg_stop; exit ${rc:-0}' EXIT
+trap 'rc=$?; load_cleanup || rc=1; daemon_stop || rc=1; pg_stop; exit $rc' EXIT
 
 RESTARTS=${DB_RESTARTS:-6}
 t0=$SECONDS
