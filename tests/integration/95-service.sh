@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # deploy/custodyd.service as meson builds it: systemd-analyze verify finds
-# nothing to say about it (its ExecStart is the built custodyd), it is
+# nothing to say about it (its ExecStart is the built custodyd, its
+# Documentation= the built manual pages), it is
 # Type=notify with the watchdog and reload custodyd speaks (94-notify.sh
 # tests the daemon's side), it keeps the hardening the issue asks for, and
 # systemd-analyze security rates its exposure at most 2.0 ("OK"). Skipped
@@ -20,7 +21,14 @@ grep -q "^ExecStart=/.*/custodyd -c /etc/custody/custodyd.conf$" "$UNIT" ||
 
 # verify needs the ExecStart binary to exist: point it at the build's.
 sed "s|^ExecStart=[^ ]*|ExecStart=$BUILD/daemon/custodyd|" "$UNIT" >"$WORK/custodyd.service"
-out=$(systemd-analyze verify --man=no "$WORK/custodyd.service" 2>&1) ||
+# Documentation= names the built manual pages: verify looks each up with man.
+mkdir -p "$WORK/man/man1" "$WORK/man/man5" "$WORK/man/man8"
+cp "$BUILD/docs/man/custodyctl.1" "$WORK/man/man1/"
+cp "$BUILD/docs/man/custodyd.conf.5" "$WORK/man/man5/"
+cp "$REPO/docs/man/custodyd.8" "$WORK/man/man8/"
+man_opt=--man=no
+command -v man >/dev/null && man_opt=--man=yes
+out=$(MANPATH=$WORK/man systemd-analyze verify "$man_opt" "$WORK/custodyd.service" 2>&1) ||
 	check_fail "systemd-analyze verify failed: $out"
 check_eq "systemd-analyze verify output" "" "$out"
 

