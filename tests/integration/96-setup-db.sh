@@ -30,6 +30,11 @@ privileges()
 		AND has_table_privilege(r, c.oid, p)"
 }
 
+# The cluster is shared by the builds tests/run tests: start from no database.
+dropdb_force() { psql -X -q -d postgres -c "SET client_min_messages = warning" \
+	-c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" >/dev/null; }
+dropdb_force "$ITEST_DB"
+
 # ---- usage errors: exit 2, nothing created
 expect_exit 2 "usage:|deploy/setup-db \[" "$SETUP" --frobnicate
 expect_exit 2 "not a lower-case identifier" "$SETUP" -d "$ITEST_DB" --owner 'x"; DROP ROLE y; --'

@@ -22,6 +22,12 @@ setup() { "$SETUP" -d "$1" --owner "$OWNER" --runtime "$RUNTIME" >>"$WORK/setup.
 	check_fail "setup-db $1 failed: $(cat "$WORK/setup.log")"; }
 count() { psql -X -A -t -q -d "$1" -c "SELECT count(*) FROM $2"; }
 
+# The cluster is shared by the builds tests/run tests: start from no databases.
+for db in rst_a rst_b rst_c; do
+	psql -X -q -d postgres -c "SET client_min_messages = warning" \
+		-c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
+done
+
 # ---- the original: some events, a witness that cosigned
 setup rst_a
 daemon_start restore_a rst_a "${keep[@]}"
