@@ -6,8 +6,9 @@
  *   when set, which may be a more privileged role than database) -> model
  *   table and admin key -> event loop, database lanes, sequencer -> once
  *   the sequencer holds the lock and has loaded the registry: listeners,
- *   pid file -> loop -> on SIGTERM/SIGINT, or when another custodyd has
- *   taken over the database: stop listening, drain, exit.
+ *   pid file, READY=1 to systemd (notify.c) -> loop -> on SIGTERM/SIGINT,
+ *   or when another custodyd has taken over the database: STOPPING=1, stop
+ *   listening, drain, exit.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -32,6 +33,7 @@
 #include "metrics.h"
 #include "migrate.h"
 #include "note.h"
+#include "notify.h"
 #include "peer.h"
 #include "policy_file.h"
 #include "query.h"
@@ -69,9 +71,17 @@ static void usage(FILE *out)
 		     "      --version      print the version\n");
 }
 
+/* Logs a failed notification to systemd (rc from notify_*); serving goes on. */
+static void notified(int rc, const char *what)
+{
+	if (rc != CU_OK)
+		log_warn("cannot notify NOTIFY_SOCKET of %s: %s", what, cu_strerror(rc));
+}
+
 static void fatal_exit(const char *why)
 {
 	log_error("%s", why);
+	notified(notify_status(why), "the failure");
 	d.exit_code = 1;
 	event_base_loopexit(d.base, NULL);
 }
@@ -114,6 +124,7 @@ static void on_ready(void)
 		return;
 	}
 	log_info("custodyd %s ready", CUSTODYD_VERSION);
+	notified(notify_ready("serving"), "READY=1");
 }
 
 static void on_drained(void)
@@ -141,6 +152,7 @@ static void begin_shutdown(void)
 {
 	d.shutting_down = true;
 	http_set_shutting_down();
+	notified(notify_stopping("shutting down"), "STOPPING=1");
 	d.shutdown_deadline_ms = codec_now_ms() + d.cfg->shutdown_grace_ms;
 	if (d.listening)
 		listener_stop();
@@ -155,7 +167,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	(void)arg;
 	if (sig == SIGHUP) {
+		notified(notify_reloading(), "RELOADING=1");
 		log_info("SIGHUP: configuration reload is not supported yet; ignored");
+		notified(notify_reloaded(), "the end of the reload");
 		return;
 	}
 	if (d.shutting_down) {
@@ -390,6 +404,8 @@ static int start(const uint8_t admin_key[32])
 	    db_new(d.base, &dbo, on_lane, NULL, &d.db) != CU_OK ||
 	    sequencer_init(d.base, d.db, &so) != CU_OK)
 		return CU_ERR_NOMEM;
+	if (notify_watchdog_start(d.base) != CU_OK)
+		return CU_ERR_NOMEM;
 	if (h_submit_start(d.base, d.cfg->verify_threads, d.cfg->verify_queue_max) != CU_OK)
 		return CU_ERR_IO;
 	query_init(d.db);
@@ -420,6 +436,7 @@ static void stop(void)
 		event_free(d.sig_hup);
 	if (d.shutdown_tick != NULL)
 		event_free(d.shutdown_tick);
+	notify_close(); /* its watchdog timer is on d.base */
 	if (d.base != NULL)
 		event_base_free(d.base);
 	for (int i = 0; i < 2; i++)
@@ -438,6 +455,7 @@ static int run(bool migrate_only, bool check_only)
 {
 	uint8_t admin_key[32];
 	char err[512];
+	int rc;
 
 	if (log_configure(d.cfg->log_level, d.cfg->log_format, d.cfg->log_target, NULL, err,
 			  sizeof(err)) != CU_OK ||
@@ -454,6 +472,12 @@ static int run(bool migrate_only, bool check_only)
 		       rules_regime_name(d.rules.regime));
 		return 0;
 	}
+	rc = notify_init();
+	if (rc != CU_OK)
+		log_warn("NOTIFY_SOCKET=\"%s\": %s; not notifying systemd", getenv("NOTIFY_SOCKET"),
+			 rc == CU_ERR_INVALID ? "not an absolute path or @name that fits sun_path"
+					      : "cannot make a socket");
+	notified(notify_status("applying schema migrations"), "the status");
 	if (migrate_run(d.cfg->schema_database[0] != '\0' ? d.cfg->schema_database
 							  : d.cfg->database,
 			err, sizeof(err)) != CU_OK) {

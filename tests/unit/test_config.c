@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "csv.h"
+#include "test_util.h"
 
 static char path[64];
 
@@ -185,6 +186,31 @@ static void test_example_documents_every_key(void **state)
 	assert_int_equal(documented, n);
 }
 
+/*
+ * custodyd.conf(5), generated from deploy/custodyd.conf by docs/man/genman.py,
+ * names every key of the table in bold at the head of an entry.
+ */
+static void test_man_page_names_every_key(void **state)
+{
+	const char *man = getenv("CUSTODY_CONF_MAN");
+	const struct config_key_info *keys;
+	size_t n, len;
+	char *text;
+
+	(void)state;
+	assert_non_null(man);
+	text = test_read_file(man, &len);
+	keys = config_keys(&n);
+	for (size_t i = 0; i < n; i++) {
+		char want[96];
+
+		snprintf(want, sizeof(want), "\n\\fB%s\\fR ", keys[i].name);
+		if (strstr(text, want) == NULL)
+			fail_msg("%s does not document key %s", man, keys[i].name);
+	}
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -193,6 +219,7 @@ int main(void)
 	    cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_csv),
 	    cmocka_unit_test(test_example_documents_every_key),
+	    cmocka_unit_test(test_man_page_names_every_key),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
