@@ -31,6 +31,7 @@ static void usage(FILE *f)
 		"       custody-hostile hostile --unix PATH --tcp HOST:PORT --server-key PUB\n"
 		"                       --admin-key FILE --pid PID [--hold-unix N] [--hold-tcp N]\n"
 		"                       [--slow-handshakes N] [--slow-frames N] [--flooders N]\n"
+		"                       [--flood-kinds oversized,garbage,tcp-garbage,badsig]\n"
 		"                       [--seconds S] [--good-interval-ms MS]\n"
 		"\n"
 		"burst: signed submissions over C (8) Unix connections, W (32) in flight each,\n"
@@ -72,6 +73,7 @@ static const struct option long_opts[] = {
     {"slow-handshakes", required_argument, NULL, 's'},
     {"slow-frames", required_argument, NULL, 'f'},
     {"flooders", required_argument, NULL, 'F'},
+    {"flood-kinds", required_argument, NULL, 'K'},
     {"seconds", required_argument, NULL, 'S'},
     {"pid", required_argument, NULL, 'p'},
     {"good-interval-ms", required_argument, NULL, 'g'},
@@ -97,6 +99,9 @@ static int parse_opt(struct hostile_opts *o, int c, const char *arg)
 		return CU_OK;
 	case 'o':
 		o->out_path = arg;
+		return CU_OK;
+	case 'K':
+		o->flood_kinds = arg;
 		return CU_OK;
 	case 'S':
 		o->seconds = strtod(arg, NULL);
@@ -189,8 +194,9 @@ static int bad_frames(const struct bench_workload *wl, uint8_t ***frames, uint32
 static void print_report(const struct hostile_result *r, const struct good_result *g)
 {
 	printf("well-behaved: %zu requests, %zu ok, %zu errors; latency p50 %.2f ms, p99 %.2f "
-	       "ms, max %.2f ms\n",
-	       g->requests, g->ok, g->errors, g->p50_ms, g->p99_ms, g->max_ms);
+	       "ms, max %.2f ms (p99 of submissions %.2f ms, of where %.2f ms)\n",
+	       g->requests, g->ok, g->errors, g->p50_ms, g->p99_ms, g->max_ms, g->submit_p99_ms,
+	       g->where_p99_ms);
 	printf("custodyd VmRSS: %ld KiB at start, %ld KiB peak, %ld KiB at end\n", r->rss_start_kb,
 	       r->rss_peak_kb, r->rss_end_kb);
 	printf("hostile: held_unix=%zu held_tcp=%zu held_lost=%zu held_min_open=%zu "
@@ -248,7 +254,7 @@ static int hostile_mode(const struct hostile_opts *o)
 	char tag[24];
 	int rc;
 
-	snprintf(tag, sizeof(tag), "%.20sb", o->tag);
+	snprintf(tag, sizeof(tag), "%.18s-bad", o->tag);
 	rc = bench_world_init(&good, 1, o->tag);
 	if (rc == CU_OK)
 		rc = bench_world_init(&badw, o->flooders > 0 ? o->flooders : 1, tag);

@@ -29,16 +29,17 @@ struct hostile_opts {
 	const char *admin_key;
 	const char *out_path; /* burst: one line per submission sent */
 	char tag[24];
-	size_t conns;	   /* burst: connections */
-	size_t events;	   /* burst: events to submit */
-	unsigned window;   /* burst: in flight per connection */
-	size_t hold_unix;  /* hostile: idle connections held on the Unix socket */
-	size_t hold_tcp;   /* hostile: Noise connections held on TCP */
-	size_t slow_hs;	   /* hostile: TCP clients dribbling a handshake */
-	size_t slow_frame; /* hostile: Unix clients dribbling a frame */
-	size_t flooders;   /* hostile: connections each for oversized, garbage, bad-sig */
-	double seconds;	   /* hostile: length of the hostile phase */
-	int pid;	   /* hostile: custodyd, for VmRSS and liveness */
+	size_t conns;		 /* burst: connections */
+	size_t events;		 /* burst: events to submit */
+	unsigned window;	 /* burst: in flight per connection */
+	size_t hold_unix;	 /* hostile: idle connections held on the Unix socket */
+	size_t hold_tcp;	 /* hostile: Noise connections held on TCP */
+	size_t slow_hs;		 /* hostile: TCP clients dribbling a handshake */
+	size_t slow_frame;	 /* hostile: Unix clients dribbling a frame */
+	size_t flooders;	 /* hostile: connections each for oversized, garbage, bad-sig */
+	const char *flood_kinds; /* hostile: which of them (comma-separated); NULL: all */
+	double seconds;		 /* hostile: length of the hostile phase */
+	int pid;		 /* hostile: custodyd, for VmRSS and liveness */
 	int good_interval_ms;
 };
 
@@ -46,6 +47,7 @@ struct hostile_opts {
 struct good_result {
 	size_t requests, ok, errors;
 	double p50_ms, p99_ms, max_ms;
+	double submit_p99_ms, where_p99_ms; /* the two kinds of request apart */
 };
 
 /* Figures of the hostile clients and the daemon (hostile_load.c). */

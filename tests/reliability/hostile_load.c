@@ -442,6 +442,22 @@ static void loop_once(struct loop *l, int timeout_ms)
 	}
 }
 
+/* Flooder connections of kind (a --flood-kinds word). */
+static size_t flood_count(const struct hostile_opts *o, const char *kind)
+{
+	char list[128];
+	char *save = NULL;
+
+	if (o->flood_kinds == NULL)
+		return o->flooders;
+	snprintf(list, sizeof(list), "%s", o->flood_kinds);
+	for (char *t = strtok_r(list, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+		if (strcmp(t, kind) == 0)
+			return o->flooders;
+	}
+	return 0;
+}
+
 /* Slots by kind, in this order: held unix, held tcp, then the hostile ones. */
 static int loop_init(struct loop *l)
 {
@@ -450,9 +466,14 @@ static int loop_init(struct loop *l)
 		enum hkind kind;
 		size_t count;
 	} plan[] = {
-	    {H_HELD_UNIX, o->hold_unix},   {H_HELD_TCP, o->hold_tcp},  {H_SLOW_HS, o->slow_hs},
-	    {H_SLOW_FRAME, o->slow_frame}, {H_OVERSIZED, o->flooders}, {H_GARBAGE, o->flooders},
-	    {H_TCP_GARBAGE, o->flooders},  {H_BADSIG, o->flooders},
+	    {H_HELD_UNIX, o->hold_unix},
+	    {H_HELD_TCP, o->hold_tcp},
+	    {H_SLOW_HS, o->slow_hs},
+	    {H_SLOW_FRAME, o->slow_frame},
+	    {H_OVERSIZED, flood_count(o, "oversized")},
+	    {H_GARBAGE, flood_count(o, "garbage")},
+	    {H_TCP_GARBAGE, flood_count(o, "tcp-garbage")},
+	    {H_BADSIG, flood_count(o, "badsig")},
 	};
 	size_t k = 0;
 
