@@ -116,6 +116,10 @@ static const struct key_def key_defs[] = {
      "open client connections", RELOAD},
     {"max_inflight_per_connection", KEY_INT, OFF(max_inflight_per_connection), "128", 1, 65536,
      "pipelined requests in flight per connection before reading pauses", RELOAD},
+    {"max_verifying_per_connection", KEY_INT, OFF(max_verifying_per_connection), "16", 1, 65536,
+     "submissions of one connection waiting for their signature check before it is read no "
+     "further",
+     RELOAD},
     {"max_output_bytes_per_connection", KEY_INT, OFF(max_output_bytes_per_connection), "4194304",
      65536, 1 << 30, "unsent response bytes per connection before reading pauses", RELOAD},
     {"batch_max_events", KEY_INT, OFF(batch_max_events), "512", 1, 65536,

@@ -49,6 +49,7 @@ struct config {
 	int max_frame_bytes;	     /* largest request frame */
 	int max_connections;	     /* open client connections */
 	int max_inflight_per_connection;
+	int max_verifying_per_connection; /* submissions in the verify pool per connection */
 	int max_output_bytes_per_connection;
 	int batch_max_events;  /* submissions per transaction */
 	int batch_linger_ms;   /* wait for more submissions before a batch */

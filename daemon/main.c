@@ -391,6 +391,7 @@ static struct conn_limits conn_limits_of(const struct config *cfg)
 	    .handshake_timeout_ms = cfg->handshake_timeout_ms,
 	    .idle_timeout_ms = cfg->idle_timeout_ms,
 	    .max_handshakes = cfg->max_handshakes,
+	    .max_verifying = cfg->max_verifying_per_connection,
 	};
 
 	return cl;
