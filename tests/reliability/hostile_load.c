@@ -46,6 +46,7 @@
 #define FLOOD_PERIOD_MS	  20 /* a new oversized / garbage attempt per slot */
 #define BADSIG_WINDOW	  64
 #define RSS_PERIOD_MS	  200
+#define TICK_MS		  10 /* how often every slot is looked at */
 #define GARBAGE_MAX_BYTES 2000
 #define SLOW_FRAME_BODY	  1000
 #define HC_BUF		  512
@@ -86,6 +87,7 @@ struct loop {
 	int epfd;
 	uint64_t req_id;
 	struct hostile_result *res;
+	int64_t next_scan_ns;
 };
 
 long hostile_rss_kb(int pid)
@@ -422,12 +424,15 @@ static void loop_once(struct loop *l, int timeout_ms)
 	int64_t now = bench_now_ns();
 	int n;
 
-	for (size_t i = 0; i < l->n; i++) {
+	/* The scan of every slot, every TICK_MS: the tool must not starve custodyd of CPU. */
+	for (size_t i = 0; now >= l->next_scan_ns && i < l->n; i++) {
 		struct hconn *h = &l->hc[i];
 
 		if (h->open && !hc_tick(l, h, now))
 			hc_closed(l, h, now);
 	}
+	if (now >= l->next_scan_ns)
+		l->next_scan_ns = now + (int64_t)TICK_MS * 1000000;
 	n = epoll_wait(l->epfd, evs, 256, timeout_ms);
 	now = bench_now_ns();
 	for (int k = 0; k < n; k++) {
