@@ -3,11 +3,15 @@
  *
  * A file is parsed into a fresh struct and handed out only when every line
  * parsed and every required key is present, so a bad file never leaves a
- * half-applied configuration behind (the PgBouncer and Redis way).
+ * half-applied configuration behind (the PgBouncer and Redis way). On
+ * SIGHUP the daemon parses the file again the same way and, only when all
+ * of it is good, runs with the new struct (config_reload_merge decides
+ * which of its values apply at once and which wait for a restart).
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,111 +29,124 @@ struct key_def {
 	const char *default_text; /* NULL: required */
 	long min, max;		  /* for KEY_INT and KEY_MODE */
 	const char *help;
+	bool reloadable; /* SIGHUP applies a new value; otherwise it needs a restart */
 };
+
+#define RELOAD	true
+#define RESTART false
 
 #define OFF(field) offsetof(struct config, field)
 
 static const struct key_def key_defs[] = {
     {"database", KEY_STRING, OFF(database), NULL, 0, 0,
-     "libpq connection string of the custody database"},
+     "libpq connection string of the custody database", RESTART},
     {"schema_database", KEY_STRING, OFF(schema_database), "", 0, 0,
      "libpq connection string used only to apply schema migrations at start-up, as the "
-     "schema's owner (empty: database)"},
+     "schema's owner (empty: database)",
+     RESTART},
     {"listen_unix", KEY_STRING, OFF(listen_unix), "/run/custody/custodyd.sock", 0, 0,
-     "Unix socket for local clients (empty: none)"},
+     "Unix socket for local clients (empty: none)", RESTART},
     {"listen_tcp", KEY_STRING, OFF(listen_tcp), "127.0.0.1:7420", 0, 0,
-     "TCP address HOST:PORT (empty: none)"},
+     "TCP address HOST:PORT (empty: none)", RESTART},
     {"unix_socket_mode", KEY_MODE, OFF(unix_socket_mode), "0660", 0, 0777,
-     "permission bits of the Unix socket"},
+     "permission bits of the Unix socket", RESTART},
     {"admin_key", KEY_STRING, OFF(admin_key), NULL, 0, 0,
-     "bootstrap admin public key (base64, hex, or a key file)"},
+     "bootstrap admin public key (base64, hex, or a key file)", RESTART},
     {"models_file", KEY_STRING, OFF(models_file), NULL, 0, 0,
-     "accelerator model table (CSV: model,tpp,eccn_class,...), in force from the epoch"},
+     "accelerator model table (CSV: model,tpp,eccn_class,...), in force from the epoch", RELOAD},
     {"country_groups_file", KEY_STRING, OFF(country_groups_file), NULL, 0, 0,
-     "EAR country groups (CSV: group,iso3166_alpha2,ear_name), in force from the epoch"},
+     "EAR country groups (CSV: group,iso3166_alpha2,ear_name), in force from the epoch", RELOAD},
     {"policy_regime", KEY_STRING, OFF(policy_regime), "may2025", 0, 0,
      "rule set in force: may2025 (controls enforced since May 2025), jan2025 (January "
-     "2025 rule as written: allocation caps, LPP) or siia (SIIA proposal)"},
+     "2025 rule as written: allocation caps, LPP) or siia (SIIA proposal)",
+     RELOAD},
     {"site_notice_days", KEY_INT, OFF(site_notice_days), "180", 0, 3650,
-     "days an authorized site must be notified before its first shipment"},
+     "days an authorized site must be notified before its first shipment", RELOAD},
     {"transfer_notice_days", KEY_INT, OFF(transfer_notice_days), "60", 0, 3650,
-     "days of advance notice a move between countries needs"},
+     "days of advance notice a move between countries needs", RELOAD},
     {"ship_deadline_days", KEY_INT, OFF(ship_deadline_days), "14", 1, 3650,
-     "a SHIP without a deadline must be received within this many days"},
+     "a SHIP without a deadline must be received within this many days", RELOAD},
     {"rma_deadline_days", KEY_INT, OFF(rma_deadline_days), "60", 1, 3650,
-     "an RMA_OUT without a deadline must come back within this many days"},
+     "an RMA_OUT without a deadline must come back within this many days", RELOAD},
     {"attest_interval_hours", KEY_INT, OFF(attest_interval_hours), "24", 1, 8760,
-     "an installed accelerator silent for longer raises attest.dark"},
+     "an installed accelerator silent for longer raises attest.dark", RELOAD},
     {"max_travel_kmh", KEY_INT, OFF(max_travel_kmh), "1000", 1, 1000000,
-     "a device seen at two facilities faster than this raises travel.impossible"},
+     "a device seen at two facilities faster than this raises travel.impossible", RELOAD},
     {"transshipment_hubs", KEY_STRING, OFF(transshipment_hubs), "SG,MY,TH,VN,IN,HK,AE", 0, 0,
-     "countries where devices under way to elsewhere raise route.hub (comma-separated)"},
+     "countries where devices under way to elsewhere raise route.hub (comma-separated)", RELOAD},
     {"lpp_cap_tpp", KEY_INT, OFF(lpp_cap_tpp), "26900000", 0, 2000000000,
-     "jan2025: License Exception LPP TPP per consignee and calendar year"},
+     "jan2025: License Exception LPP TPP per consignee and calendar year", RELOAD},
     {"timer_interval_ms", KEY_INT, OFF(timer_interval_ms), "60000", 100, 3600000,
-     "how often overdue shipments and silent accelerators are looked for"},
+     "how often overdue shipments and silent accelerators are looked for", RELOAD},
     {"log_key", KEY_STRING, OFF(log_key), "/var/lib/custody/log.key", 0, 0,
      "the verifiable log's Ed25519 signing key; generated (mode 0600, with .pub) on first "
-     "start if missing"},
+     "start if missing",
+     RESTART},
     {"log_origin", KEY_STRING, OFF(log_origin), "custody.example/log", 0, 0,
-     "origin line of the log's signed checkpoints: a name unique to this log"},
+     "origin line of the log's signed checkpoints: a name unique to this log", RESTART},
     {"server_key", KEY_STRING, OFF(server_key), "/var/lib/custody/server.key", 0, 0,
      "custodyd's Ed25519 identity in the Noise handshake on TCP; generated (mode 0600, with "
-     ".pub) on first start if missing"},
+     ".pub) on first start if missing",
+     RESTART},
     {"unix_allowed_users", KEY_STRING, OFF(unix_allowed_users), "", 0, 0,
-     "users (names or uids) allowed on the Unix socket besides root and custodyd's own"},
+     "users (names or uids) allowed on the Unix socket besides root and custodyd's own", RELOAD},
     {"unix_allowed_groups", KEY_STRING, OFF(unix_allowed_groups), "", 0, 0,
-     "groups (names or gids) whose members' connections are allowed on the Unix socket"},
+     "groups (names or gids) whose members' connections are allowed on the Unix socket", RELOAD},
     {"handshake_timeout_ms", KEY_INT, OFF(handshake_timeout_ms), "10000", 100, 600000,
-     "a TCP client must finish the Noise handshake within this time"},
+     "a TCP client must finish the Noise handshake within this time", RELOAD},
     {"idle_timeout_ms", KEY_INT, OFF(idle_timeout_ms), "300000", 1000, 86400000,
-     "close a connection that sends no whole request for this long (watches excepted)"},
+     "close a connection that sends no whole request for this long (watches excepted)", RELOAD},
     {"max_handshakes", KEY_INT, OFF(max_handshakes), "128", 1, 1000000,
-     "TCP handshakes in progress at once; a new one past this evicts the oldest"},
+     "TCP handshakes in progress at once; a new one past this evicts the oldest", RELOAD},
     {"max_connections_per_key", KEY_INT, OFF(max_connections_per_key), "64", 0, 1000000,
-     "open TCP connections per client key (0: no limit)"},
+     "open TCP connections per client key (0: no limit)", RELOAD},
     {"key_rate_per_s", KEY_INT, OFF(key_rate_per_s), "5000", 0, 100000000,
-     "requests per second per client key over TCP (0: no limit)"},
+     "requests per second per client key over TCP (0: no limit)", RELOAD},
     {"key_rate_burst", KEY_INT, OFF(key_rate_burst), "10000", 1, 100000000,
-     "requests a client key may send at once before key_rate_per_s applies"},
-    {"pid_file", KEY_STRING, OFF(pid_file), "", 0, 0, "file to write the process id to"},
-    {"log_level", KEY_STRING, OFF(log_level), "info", 0, 0, "debug, info, warn or error"},
+     "requests a client key may send at once before key_rate_per_s applies", RELOAD},
+    {"pid_file", KEY_STRING, OFF(pid_file), "", 0, 0, "file to write the process id to", RESTART},
+    {"log_level", KEY_STRING, OFF(log_level), "info", 0, 0, "debug, info, warn or error", RELOAD},
     {"log_format", KEY_STRING, OFF(log_format), "logfmt", 0, 0,
-     "logfmt (key=value lines) or json (one JSON object a line)"},
+     "logfmt (key=value lines) or json (one JSON object a line)", RESTART},
     {"log_target", KEY_STRING, OFF(log_target), "stderr", 0, 0,
-     "stderr, or journald (its native protocol, with structured fields)"},
+     "stderr, or journald (its native protocol, with structured fields)", RESTART},
     {"http_listen", KEY_STRING, OFF(http_listen), "", 0, 0,
-     "ADDRESS:PORT serving /metrics, /healthz and /readyz (empty: none)"},
+     "ADDRESS:PORT serving /metrics, /healthz and /readyz (empty: none)", RESTART},
     {"http_allow_remote", KEY_STRING, OFF(http_allow_remote), "no", 0, 0,
-     "yes: http_listen may be a non-loopback address"},
+     "yes: http_listen may be a non-loopback address", RESTART},
     {"db_pool_size", KEY_INT, OFF(db_pool_size), "4", 1, 64,
-     "database connections for queries (one more is used for writes)"},
+     "database connections for queries (one more is used for writes)", RESTART},
     {"db_statement_timeout_ms", KEY_INT, OFF(db_statement_timeout_ms), "30000", 100, 3600000,
-     "statement timeout of every database statement"},
+     "statement timeout of every database statement", RESTART},
     {"max_frame_bytes", KEY_INT, OFF(max_frame_bytes), "1048576", 1024, 64 << 20,
-     "largest request frame accepted"},
+     "largest request frame accepted", RESTART},
     {"max_connections", KEY_INT, OFF(max_connections), "1024", 1, 1000000,
-     "open client connections"},
+     "open client connections", RELOAD},
     {"max_inflight_per_connection", KEY_INT, OFF(max_inflight_per_connection), "128", 1, 65536,
-     "pipelined requests in flight per connection before reading pauses"},
+     "pipelined requests in flight per connection before reading pauses", RELOAD},
+    {"max_verifying_per_connection", KEY_INT, OFF(max_verifying_per_connection), "16", 1, 65536,
+     "submissions of one connection waiting for their signature check before it is read no "
+     "further",
+     RELOAD},
     {"max_output_bytes_per_connection", KEY_INT, OFF(max_output_bytes_per_connection), "4194304",
-     65536, 1 << 30, "unsent response bytes per connection before reading pauses"},
+     65536, 1 << 30, "unsent response bytes per connection before reading pauses", RELOAD},
     {"batch_max_events", KEY_INT, OFF(batch_max_events), "512", 1, 65536,
-     "submissions written per transaction"},
+     "submissions written per transaction", RELOAD},
     {"batch_linger_ms", KEY_INT, OFF(batch_linger_ms), "0", 0, 1000,
-     "wait this long for more submissions before writing a batch"},
+     "wait this long for more submissions before writing a batch", RELOAD},
     {"max_pending", KEY_INT, OFF(max_pending), "100000", 1, 10000000,
-     "queued submissions before new ones get UNAVAILABLE"},
+     "queued submissions before new ones get UNAVAILABLE", RESTART},
     {"device_cache_max", KEY_INT, OFF(device_cache_max), "65536", 0, 10000000,
-     "device rows the sequencer keeps between batches (0: load every batch's devices)"},
+     "device rows the sequencer keeps between batches (0: load every batch's devices)", RESTART},
     {"verify_threads", KEY_INT, OFF(verify_threads), "0", 0, 256,
-     "threads checking submissions' signatures off the event loop (0: one per online CPU)"},
+     "threads checking submissions' signatures off the event loop (0: one per online CPU)",
+     RESTART},
     {"verify_queue_max", KEY_INT, OFF(verify_queue_max), "10000", 1, 10000000,
-     "submissions waiting for their signature check before new ones get UNAVAILABLE"},
+     "submissions waiting for their signature check before new ones get UNAVAILABLE", RESTART},
     {"max_clock_skew_ms", KEY_INT, OFF(max_clock_skew_ms), "300000", 0, 86400000,
-     "how far in the future an event or action may be dated"},
+     "how far in the future an event or action may be dated", RESTART},
     {"shutdown_grace_ms", KEY_INT, OFF(shutdown_grace_ms), "10000", 0, 600000,
-     "on SIGTERM, how long to wait for in-flight work"},
+     "on SIGTERM, how long to wait for in-flight work", RELOAD},
 };
 
 #define KEY_COUNT (sizeof(key_defs) / sizeof(key_defs[0]))
@@ -142,6 +159,7 @@ const struct config_key_info *config_keys(size_t *count)
 		key_infos[i].name = key_defs[i].name;
 		key_infos[i].default_text = key_defs[i].default_text;
 		key_infos[i].help = key_defs[i].help;
+		key_infos[i].reloadable = key_defs[i].reloadable;
 	}
 	*count = KEY_COUNT;
 	return key_infos;
@@ -291,4 +309,36 @@ void config_free(struct config *cfg)
 			free(*(char **)((char *)cfg + key_defs[i].offset));
 	}
 	free(cfg);
+}
+
+/* Whether key def has the same value in a and b. */
+static bool same_value(const struct config *a, const struct config *b, const struct key_def *def)
+{
+	const char *fa = (const char *)a + def->offset, *fb = (const char *)b + def->offset;
+
+	if (def->type == KEY_STRING)
+		return strcmp(*(char *const *)fa, *(char *const *)fb) == 0;
+	return *(const int *)fa == *(const int *)fb;
+}
+
+void config_reload_merge(struct config *cur, struct config *next,
+			 void (*changed)(const char *name, bool reloadable, void *arg), void *arg)
+{
+	for (size_t i = 0; i < KEY_COUNT; i++) {
+		const struct key_def *def = &key_defs[i];
+		char *fc = (char *)cur + def->offset, *fn = (char *)next + def->offset;
+
+		if (!same_value(cur, next, def) && changed != NULL)
+			changed(def->name, def->reloadable, arg);
+		if (def->reloadable)
+			continue;
+		if (def->type == KEY_STRING) {
+			char *keep = *(char **)fc;
+
+			*(char **)fc = *(char **)fn;
+			*(char **)fn = keep;
+		} else {
+			*(int *)fn = *(int *)fc;
+		}
+	}
 }

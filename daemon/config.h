@@ -6,6 +6,7 @@
 #ifndef CUSTODY_CONFIG_H
 #define CUSTODY_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,7 @@ struct config {
 	int max_frame_bytes;	     /* largest request frame */
 	int max_connections;	     /* open client connections */
 	int max_inflight_per_connection;
+	int max_verifying_per_connection; /* submissions in the verify pool per connection */
 	int max_output_bytes_per_connection;
 	int batch_max_events;  /* submissions per transaction */
 	int batch_linger_ms;   /* wait for more submissions before a batch */
@@ -68,6 +70,7 @@ struct config_key_info {
 	const char *name;
 	const char *default_text; /* NULL: required */
 	const char *help;
+	bool reloadable; /* SIGHUP applies it; otherwise "needs restart" */
 };
 
 /*
@@ -76,6 +79,19 @@ struct config_key_info {
  * for the file) with a message naming the line in err.
  */
 CU_MUST_USE int config_load(const char *path, struct config **out, char *err, size_t err_size);
+
+/*
+ * The SIGHUP step after config_load parsed next: makes next the
+ * configuration to run from now on. For every key whose value differs
+ * between cur and next, calls changed (if not NULL) with its name and
+ * whether it is reloadable. Every key that is not reloadable then gets
+ * its value in next from cur: strings are moved (cur's pointer goes to
+ * next, next's to cur), so pointers other modules borrowed from cur's
+ * restart-only values stay valid while next is in use. cur then holds
+ * leftovers only; the caller frees it.
+ */
+void config_reload_merge(struct config *cur, struct config *next,
+			 void (*changed)(const char *name, bool reloadable, void *arg), void *arg);
 
 /* Frees a config; accepts NULL. */
 void config_free(struct config *cfg);

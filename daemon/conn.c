@@ -50,23 +50,26 @@
 #define REFUSED_LINGER_MS 1000
 
 struct conn {
-	struct conn *prev, *next; /* all open connections */
-	struct bufferevent *bev;  /* NULL once the socket is closed */
-	struct event *kick;	  /* deferred input processing */
-	struct event *timer;	  /* handshake and idle timeouts */
-	uint64_t serial;	  /* connection number, for logs */
+	struct conn *prev, *next;	/* all open connections */
+	struct conn *hs_prev, *hs_next; /* in the handshake queue, oldest first */
+	bool in_hs_queue;
+	struct bufferevent *bev; /* NULL once the socket is closed */
+	struct event *kick;	 /* deferred input processing */
+	struct event *timer;	 /* handshake and idle timeouts */
+	uint64_t serial;	 /* connection number, for logs */
 	char peer[64];
 	struct principal principal;
 	struct tunnel *tunnel;	   /* TCP only */
 	struct evbuffer *in, *out; /* plaintext frames (the socket's own on Unix) */
 	int64_t active_ms;	   /* last whole request (monotonic) */
 	int inflight;
-	bool closing; /* take no more requests; close once answered and flushed */
-	bool broken;  /* the stream cannot be trusted: close without flushing */
-	bool refused; /* told why it may not connect: discard input until it leaves */
-	bool eof;     /* the client finished sending; answer what is buffered */
-	bool reading; /* EV_READ currently enabled on the socket */
-	bool tcp;     /* came over TCP (counted in open_tcp while open) */
+	int verifying; /* requests of it in the verify pool */
+	bool closing;  /* take no more requests; close once answered and flushed */
+	bool broken;   /* the stream cannot be trusted: close without flushing */
+	bool refused;  /* told why it may not connect: discard input until it leaves */
+	bool eof;      /* the client finished sending; answer what is buffered */
+	bool reading;  /* EV_READ currently enabled on the socket */
+	bool tcp;      /* came over TCP (counted in open_tcp while open) */
 	const struct conn_observer *observer;
 	void *observer_arg;
 };
@@ -77,10 +80,17 @@ struct req {
 	int type; /* the Request's body field number, for metrics; 0 unknown */
 };
 
-static struct conn_limits limits = {FRAME_DEFAULT_MAX_BYTES, 128, 4u << 20, 10000, 300000, 128};
+static struct conn_limits limits = {FRAME_DEFAULT_MAX_BYTES, 128, 4u << 20, 10000, 300000, 128, 16};
 static const struct cu_key *server_key;
 static struct conn *all_conns;
-static size_t open_count, open_tcp, handshaking;
+static size_t open_count, open_tcp, handshaking; /* handshaking: the length of the queue */
+/*
+ * TCP connections in their handshake, oldest first, so that evicting the
+ * oldest at max_handshakes is O(1): under a flood of slow handshakes every
+ * new connection evicts one, and a walk over all connections each time
+ * would cost the loop O(connections) per accept.
+ */
+static struct conn *hs_head, *hs_tail;
 static uint64_t next_serial = 1;
 
 void conn_set_limits(const struct conn_limits *l)
@@ -111,6 +121,42 @@ static void arm_timer(struct conn *conn, int64_t ms)
 static bool is_handshaking(const struct conn *conn)
 {
 	return conn->tunnel != NULL && !tunnel_ready(conn->tunnel);
+}
+
+/* Appends conn (the newest) to the handshake queue. */
+static void hs_queue_add(struct conn *conn)
+{
+	conn->hs_next = NULL;
+	conn->hs_prev = hs_tail;
+	if (hs_tail != NULL)
+		hs_tail->hs_next = conn;
+	else
+		hs_head = conn;
+	hs_tail = conn;
+	conn->in_hs_queue = true;
+	handshaking++;
+}
+
+/*
+ * Takes conn out of the handshake queue, if it is in it: its handshake
+ * ended, or it closed (a stream that broke in the very message that
+ * finished the handshake is closed without being admitted).
+ */
+static void hs_queue_remove(struct conn *conn)
+{
+	if (!conn->in_hs_queue)
+		return;
+	conn->in_hs_queue = false;
+	if (conn->hs_prev != NULL)
+		conn->hs_prev->hs_next = conn->hs_next;
+	else
+		hs_head = conn->hs_next;
+	if (conn->hs_next != NULL)
+		conn->hs_next->hs_prev = conn->hs_prev;
+	else
+		hs_tail = conn->hs_prev;
+	conn->hs_prev = conn->hs_next = NULL;
+	handshaking--;
 }
 
 size_t conn_count(void)
@@ -154,8 +200,7 @@ static void conn_close(struct conn *conn)
 	if (conn->bev != NULL) {
 		log_debug("connection %llu (%s) closed", (unsigned long long)conn->serial,
 			  conn->peer);
-		if (is_handshaking(conn))
-			handshaking--;
+		hs_queue_remove(conn);
 		if (conn->tcp)
 			open_tcp--;
 		if (conn->tunnel != NULL) {
@@ -207,7 +252,7 @@ static void conn_flush(struct conn *conn)
 static bool may_take(const struct conn *conn)
 {
 	return !conn->closing && conn->inflight < limits.max_inflight &&
-	       output_len(conn) < limits.max_output_bytes;
+	       conn->verifying < limits.max_verifying && output_len(conn) < limits.max_output_bytes;
 }
 
 /* Is a whole frame (or a header we will refuse) waiting in the input? */
@@ -325,7 +370,7 @@ static void conn_admit(struct conn *conn)
 	Custody__ErrorCode code = CUSTODY__ERROR_CODE__UNAUTHENTICATED;
 	char why[160], text[KEY_PUB_TEXT_MAX];
 
-	handshaking--;
+	hs_queue_remove(conn);
 	key_pub_format(pk, text);
 	if (peer_admit(pk, &conn->principal, &code, why, sizeof(why)) != CU_OK) {
 		log_warn("connection %llu (%s): refused key %s: %s",
@@ -501,17 +546,12 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 /* Past max_handshakes: the oldest connection still in its handshake goes. */
 static void evict_oldest_handshake(void)
 {
-	struct conn *oldest = NULL;
+	struct conn *oldest = hs_head;
 
-	for (struct conn *c = all_conns; c != NULL; c = c->next) {
-		if (c->bev != NULL && is_handshaking(c) &&
-		    (oldest == NULL || c->serial < oldest->serial))
-			oldest = c;
-	}
 	if (oldest == NULL)
 		return;
-	log_info("connection %llu (%s): max_handshakes (%d) reached, evicting it",
-		 (unsigned long long)oldest->serial, oldest->peer, limits.max_handshakes);
+	log_debug("connection %llu (%s): max_handshakes (%d) reached, evicting it",
+		  (unsigned long long)oldest->serial, oldest->peer, limits.max_handshakes);
 	conn_close(oldest);
 }
 
@@ -532,7 +572,7 @@ static int conn_secure(struct conn *conn)
 	}
 	if (handshaking >= (size_t)limits.max_handshakes)
 		evict_oldest_handshake();
-	handshaking++;
+	hs_queue_add(conn);
 	return CU_OK;
 }
 
@@ -660,6 +700,21 @@ struct req *req_new(struct conn *conn, uint64_t id)
 void req_set_type(struct req *req, int body_case)
 {
 	req->type = body_case;
+}
+
+void req_verify_begin(struct req *req)
+{
+	req->conn->verifying++;
+}
+
+void req_verify_end(struct req *req)
+{
+	struct conn *conn = req->conn;
+
+	conn->verifying--;
+	/* Reading may resume; the request keeps conn alive (inflight > 0). */
+	if (conn->bev != NULL)
+		conn_update(conn);
 }
 
 uint64_t req_id(const struct req *req)

@@ -39,6 +39,7 @@ struct conn_limits {
 	int handshake_timeout_ms; /* TCP: the Noise handshake must finish within */
 	int idle_timeout_ms;	  /* no whole request, nothing in flight, no watch */
 	int max_handshakes;	  /* TCP handshakes at once; past it the oldest goes */
+	int max_verifying;	  /* submissions in the verify pool per connection */
 };
 
 struct cu_key;
@@ -84,6 +85,17 @@ struct req *req_new(struct conn *conn, uint64_t id);
 
 /* Records the Request's body field number, which metrics count the answer under. */
 void req_set_type(struct req *req, int body_case);
+
+/*
+ * A submission of req enters (begin) or leaves (end) the verify pool.
+ * While max_verifying of a connection's submissions wait for their
+ * signature check the connection reads nothing more, so one connection
+ * can put at most that many checks ahead of another's submission (the
+ * pool hands submissions back in arrival order). Call end before
+ * answering req or handing it on.
+ */
+void req_verify_begin(struct req *req);
+void req_verify_end(struct req *req);
 
 /* The request's id and the peer's description, for logs. */
 uint64_t req_id(const struct req *req);

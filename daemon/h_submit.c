@@ -158,6 +158,7 @@ static void submission_done(struct verify_task *task, bool cancelled)
 {
 	struct submission *s = (struct submission *)task;
 
+	req_verify_end(s->req);
 	if (cancelled) {
 		free_body(s);
 		req_fail(s->req, CUSTODY__ERROR_CODE__UNAVAILABLE, "server shutting down");
@@ -219,7 +220,9 @@ static void submit(struct req *req, const Custody__SignedEnvelope *env, enum env
 		free(s);
 		req_fail(req, CUSTODY__ERROR_CODE__UNAVAILABLE,
 			 "server busy: too many signature checks queued; retry later");
+		return;
 	}
+	req_verify_begin(req);
 }
 
 void h_submit(struct req *req, const Custody__Request *msg)

@@ -222,6 +222,11 @@ int listener_start(struct event_base *base, const struct listener_options *opt, 
 	return CU_OK;
 }
 
+void listener_set_max_connections(int n)
+{
+	max_connections = n;
+}
+
 void listener_stop(void)
 {
 	if (unix_listener != NULL) {

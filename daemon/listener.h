@@ -23,6 +23,12 @@ struct listener_options {
 CU_MUST_USE int listener_start(struct event_base *base, const struct listener_options *opt,
 			       char *err, size_t err_size);
 
+/*
+ * Changes max_connections (SIGHUP): it applies to the next accepted
+ * socket; connections already open above a lowered limit stay.
+ */
+void listener_set_max_connections(int n);
+
 /* Closes the sockets and removes the Unix socket file. */
 void listener_stop(void);
 

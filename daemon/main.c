@@ -8,7 +8,8 @@
  *   the sequencer holds the lock and has loaded the registry: listeners,
  *   pid file, READY=1 to systemd (notify.c) -> loop -> on SIGTERM/SIGINT,
  *   or when another custodyd has taken over the database: STOPPING=1, stop
- *   listening, drain, exit.
+ *   listening, drain, exit. On SIGHUP the config and policy data files are
+ *   read again (daemon_reload), between RELOADING=1 and READY=1.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -50,6 +51,7 @@
 static struct {
 	struct event_base *base;
 	struct config *cfg;
+	const char *config_path;	 /* re-read on SIGHUP */
 	Custody__PolicyLoad *builtin[2]; /* country groups, models */
 	struct cu_key *log_key;		 /* signs the log's checkpoints */
 	struct cu_key *server_key;	 /* Noise identity on TCP */
@@ -162,13 +164,17 @@ static void begin_shutdown(void)
 	on_shutdown_tick(-1, 0, NULL);
 }
 
+static void daemon_reload(void);
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
 	(void)arg;
 	if (sig == SIGHUP) {
+		if (d.shutting_down)
+			return;
 		notified(notify_reloading(), "RELOADING=1");
-		log_info("SIGHUP: configuration reload is not supported yet; ignored");
+		daemon_reload();
 		notified(notify_reloaded(), "the end of the reload");
 		return;
 	}
@@ -218,57 +224,82 @@ static int setup_signals(void)
 	return CU_OK;
 }
 
-/* Parses the rule parameters of the config into d.rules. */
-static int load_rules(void)
+/* Parses the rule parameters of cfg into *out; logs what is wrong. */
+static int parse_rules(const struct config *cfg, struct rules_params *out)
 {
 	char hubs[256], *save = NULL;
-	int regime = rules_regime_parse(d.cfg->policy_regime);
+	int regime = rules_regime_parse(cfg->policy_regime);
 
-	rules_params_default(&d.rules);
+	rules_params_default(out);
 	if (regime < 0) {
 		log_error("policy_regime: \"%s\" is not may2025, jan2025 or siia",
-			  d.cfg->policy_regime);
+			  cfg->policy_regime);
 		return CU_ERR_INVALID;
 	}
-	d.rules.regime = (enum regime)regime;
-	d.rules.site_notice_ms = (int64_t)d.cfg->site_notice_days * 86400000;
-	d.rules.transfer_notice_ms = (int64_t)d.cfg->transfer_notice_days * 86400000;
-	d.rules.max_travel_kmh = d.cfg->max_travel_kmh;
-	d.rules.lpp_cap_tpp = d.cfg->lpp_cap_tpp;
-	d.rules.n_hubs = 0;
-	snprintf(hubs, sizeof(hubs), "%s", d.cfg->transshipment_hubs);
+	out->regime = (enum regime)regime;
+	out->site_notice_ms = (int64_t)cfg->site_notice_days * 86400000;
+	out->transfer_notice_ms = (int64_t)cfg->transfer_notice_days * 86400000;
+	out->max_travel_kmh = cfg->max_travel_kmh;
+	out->lpp_cap_tpp = cfg->lpp_cap_tpp;
+	out->n_hubs = 0;
+	snprintf(hubs, sizeof(hubs), "%s", cfg->transshipment_hubs);
 	for (char *t = strtok_r(hubs, ", ", &save); t != NULL; t = strtok_r(NULL, ", ", &save)) {
-		if (!validate_country(t) || d.rules.n_hubs == RULES_MAX_HUBS) {
+		if (!validate_country(t) || out->n_hubs == RULES_MAX_HUBS) {
 			log_error("transshipment_hubs: \"%s\" is not a list of at most %d country "
 				  "codes",
-				  d.cfg->transshipment_hubs, RULES_MAX_HUBS);
+				  cfg->transshipment_hubs, RULES_MAX_HUBS);
 			return CU_ERR_INVALID;
 		}
-		memcpy(d.rules.hubs[d.rules.n_hubs++], t, 3);
+		memcpy(out->hubs[out->n_hubs++], t, 3);
 	}
 	return CU_OK;
 }
 
-/* Loads the built-in policy files, the rule parameters and the admin key. */
-static int load_policy(uint8_t admin_key[32])
+/*
+ * Loads the built-in policy files of cfg into out[2] (the caller's,
+ * policy_file_free) and checks that they index as a policy store would;
+ * on failure logs which file and why and leaves out NULL.
+ */
+static int load_builtin(const struct config *cfg, Custody__PolicyLoad *out[2])
 {
 	static const struct {
 		Custody__PolicyKind kind;
 		const char *key;
 	} files[2] = {{CUSTODY__POLICY_KIND__COUNTRY_GROUPS, "country_groups_file"},
 		      {CUSTODY__POLICY_KIND__MODELS, "models_file"}};
-	const char *paths[2] = {d.cfg->country_groups_file, d.cfg->models_file};
+	const char *paths[2] = {cfg->country_groups_file, cfg->models_file};
+	struct policy_store *trial = policy_store_new();
 	char err[POLICY_FILE_ERR_MAX];
-	int rc;
+	int rc = CU_ERR_NOMEM, i;
 
-	for (int i = 0; i < 2; i++) {
-		rc = policy_file_load(files[i].kind, paths[i], &d.builtin[i], err, sizeof(err));
-		if (rc != CU_OK) {
-			log_error("%s: %s", files[i].key, err);
-			return rc;
-		}
+	out[0] = out[1] = NULL;
+	snprintf(err, sizeof(err), "out of memory");
+	for (i = 0; trial != NULL && i < 2; i++) {
+		rc = policy_file_load(files[i].kind, paths[i], &out[i], err, sizeof(err));
+		if (rc == CU_OK)
+			rc = policy_store_add(trial, out[i], 0, err, sizeof(err));
+		if (rc != CU_OK)
+			break;
 	}
-	rc = load_rules();
+	policy_store_free(trial);
+	if (rc == CU_OK)
+		return CU_OK;
+	log_error("%s: %s", files[i < 2 ? i : 0].key, err);
+	for (i = 0; i < 2; i++) {
+		policy_file_free(out[i]);
+		out[i] = NULL;
+	}
+	return rc;
+}
+
+/* Loads the built-in policy files, the rule parameters and the admin key. */
+static int load_policy(uint8_t admin_key[32])
+{
+	int rc = load_builtin(d.cfg, d.builtin);
+
+	if (rc != CU_OK)
+		return rc;
+	rc = parse_rules(d.cfg, &d.rules);
 	if (rc != CU_OK)
 		return rc;
 	rc = key_pub_load(d.cfg->admin_key, admin_key);
@@ -337,33 +368,55 @@ static int load_keys(bool create)
 	return CU_OK;
 }
 
-/* The Unix allow-lists and per-key limits of the config. */
-static int configure_peers(void)
+/* The Unix allow-lists and per-key limits of cfg into *out; logs what is wrong. */
+static int parse_peers(const struct config *cfg, struct peer_limits *out)
 {
-	struct peer_limits pl = {
-	    .max_connections_per_key = d.cfg->max_connections_per_key,
-	    .key_rate_per_s = d.cfg->key_rate_per_s,
-	    .key_rate_burst = d.cfg->key_rate_burst,
-	};
 	char err[200];
 
-	if (peer_parse_ids(d.cfg->unix_allowed_users, false, &pl, err, sizeof(err)) != CU_OK) {
+	memset(out, 0, sizeof(*out));
+	out->max_connections_per_key = cfg->max_connections_per_key;
+	out->key_rate_per_s = cfg->key_rate_per_s;
+	out->key_rate_burst = cfg->key_rate_burst;
+	if (peer_parse_ids(cfg->unix_allowed_users, false, out, err, sizeof(err)) != CU_OK) {
 		log_error("unix_allowed_users: %s", err);
 		return CU_ERR_INVALID;
 	}
-	if (peer_parse_ids(d.cfg->unix_allowed_groups, true, &pl, err, sizeof(err)) != CU_OK) {
+	if (peer_parse_ids(cfg->unix_allowed_groups, true, out, err, sizeof(err)) != CU_OK) {
 		log_error("unix_allowed_groups: %s", err);
 		return CU_ERR_INVALID;
 	}
+	return CU_OK;
+}
+
+static int configure_peers(void)
+{
+	struct peer_limits pl;
+
+	if (parse_peers(d.cfg, &pl) != CU_OK)
+		return CU_ERR_INVALID;
 	peer_configure(&pl);
 	return CU_OK;
 }
 
-/* Builds the loop, the database lanes and the sequencer. */
-static int start(const uint8_t admin_key[32])
+/* The connection limits of cfg. */
+static struct conn_limits conn_limits_of(const struct config *cfg)
 {
-	struct db_options dbo = {d.cfg->database, d.cfg->db_pool_size,
-				 d.cfg->db_statement_timeout_ms, d.cfg->max_pending};
+	struct conn_limits cl = {
+	    .max_frame_bytes = (uint32_t)cfg->max_frame_bytes,
+	    .max_inflight = cfg->max_inflight_per_connection,
+	    .max_output_bytes = (size_t)cfg->max_output_bytes_per_connection,
+	    .handshake_timeout_ms = cfg->handshake_timeout_ms,
+	    .idle_timeout_ms = cfg->idle_timeout_ms,
+	    .max_handshakes = cfg->max_handshakes,
+	    .max_verifying = cfg->max_verifying_per_connection,
+	};
+
+	return cl;
+}
+
+/* The sequencer options of d.cfg, d.builtin and d.rules. */
+static struct sequencer_options seq_options(void)
+{
 	struct sequencer_options so = {
 	    .batch_max = d.cfg->batch_max_events,
 	    .linger_ms = d.cfg->batch_linger_ms,
@@ -382,14 +435,17 @@ static int start(const uint8_t admin_key[32])
 	    .on_ready = on_ready,
 	    .on_stop = on_sequencer_stop,
 	};
-	struct conn_limits cl = {
-	    .max_frame_bytes = (uint32_t)d.cfg->max_frame_bytes,
-	    .max_inflight = d.cfg->max_inflight_per_connection,
-	    .max_output_bytes = (size_t)d.cfg->max_output_bytes_per_connection,
-	    .handshake_timeout_ms = d.cfg->handshake_timeout_ms,
-	    .idle_timeout_ms = d.cfg->idle_timeout_ms,
-	    .max_handshakes = d.cfg->max_handshakes,
-	};
+
+	return so;
+}
+
+/* Builds the loop, the database lanes and the sequencer. */
+static int start(const uint8_t admin_key[32])
+{
+	struct db_options dbo = {d.cfg->database, d.cfg->db_pool_size,
+				 d.cfg->db_statement_timeout_ms, d.cfg->max_pending};
+	struct sequencer_options so = seq_options();
+	struct conn_limits cl = conn_limits_of(d.cfg);
 
 	char err[256];
 
@@ -416,6 +472,84 @@ static int start(const uint8_t admin_key[32])
 		return CU_ERR_IO;
 	}
 	return CU_OK;
+}
+
+struct reload_count {
+	int changed, restart;
+};
+
+/* config_reload_merge's report: what changed, and what waits for a restart. */
+static void on_changed_key(const char *name, bool reloadable, void *arg)
+{
+	struct reload_count *n = arg;
+
+	n->changed++;
+	if (reloadable) {
+		log_info("SIGHUP: %s changed", name);
+		return;
+	}
+	n->restart++;
+	log_warn("SIGHUP: %s changed: needs restart; the running value stays until then", name);
+}
+
+/* Puts the reloadable part of d.cfg, d.builtin and d.rules into force. */
+static void apply_reloaded(enum log_level level, const struct peer_limits *pl)
+{
+	struct conn_limits cl = conn_limits_of(d.cfg);
+	struct sequencer_options so = seq_options();
+
+	log_set_level(level);
+	peer_configure(pl);
+	conn_set_limits(&cl);
+	listener_set_max_connections(d.cfg->max_connections);
+	sequencer_reconfigure(&so);
+}
+
+/*
+ * SIGHUP: parses the config file and the policy data files it names into
+ * new structs, and swaps them in only when every part is good (the
+ * PgBouncer way); otherwise logs why (with the line, for the file) and
+ * keeps running as before. Keys that cannot change without a restart
+ * keep their running values and are logged "needs restart".
+ */
+static void daemon_reload(void)
+{
+	Custody__PolicyLoad *builtin[2] = {NULL, NULL}, *old[2];
+	struct reload_count n = {0, 0};
+	struct config *next = NULL;
+	struct rules_params rules;
+	struct peer_limits pl;
+	enum log_level level;
+	char err[512];
+
+	log_info("SIGHUP: reloading %s", d.config_path);
+	if (config_load(d.config_path, &next, err, sizeof(err)) != CU_OK) {
+		log_error("SIGHUP: config %s: %s", d.config_path, err);
+		goto fail;
+	}
+	if (log_parse_level(next->log_level, &level) != CU_OK) {
+		log_error("log_level: \"%s\" is not debug, info, warn or error", next->log_level);
+		goto fail;
+	}
+	if (parse_rules(next, &rules) != CU_OK || parse_peers(next, &pl) != CU_OK ||
+	    load_builtin(next, builtin) != CU_OK)
+		goto fail;
+	config_reload_merge(d.cfg, next, on_changed_key, &n);
+	config_free(d.cfg);
+	d.cfg = next;
+	memcpy(old, d.builtin, sizeof(old));
+	memcpy(d.builtin, builtin, sizeof(old));
+	d.rules = rules;
+	apply_reloaded(level, &pl);
+	for (int i = 0; i < 2; i++)
+		policy_file_free(old[i]);
+	log_info("SIGHUP: configuration reloaded: %d keys changed, %d of them need restart; "
+		 "%zu country group rows, %zu models",
+		 n.changed, n.restart, d.builtin[0]->n_country_groups, d.builtin[1]->n_models);
+	return;
+fail:
+	log_error("SIGHUP: reload failed; the running configuration stays in force");
+	config_free(next);
 }
 
 static void stop(void)
@@ -539,6 +673,7 @@ int main(int argc, char **argv)
 		log_error("libsodium failed to initialize");
 		return 1;
 	}
+	d.config_path = config_path;
 	if (config_load(config_path, &d.cfg, err, sizeof(err)) != CU_OK) {
 		log_error("config %s: %s", config_path, err);
 		return EXIT_USAGE;

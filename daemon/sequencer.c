@@ -89,6 +89,8 @@ static struct {
 	int64_t last_checkpoint_ms; /* wall time the last checkpoint was stored */
 	bool draining;
 	void (*drained)(void);
+	struct sequencer_options next_opt; /* SIGHUP: applied between batches */
+	bool reconfigure;
 } seq;
 
 /* ---- items and answers -------------------------------------------------- */
@@ -297,6 +299,7 @@ static void fail_all(struct item *list, Custody__ErrorCode code, const char *why
 
 static void kick(void);
 static void arm_sweep(void);
+static void apply_reconfigure(void);
 
 /*
  * Ends the batch in flight (its items already answered) and moves to next:
@@ -308,6 +311,7 @@ static void batch_end(enum seq_state next)
 	state_ws_free(seq.ws);
 	seq.ws = NULL;
 	seq.state = next;
+	apply_reconfigure();
 	if (seq.draining && seq.drained != NULL) {
 		void (*done)(void) = seq.drained;
 
@@ -1197,6 +1201,70 @@ const struct registry *sequencer_registry(void)
 bool sequencer_is_bootstrap_admin(const uint8_t pk[32])
 {
 	return memcmp(pk, seq.opt.admin_key, 32) == 0;
+}
+
+/*
+ * A store of the built-in loads of seq.opt followed by the signed loads of
+ * old, in their order; NULL when out of memory or a load cannot be indexed.
+ */
+static struct policy_store *rebuild_policy(const struct policy_store *old)
+{
+	struct policy_store *store = policy_store_new();
+	const Custody__PolicyLoad *pl;
+	uint64_t admin_seq;
+	size_t pos = 0;
+	char err[256] = "out of memory";
+
+	if (store == NULL)
+		goto fail;
+	for (size_t i = 0; i < seq.opt.n_builtin; i++) {
+		if (policy_store_add(store, seq.opt.builtin[i], 0, err, sizeof(err)) != CU_OK)
+			goto fail;
+	}
+	while (policy_store_next(old, &pos, &pl, &admin_seq) != NULL) {
+		if (admin_seq != 0 &&
+		    policy_store_add(store, pl, admin_seq, err, sizeof(err)) != CU_OK)
+			goto fail;
+	}
+	return store;
+fail:
+	log_error("SIGHUP: cannot rebuild the policy data: %s; keeping the old", err);
+	policy_store_free(store);
+	return NULL;
+}
+
+/* Applies a pending reconfiguration unless a batch or sweep is in flight. */
+static void apply_reconfigure(void)
+{
+	const struct sequencer_options *n = &seq.next_opt;
+	struct policy_store *store;
+
+	if (!seq.reconfigure || seq.state == SEQ_LOADING || seq.state == SEQ_WRITING ||
+	    seq.state == SEQ_SWEEPING)
+		return;
+	seq.reconfigure = false;
+	seq.opt.batch_max = n->batch_max;
+	seq.opt.linger_ms = n->linger_ms;
+	seq.opt.builtin = n->builtin;
+	seq.opt.n_builtin = n->n_builtin;
+	seq.opt.rules = n->rules;
+	seq.opt.ship_deadline_ms = n->ship_deadline_ms;
+	seq.opt.rma_deadline_ms = n->rma_deadline_ms;
+	seq.opt.attest_interval_ms = n->attest_interval_ms;
+	seq.opt.sweep_interval_ms = n->sweep_interval_ms;
+	/* Before the first sync there is no store yet: the sync builds it. */
+	if (seq.policy == NULL || (store = rebuild_policy(seq.policy)) == NULL)
+		return;
+	policy_store_free(seq.policy);
+	seq.policy = store;
+	log_info("sequencer: new policy data and rule parameters in force");
+}
+
+void sequencer_reconfigure(const struct sequencer_options *opt)
+{
+	seq.next_opt = *opt;
+	seq.reconfigure = true;
+	apply_reconfigure();
 }
 
 void sequencer_drain(void (*done)(void))

@@ -108,6 +108,18 @@ const struct registry *sequencer_registry(void);
 bool sequencer_is_bootstrap_admin(const uint8_t pk[32]);
 
 /*
+ * SIGHUP: takes from opt (copied; opt->builtin borrowed as at init) the
+ * options that may change while running: batch_max, linger_ms, rules,
+ * the deadlines, attest_interval_ms, sweep_interval_ms and the built-in
+ * policy loads, and rebuilds the policy store from the new built-in loads
+ * followed by every signed load already in force. Applied between
+ * batches: at once when none is in flight, else when it ends, so a batch
+ * is decided with one consistent set. The caller keeps opt->builtin's
+ * loads alive until the next reconfigure or sequencer_free.
+ */
+void sequencer_reconfigure(const struct sequencer_options *opt);
+
+/*
  * Stops taking submissions (queued ones get UNAVAILABLE) and calls done
  * once the batch in flight, if any, has been committed and answered.
  */

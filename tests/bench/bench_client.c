@@ -46,7 +46,7 @@ static int buf_reserve(struct buf *b, size_t extra)
 		b->off = 0;
 	}
 	if (b->len + extra > b->cap) {
-		size_t cap = b->cap == 0 ? 65536 : b->cap;
+		size_t cap = b->cap == 0 ? 4096 : b->cap;
 		uint8_t *p;
 
 		while (cap < b->len + extra)

@@ -1,5 +1,7 @@
 /* Unit tests for daemon/config.c and daemon/csv.c: defaults, required
- * keys, bad values with line numbers, and CSV quoting. */
+ * keys, bad values with line numbers, the SIGHUP merge (reloadable keys
+ * change, the others keep their running values), the example config's
+ * agreement with the key table, and CSV quoting. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -211,6 +213,180 @@ static void test_man_page_names_every_key(void **state)
 	free(text);
 }
 
+#define BASE_CONF                                                                                  \
+	"database = host=/tmp/a dbname=custody\n"                                                  \
+	"admin_key = AAAA\n"                                                                       \
+	"models_file = /x/models.csv\n"                                                            \
+	"country_groups_file = /x/groups.csv\n"
+
+static struct config *load_text(const char *text)
+{
+	struct config *cfg = NULL;
+	char err[256] = "";
+
+	write_file(text);
+	if (config_load(path, &cfg, err, sizeof(err)) != CU_OK)
+		fail_msg("config: %s", err);
+	unlink(path);
+	return cfg;
+}
+
+struct changes {
+	char names[512];
+	int reloadable, restart;
+};
+
+static void note_change(const char *name, bool reloadable, void *arg)
+{
+	struct changes *c = arg;
+
+	strcat(c->names, name);
+	strcat(c->names, reloadable ? "+ " : "! ");
+	if (reloadable)
+		c->reloadable++;
+	else
+		c->restart++;
+}
+
+/*
+ * The SIGHUP merge: reloadable keys take the new file's values, the others
+ * keep the running ones (strings by pointer), and every change is reported
+ * once with its kind.
+ */
+static void test_reload_merge(void **state)
+{
+	struct config *cur = load_text(BASE_CONF "log_level = info\nkey_rate_per_s = 100\n"
+						 "max_frame_bytes = 65536\n");
+	struct config *next = load_text("database = host=/tmp/b dbname=other\n"
+					"admin_key = AAAA\n"
+					"models_file = /y/models.csv\n"
+					"country_groups_file = /x/groups.csv\n"
+					"log_level = debug\nkey_rate_per_s = 7\n"
+					"max_frame_bytes = 2048\nlisten_tcp = 127.0.0.1:9\n");
+	char *running_database = cur->database, *running_tcp = cur->listen_tcp;
+	struct changes c = {"", 0, 0};
+
+	(void)state;
+	config_reload_merge(cur, next, note_change, &c);
+	assert_string_equal(c.names, "database! listen_tcp! models_file+ key_rate_per_s+ "
+				     "log_level+ max_frame_bytes! ");
+	assert_int_equal(c.reloadable, 3);
+	assert_int_equal(c.restart, 3);
+	/* Reloadable: the new values. */
+	assert_string_equal(next->log_level, "debug");
+	assert_int_equal(next->key_rate_per_s, 7);
+	assert_string_equal(next->models_file, "/y/models.csv");
+	/* Restart-only: the running values, the very same strings. */
+	assert_ptr_equal(next->database, running_database);
+	assert_ptr_equal(next->listen_tcp, running_tcp);
+	assert_string_equal(next->database, "host=/tmp/a dbname=custody");
+	assert_int_equal(next->max_frame_bytes, 65536);
+	/* cur now holds the leftovers, freed without touching next's strings. */
+	assert_string_equal(cur->database, "host=/tmp/b dbname=other");
+	config_free(cur);
+	assert_string_equal(next->database, "host=/tmp/a dbname=custody");
+
+	/* A second merge of an unchanged file reports nothing. */
+	cur = next;
+	next = load_text("database = host=/tmp/a dbname=custody\n"
+			 "admin_key = AAAA\nmodels_file = /y/models.csv\n"
+			 "country_groups_file = /x/groups.csv\nlog_level = debug\n"
+			 "key_rate_per_s = 7\nmax_frame_bytes = 65536\n");
+	memset(&c, 0, sizeof(c));
+	config_reload_merge(cur, next, note_change, &c);
+	assert_string_equal(c.names, "");
+	config_free(cur);
+	config_free(next);
+}
+
+/*
+ * Swap only on success: a broken new file leaves the caller's pointer
+ * alone (the running config is untouched) and names the line.
+ */
+static void test_reload_bad_file_keeps_running(void **state)
+{
+	struct config *running = load_text(BASE_CONF "log_level = warn\n");
+	struct config *slot = running;
+	char err[256] = "";
+
+	(void)state;
+	write_file(BASE_CONF "log_level = warn\nkey_rate_per_s = lots\n");
+	assert_int_equal(config_load(path, &slot, err, sizeof(err)), CU_ERR_INVALID);
+	unlink(path);
+	assert_ptr_equal(slot, running);
+	assert_non_null(strstr(err, "line 6: key_rate_per_s"));
+	write_file(BASE_CONF "log_level = warn\nthis is not a key line\n");
+	assert_int_equal(config_load(path, &slot, err, sizeof(err)), CU_ERR_INVALID);
+	unlink(path);
+	assert_ptr_equal(slot, running);
+	assert_non_null(strstr(err, "line 6: expected"));
+	assert_int_equal(config_load("/nonexistent/x.conf", &slot, err, sizeof(err)),
+			 CU_ERR_NOT_FOUND);
+	assert_ptr_equal(slot, running);
+	assert_string_equal(running->log_level, "warn");
+	config_free(running);
+}
+
+/* The key's row in the table, or NULL. */
+static const struct config_key_info *key_info(const char *name, size_t len)
+{
+	size_t n;
+	const struct config_key_info *keys = config_keys(&n);
+
+	for (size_t i = 0; i < n; i++) {
+		if (strlen(keys[i].name) == len && strncmp(keys[i].name, name, len) == 0)
+			return &keys[i];
+	}
+	return NULL;
+}
+
+/*
+ * Every key of deploy/custodyd.conf sits under a comment paragraph that
+ * says "SIGHUP: reloaded." or "SIGHUP: needs a restart.", as the table
+ * has it. A paragraph starts at a comment line after a blank or key line.
+ */
+static void test_example_marks_reload(void **state)
+{
+	const char *example = getenv("CUSTODY_EXAMPLE_CONF");
+	char line[1024];
+	int mark = -1, checked = 0; /* -1: none, 0: restart, 1: reloaded */
+	bool in_comment = false;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(example);
+	f = fopen(example, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *p = line[0] == '#' ? line + 1 : line;
+		size_t len = strcspn(p, " =");
+		const struct config_key_info *k =
+		    strncmp(p + len, " =", 2) == 0 ? key_info(p, len) : NULL;
+
+		if (k != NULL) {
+			if (mark < 0)
+				fail_msg("%s: no SIGHUP note above key %s", example, k->name);
+			if (mark != (int)k->reloadable)
+				fail_msg("%s: key %s is %s in the table but not so noted", example,
+					 k->name, k->reloadable ? "reloadable" : "restart-only");
+			checked++;
+			in_comment = false;
+		} else if (line[0] == '#') {
+			if (!in_comment)
+				mark = -1;
+			in_comment = true;
+			if (strstr(line, "SIGHUP: reloaded.") != NULL)
+				mark = 1;
+			else if (strstr(line, "SIGHUP: needs a restart.") != NULL)
+				mark = 0;
+		} else {
+			in_comment = false;
+		}
+	}
+	fclose(f);
+	assert_true(checked > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -220,6 +396,9 @@ int main(void)
 	    cmocka_unit_test(test_csv),
 	    cmocka_unit_test(test_example_documents_every_key),
 	    cmocka_unit_test(test_man_page_names_every_key),
+	    cmocka_unit_test(test_reload_merge),
+	    cmocka_unit_test(test_reload_bad_file_keeps_running),
+	    cmocka_unit_test(test_example_marks_reload),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
