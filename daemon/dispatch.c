@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "conn.h"
 #include "log.h"
+#include "pb.h"
 #include "peer.h"
 
 struct route {
@@ -47,7 +48,10 @@ void dispatch_frame(struct conn *conn, const uint8_t *body, size_t len)
 	const struct route *route = NULL;
 	struct req *req;
 
-	if (msg == NULL) {
+	if (msg == NULL || !pb_fields_valid(&msg->base)) {
+		/* pb.h: a field number 0 protobuf-c lets through. */
+		if (msg != NULL)
+			custody__request__free_unpacked(msg, NULL);
 		conn_send_error(conn, CUSTODY__ERROR_CODE__BAD_REQUEST,
 				"frame is not a valid protobuf Request", 0);
 		return;
