@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # custodyd under valgrind memcheck (issue 7 item 5): the real daemon, started through
 # tests/lib/daemon.sh's CUSTODYD_WRAPPER, serves registrations, signed submissions (one of them
-# refused), a policy load, queries on the Unix socket and over Noise on TCP, a witness
-# cosignature and a proof bundle, then stops on SIGTERM. valgrind must report 0 errors and
+# refused), a policy load, queries on the Unix socket and over Noise on TCP, hostile frames, a
+# witness cosignature and a proof bundle, then stops on SIGTERM. valgrind must report 0 errors and
 # 0 bytes definitely lost (--errors-for-leak-kinds=definite makes a leak an error, and
 # --error-exitcode makes any error custodyd's exit status, so daemon_stop fails too).
 #
@@ -82,6 +82,48 @@ ctl policy show >/dev/null
 expect_exit 1 "BAD_REQUEST|INVALID|invalid" ctl where 'not a serial!'
 check_eq "GPU-2 over TCP" nw-jp \
 	"$(jget "$(exporter --server "$DAEMON_TCP" --json where GPU-2)" 'd["facility"]')"
+
+# Hostile frames on the Unix socket: a Request with field number 0 (proto/pb.h; found by
+# tests/fuzz) gets BAD_REQUEST and the connection still answers the next request; an oversized
+# header and a frame cut short are dropped with their connections.
+python3 - "${CUSTODY_SERVER#unix:}" <<'PY' || check_fail "hostile frames: see above"
+import socket, struct, sys
+
+def conn():
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(120)
+    s.connect(sys.argv[1])
+    return s
+
+def frame(body):
+    return struct.pack(">I", len(body)) + body
+
+def answer(s):
+    hdr = b""
+    while len(hdr) < 4:
+        hdr += s.recv(4 - len(hdr)) or sys.exit("connection closed")
+    n, body = struct.unpack(">I", hdr)[0], b""
+    while len(body) < n:
+        body += s.recv(n - len(body)) or sys.exit("connection closed")
+    return body
+
+s = conn()
+s.sendall(frame(bytes([0x08, 0x01, 0x80, 0x00, 0x00])))
+r = answer(s)
+if b"\x12" not in r[:3] or b"\x08\x01" not in r or b"not a valid protobuf Request" not in r:
+    sys.exit("field 0: no BAD_REQUEST: %r" % r)
+s.sendall(frame(b"\x08\x02\x62\x07\x0a\x05GPU-1"))  # id 2, where GPU-1
+r = answer(s)
+if r[:2] != b"\x08\x02" or b"GPU-1" not in r:
+    sys.exit("where after a bad frame: %r" % r)
+s.close()
+s = conn()
+s.sendall(b"\x7f\xff\xff\xff")  # far over max_frame_bytes
+s.close()
+s = conn()
+s.sendall(frame(b"\x08\x03\x62\x07\x0a\x05GPU-1")[:-3])
+s.close()
+PY
 
 # A witness cosignature and a proof bundle, checked offline.
 vkey=$(ctl log-key)
