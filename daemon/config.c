@@ -258,25 +258,19 @@ static int apply_defaults(struct config *cfg, const unsigned char *seen, char *e
 	return CU_OK;
 }
 
-int config_load(const char *path, struct config **out, char *err, size_t err_size)
+/* Reads the lines of f (NULL: no lines) into a new config *out. */
+static int config_read(FILE *f, struct config **out, char *err, size_t err_size)
 {
 	unsigned char seen[KEY_COUNT] = {0};
 	struct config *cfg = calloc(1, sizeof(*cfg));
 	char line[4096];
 	int lineno = 0, rc = CU_ERR_NOMEM;
-	FILE *f = NULL;
 
 	if (cfg == NULL) {
 		snprintf(err, err_size, "out of memory");
 		goto fail;
 	}
-	f = fopen(path, "r");
-	if (f == NULL) {
-		rc = errno == ENOENT ? CU_ERR_NOT_FOUND : CU_ERR_IO;
-		snprintf(err, err_size, "cannot open %s: %s", path, strerror(errno));
-		goto fail;
-	}
-	while (fgets(line, sizeof(line), f) != NULL) {
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
 			rc = cu_fail(err, err_size, "line %d: longer than %zu bytes", lineno,
@@ -290,13 +284,44 @@ int config_load(const char *path, struct config **out, char *err, size_t err_siz
 	rc = apply_defaults(cfg, seen, err, err_size);
 	if (rc != CU_OK)
 		goto fail;
-	fclose(f);
 	*out = cfg;
 	return CU_OK;
 fail:
+	config_free(cfg);
+	return rc;
+}
+
+int config_load(const char *path, struct config **out, char *err, size_t err_size)
+{
+	FILE *f = fopen(path, "r");
+	int rc;
+
+	if (f == NULL) {
+		rc = errno == ENOENT ? CU_ERR_NOT_FOUND : CU_ERR_IO;
+		snprintf(err, err_size, "cannot open %s: %s", path, strerror(errno));
+		return rc;
+	}
+	rc = config_read(f, out, err, err_size);
+	fclose(f);
+	return rc;
+}
+
+int config_parse(const char *text, size_t len, struct config **out, char *err, size_t err_size)
+{
+	FILE *f = NULL;
+	int rc;
+
+	if (len > 0) {
+		/* Read only ("r"): fmemopen does not write to the buffer. */
+		f = fmemopen((void *)text, len, "r");
+		if (f == NULL) {
+			snprintf(err, err_size, "out of memory");
+			return CU_ERR_NOMEM;
+		}
+	}
+	rc = config_read(f, out, err, err_size);
 	if (f != NULL)
 		fclose(f);
-	config_free(cfg);
 	return rc;
 }
 

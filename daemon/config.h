@@ -93,6 +93,14 @@ CU_MUST_USE int config_load(const char *path, struct config **out, char *err, si
 void config_reload_merge(struct config *cur, struct config *next,
 			 void (*changed)(const char *name, bool reloadable, void *arg), void *arg);
 
+/*
+ * Like config_load, over the len bytes at text (borrowed; need not be
+ * NUL-terminated), for callers that hold the file's contents and for
+ * tests/fuzz/fuzz_config.c.
+ */
+CU_MUST_USE int config_parse(const char *text, size_t len, struct config **out, char *err,
+			     size_t err_size);
+
 /* Frees a config; accepts NULL. */
 void config_free(struct config *cfg);
 

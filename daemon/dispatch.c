@@ -11,6 +11,7 @@
 #include "conn.h"
 #include "log.h"
 #include "metrics.h"
+#include "pb.h"
 #include "peer.h"
 
 struct route {
@@ -48,7 +49,10 @@ void dispatch_frame(struct conn *conn, const uint8_t *body, size_t len)
 	const struct route *route = NULL;
 	struct req *req;
 
-	if (msg == NULL) {
+	if (msg == NULL || !pb_fields_valid(&msg->base)) {
+		/* pb.h: a field number 0 protobuf-c lets through. */
+		if (msg != NULL)
+			custody__request__free_unpacked(msg, NULL);
 		metrics_request(0, CUSTODY__ERROR_CODE__BAD_REQUEST);
 		conn_send_error(conn, CUSTODY__ERROR_CODE__BAD_REQUEST,
 				"frame is not a valid protobuf Request", 0);

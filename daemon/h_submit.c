@@ -30,6 +30,7 @@
 #include "dispatch.h"
 #include "envelope.h"
 #include "log.h"
+#include "pb.h"
 #include "sequencer.h"
 #include "validate.h"
 #include "verify_pool.h"
@@ -79,7 +80,9 @@ static void decode_event(struct submission *s)
 {
 	Custody__Event *ev = custody__event__unpack(NULL, s->env.body.len, s->env.body.data);
 
-	if (ev == NULL) {
+	if (ev == NULL || !pb_fields_valid(&ev->base)) {
+		if (ev != NULL)
+			custody__event__free_unpacked(ev, NULL);
 		submission_fail(s, CUSTODY__ERROR_CODE__BAD_REQUEST, "body is not a valid Event");
 		return;
 	}
@@ -98,7 +101,9 @@ static void decode_admin(struct submission *s)
 	Custody__AdminAction *act =
 	    custody__admin_action__unpack(NULL, s->env.body.len, s->env.body.data);
 
-	if (act == NULL) {
+	if (act == NULL || !pb_fields_valid(&act->base)) {
+		if (act != NULL)
+			custody__admin_action__free_unpacked(act, NULL);
 		submission_fail(s, CUSTODY__ERROR_CODE__BAD_REQUEST,
 				"body is not a valid AdminAction");
 		return;

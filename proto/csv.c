@@ -146,6 +146,9 @@ static int read_record(struct csv *csv, size_t *count)
 			rc = end_field(csv, count);
 			if (rc == CU_OK && c == '\n')
 				return CU_OK;
+			/* A comma after the last field we have room for: one too many. */
+			if (rc == CU_OK && *count == CSV_MAX_FIELDS)
+				return CU_ERR_TOO_BIG;
 		} else if (c == '\r') {
 			continue;
 		} else if (after_quote) {

@@ -4,8 +4,11 @@
  * revocations (a key of the wrong length, a revocation dated beyond the
  * clock skew, a rotation to a key of another party) are BAD_REQUEST, and
  * the same signed revocation sent twice
- * is applied once (the second answer is a duplicate of the first). What
- * was stored is counted by tests/integration/90-keys.sh, which runs this.
+ * is applied once (the second answer is a duplicate of the first). Also
+ * one hostile admin body tests/fuzz found: a PolicyLoad carrying a field
+ * number 0 (proto/pb.h), BAD_REQUEST rather than a load stored that could
+ * not be read back. What was stored is counted by
+ * tests/integration/90-keys.sh, which runs this (and restarts custodyd).
  *
  *   CUSTODY_SERVER=unix:PATH  CUSTODY_ADMIN_KEY=the bootstrap admin's key file
  *   ITEST_REVOKE=public key (base64, hex or file) to revoke, registered
@@ -148,12 +151,55 @@ static void test_resubmitted(void **state)
 	custody__response__free_unpacked(b, NULL);
 }
 
+/* Signs the raw AdminAction body (len bytes) with the admin key and sends it. */
+static Custody__Response *send_body(uint8_t *body, size_t len)
+{
+	Custody__SignedEnvelope env = CUSTODY__SIGNED_ENVELOPE__INIT;
+	uint8_t sig[KEY_SIG_BYTES];
+
+	assert_int_equal(envelope_sign(ENVELOPE_ADMIN, admin_key, body, len, sig), CU_OK);
+	env.body.data = body;
+	env.body.len = len;
+	env.signer.data = admin_key->pk;
+	env.signer.len = KEY_PUBLIC_BYTES;
+	env.sig.data = sig;
+	env.sig.len = sizeof(sig);
+	return send_env(&env);
+}
+
+/* A signed PolicyLoad with "80 00 00" (field 0) inside: refused, nothing stored. */
+static void test_field_zero_policy(void **state)
+{
+	Custody__PolicyLoad pl = CUSTODY__POLICY_LOAD__INIT;
+	uint8_t body[256], inner[128];
+	size_t n, k = 0;
+	uint64_t now = (uint64_t)codec_now_ms();
+
+	(void)state;
+	pl.kind = CUSTODY__POLICY_KIND__ROSTER;
+	pl.source = "itest-field-zero";
+	n = custody__policy_load__pack(&pl, inner);
+	assert_true(n + 3 < 128);
+	memcpy(inner + n, "\x80\x00\x00", 3);
+	n += 3;
+	body[k++] = 0x08; /* issued_at_ms */
+	for (; now >= 0x80; now >>= 7)
+		body[k++] = (uint8_t)(now | 0x80);
+	body[k++] = (uint8_t)now;
+	body[k++] = 0x6a; /* load_policy = 13 */
+	body[k++] = (uint8_t)n;
+	memcpy(body + k, inner, n);
+	expect_error(send_body(body, k + n), CUSTODY__ERROR_CODE__BAD_REQUEST,
+		     "not a valid AdminAction");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_other_party),
 	    cmocka_unit_test(test_resubmitted),
+	    cmocka_unit_test(test_field_zero_policy),
 	};
 
 	if (key_load(getenv("CUSTODY_ADMIN_KEY"), &admin_key) != CU_OK)

@@ -29,6 +29,11 @@
 #   DAEMON_PID  DAEMON_LOG  DAEMON_DIR  DAEMON_CONF  CUSTODYCTL=<custodyctl binary>
 #   DAEMON_DB_ROLE  DAEMON_DB_OWNER (the database roles, see above)
 #
+# CUSTODYD_WRAPPER (default empty): words put before custodyd's command line, split on white
+# space (no quoting), e.g. "valgrind --leak-check=full" (tests/integration/95-valgrind.sh). The
+# wrapper must exec custodyd in its own process, as valgrind does, so that DAEMON_PID and its
+# signals still reach custodyd; set DAEMON_START_TIMEOUT_S / DAEMON_STOP_TIMEOUT_S for a slow one.
+#
 # Contract with custodyd: it stays in the foreground, listens on listen_unix before it is ready
 # for requests, tolerates a connection closed without a word, and exits 0 on SIGTERM (under the
 # ASan build also free of leaks).
@@ -150,8 +155,9 @@ _daemon_show_log()
 # _daemon_launch: start custodyd with $DAEMON_CONF and wait until it is ready.
 _daemon_launch()
 {
-	local addr rc=0
-	"$BUILD/daemon/custodyd" -c "$DAEMON_CONF" >>"$DAEMON_LOG" 2>&1 </dev/null &
+	local addr rc=0 wrapper=()
+	read -r -d "" -a wrapper <<<"${CUSTODYD_WRAPPER:-}" || true
+	"${wrapper[@]}" "$BUILD/daemon/custodyd" -c "$DAEMON_CONF" >>"$DAEMON_LOG" 2>&1 </dev/null &
 	export DAEMON_PID=$!
 	addr=$(_daemon_conf_get listen_unix)
 	if [ -n "$addr" ]; then

@@ -64,12 +64,40 @@ static void expect_error(const char *text, const char *want)
 	struct config *cfg = NULL;
 	char err[256] = "";
 
+	char err2[256] = "";
+
 	write_file(text);
 	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), CU_ERR_INVALID);
 	assert_null(cfg);
 	if (strstr(err, want) == NULL)
 		fail_msg("error \"%s\" lacks \"%s\"", err, want);
 	unlink(path);
+	/* The same bytes from memory: the same answer. */
+	assert_int_equal(config_parse(text, strlen(text), &cfg, err2, sizeof(err2)),
+			 CU_ERR_INVALID);
+	assert_null(cfg);
+	assert_string_equal(err2, err);
+}
+
+/* config_parse reads exactly len bytes: no NUL needed, none past them read. */
+static void test_parse_buffer(void **state)
+{
+	static const char text[] = "database = x\nadmin_key = y\nmodels_file = z\n"
+				   "country_groups_file = w\nbogus = 1\n";
+	struct config *cfg = NULL;
+	char err[256] = "";
+	size_t len = strlen(text) - strlen("bogus = 1\n");
+
+	(void)state;
+	assert_int_equal(config_parse(text, len - 1, &cfg, err, sizeof(err)), CU_OK);
+	assert_string_equal(cfg->country_groups_file, "w");
+	config_free(cfg);
+	cfg = NULL;
+	assert_int_equal(config_parse(text, strlen(text), &cfg, err, sizeof(err)), CU_ERR_INVALID);
+	assert_non_null(strstr(err, "line 5: unknown key"));
+	assert_int_equal(config_parse("", 0, &cfg, err, sizeof(err)), CU_ERR_INVALID);
+	assert_non_null(strstr(err, "is required"));
+	assert_null(cfg);
 }
 
 static void test_errors(void **state)
@@ -393,6 +421,7 @@ int main(void)
 	    cmocka_unit_test(test_defaults_and_values),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_parse_buffer),
 	    cmocka_unit_test(test_csv),
 	    cmocka_unit_test(test_example_documents_every_key),
 	    cmocka_unit_test(test_man_page_names_every_key),

@@ -10,6 +10,7 @@
 
 #include "custody.pb-c.h"
 #include "frame.h"
+#include "pb.h"
 
 static void test_header_roundtrip(void **state)
 {
@@ -86,13 +87,48 @@ static void test_pack_limits(void **state)
 	assert_null(buf);
 }
 
+/*
+ * Found by tests/fuzz/fuzz_frame.c: protobuf-c unpacks a field number 0
+ * written as the two-byte tag "80 00", packs it back as "00" and refuses
+ * that. pb_fields_valid (pb.h), which custodyd applies to every Request
+ * and signed body, refuses it at any depth, and lets other unknown
+ * fields through.
+ */
+static void test_field_zero(void **state)
+{
+	static const uint8_t top[] = {0x08, 0x01, 0x80, 0x00, 0x00};
+	/* id 1, where { serial "A", field 0 } */
+	static const uint8_t nested[] = {0x08, 0x01, 0x62, 0x06, 0x0a, 0x01, 'A', 0x80, 0x00, 0x00};
+	/* id 1, where { serial "A" }, field 100 = 1 */
+	static const uint8_t unknown[] = {0x08, 0x01, 0x62, 0x03, 0x0a,
+					  0x01, 'A',  0xa0, 0x06, 0x01};
+	uint8_t out[32];
+	Custody__Request *m;
+
+	(void)state;
+	m = custody__request__unpack(NULL, sizeof(top), top);
+	assert_non_null(m); /* protobuf-c takes it ... */
+	assert_int_equal(custody__request__pack(m, out), 4);
+	assert_null(custody__request__unpack(NULL, 4, out)); /* ... but not its own packing */
+	assert_false(pb_fields_valid(&m->base));
+	custody__request__free_unpacked(m, NULL);
+	m = custody__request__unpack(NULL, sizeof(nested), nested);
+	assert_non_null(m);
+	assert_int_equal(m->body_case, CUSTODY__REQUEST__BODY_WHERE);
+	assert_false(pb_fields_valid(&m->base));
+	custody__request__free_unpacked(m, NULL);
+	m = custody__request__unpack(NULL, sizeof(unknown), unknown);
+	assert_non_null(m);
+	assert_true(pb_fields_valid(&m->base));
+	custody__request__free_unpacked(m, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_header_roundtrip),
-	    cmocka_unit_test(test_header_limits),
-	    cmocka_unit_test(test_pack_unpack),
-	    cmocka_unit_test(test_pack_limits),
+	    cmocka_unit_test(test_header_roundtrip), cmocka_unit_test(test_header_limits),
+	    cmocka_unit_test(test_pack_unpack),	     cmocka_unit_test(test_pack_limits),
+	    cmocka_unit_test(test_field_zero),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

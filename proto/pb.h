@@ -1,0 +1,27 @@
+/*
+ * pb.h - checks on unpacked protobuf-c messages that protobuf-c itself
+ * does not make.
+ *
+ * protobuf-c 1.4 accepts a field number 0 when its tag is written in more
+ * bytes than needed ("80 00" instead of "00"), keeps it as an unknown
+ * field, packs it back as "00" and then refuses its own output. A message
+ * custodyd accepted could thus not be copied (policy.c packs and unpacks a
+ * PolicyLoad) or read back, so every untrusted message is held to
+ * pb_fields_valid right after it is unpacked (found by tests/fuzz).
+ */
+#ifndef CUSTODY_PB_H
+#define CUSTODY_PB_H
+
+#include <stdbool.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+/*
+ * True if msg and every message inside it (set oneof members, singular
+ * and repeated message fields) carry no unknown field numbered 0, the
+ * only field number the protobuf encoding forbids; such a message packs
+ * to bytes protobuf-c unpacks again.
+ */
+bool pb_fields_valid(const ProtobufCMessage *msg);
+
+#endif
