@@ -98,7 +98,8 @@ tcp_admin() { CUSTODY_SERVER=$DAEMON_TCP admin "$@"; }
 admin register-party bis --name "BIS" --country US --roles regulator >/dev/null
 admin register-key "$WORK/bis.key.pub" --party bis --role regulator >/dev/null
 reg() { CUSTODY_SERVER=$DAEMON_TCP "$CUSTODYCTL" --key "$WORK/bis.key" "$@"; }
-reg watch >"$WORK/watch.out" 2>&1 &
+# Not through reg: a backgrounded function is a subshell, and killing it leaves custodyctl.
+CUSTODY_SERVER=$DAEMON_TCP "$CUSTODYCTL" --key "$WORK/bis.key" watch >"$WORK/watch.out" 2>&1 &
 WATCH_PID=$!
 
 # set_conf KEY VALUE: replace KEY's line in the running daemon's config file.
