@@ -51,8 +51,9 @@
 
 struct conn {
 	struct conn *prev, *next;	/* all open connections */
-	struct conn *hs_prev, *hs_next; /* in the handshake queue, oldest first */
+	struct conn *hs_prev, *hs_next; /* in a handshake queue, oldest first */
 	bool in_hs_queue;
+	int hs_queue;		 /* which: HS_SILENT or HS_ANSWERED */
 	struct bufferevent *bev; /* NULL once the socket is closed */
 	struct event *kick;	 /* deferred input processing */
 	struct event *timer;	 /* handshake and idle timeouts */
@@ -88,9 +89,16 @@ static size_t open_count, open_tcp, handshaking; /* handshaking: the length of t
  * TCP connections in their handshake, oldest first, so that evicting the
  * oldest at max_handshakes is O(1): under a flood of slow handshakes every
  * new connection evicts one, and a walk over all connections each time
- * would cost the loop O(connections) per accept.
+ * would cost the loop O(connections) per accept. Two queues: HS_SILENT
+ * holds those whose first message is not complete yet (what a slowloris
+ * flood looks like), HS_ANSWERED those custodyd has answered. Eviction
+ * takes the oldest silent one first, so a flood of dribbling sockets
+ * cannot push out a real client that sent its first message whole.
  */
-static struct conn *hs_head, *hs_tail;
+enum { HS_SILENT, HS_ANSWERED, HS_QUEUES };
+static struct hs_queue {
+	struct conn *head, *tail;
+} hs_queues[HS_QUEUES];
 static uint64_t next_serial = 1;
 
 void conn_set_limits(const struct conn_limits *l)
@@ -123,17 +131,20 @@ static bool is_handshaking(const struct conn *conn)
 	return conn->tunnel != NULL && !tunnel_ready(conn->tunnel);
 }
 
-/* Appends conn (the newest) to the handshake queue. */
-static void hs_queue_add(struct conn *conn)
+/* Appends conn (the newest) to handshake queue which. */
+static void hs_queue_add(struct conn *conn, int which)
 {
+	struct hs_queue *q = &hs_queues[which];
+
 	conn->hs_next = NULL;
-	conn->hs_prev = hs_tail;
-	if (hs_tail != NULL)
-		hs_tail->hs_next = conn;
+	conn->hs_prev = q->tail;
+	if (q->tail != NULL)
+		q->tail->hs_next = conn;
 	else
-		hs_head = conn;
-	hs_tail = conn;
+		q->head = conn;
+	q->tail = conn;
 	conn->in_hs_queue = true;
+	conn->hs_queue = which;
 	handshaking++;
 }
 
@@ -144,17 +155,20 @@ static void hs_queue_add(struct conn *conn)
  */
 static void hs_queue_remove(struct conn *conn)
 {
+	struct hs_queue *q;
+
 	if (!conn->in_hs_queue)
 		return;
+	q = &hs_queues[conn->hs_queue];
 	conn->in_hs_queue = false;
 	if (conn->hs_prev != NULL)
 		conn->hs_prev->hs_next = conn->hs_next;
 	else
-		hs_head = conn->hs_next;
+		q->head = conn->hs_next;
 	if (conn->hs_next != NULL)
 		conn->hs_next->hs_prev = conn->hs_prev;
 	else
-		hs_tail = conn->hs_prev;
+		q->tail = conn->hs_prev;
 	conn->hs_prev = conn->hs_next = NULL;
 	handshaking--;
 }
@@ -392,6 +406,7 @@ static void conn_admit(struct conn *conn)
 static bool conn_pull(struct conn *conn)
 {
 	bool was_ready;
+	size_t out_before;
 	int rc;
 
 	if (conn->bev == NULL)
@@ -399,6 +414,7 @@ static bool conn_pull(struct conn *conn)
 	if (conn->tunnel == NULL)
 		return true;
 	was_ready = tunnel_ready(conn->tunnel);
+	out_before = evbuffer_get_length(bufferevent_get_output(conn->bev));
 	rc = tunnel_pull(conn->tunnel, bufferevent_get_input(conn->bev),
 			 bufferevent_get_output(conn->bev), conn->in,
 			 FRAME_HEADER_BYTES + (size_t)limits.max_frame_bytes);
@@ -414,8 +430,14 @@ static bool conn_pull(struct conn *conn)
 		conn_close(conn);
 		return false;
 	}
-	if (!was_ready && tunnel_ready(conn->tunnel))
+	if (!was_ready && tunnel_ready(conn->tunnel)) {
 		conn_admit(conn);
+	} else if (conn->in_hs_queue && conn->hs_queue == HS_SILENT &&
+		   evbuffer_get_length(bufferevent_get_output(conn->bev)) > out_before) {
+		/* Its first message was whole: custodyd answered it. */
+		hs_queue_remove(conn);
+		hs_queue_add(conn, HS_ANSWERED);
+	}
 	return true;
 }
 
@@ -543,11 +565,16 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		conn_close(conn);
 }
 
-/* Past max_handshakes: the oldest connection still in its handshake goes. */
+/*
+ * Past max_handshakes: the oldest connection still in its handshake goes,
+ * the oldest silent one if there is one.
+ */
 static void evict_oldest_handshake(void)
 {
-	struct conn *oldest = hs_head;
+	struct conn *oldest = hs_queues[HS_SILENT].head;
 
+	if (oldest == NULL)
+		oldest = hs_queues[HS_ANSWERED].head;
 	if (oldest == NULL)
 		return;
 	log_debug("connection %llu (%s): max_handshakes (%d) reached, evicting it",
@@ -572,7 +599,7 @@ static int conn_secure(struct conn *conn)
 	}
 	if (handshaking >= (size_t)limits.max_handshakes)
 		evict_oldest_handshake();
-	hs_queue_add(conn);
+	hs_queue_add(conn, HS_SILENT);
 	return CU_OK;
 }
 
