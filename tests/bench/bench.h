@@ -29,6 +29,9 @@ struct bench_target {
 	uint8_t server_pk[KEY_PUBLIC_BYTES]; /* TCP: the pinned server key */
 };
 
+/* Parses HOST:PORT (numeric IPv4) into t's host and port; CU_ERR_INVALID if malformed. */
+CU_MUST_USE int bench_target_parse_tcp(const char *s, struct bench_target *t);
+
 /* One client connection (bench_client.c); its fields are the client's own. */
 struct bench_conn;
 

@@ -348,3 +348,19 @@ int bconn_call(struct bench_conn *c, const Custody__Request *req, int timeout_ms
 	}
 	return rc;
 }
+
+int bench_target_parse_tcp(const char *s, struct bench_target *t)
+{
+	const char *colon = strrchr(s, ':');
+	long port;
+
+	if (colon == NULL || (size_t)(colon - s) >= sizeof(t->host))
+		return CU_ERR_INVALID;
+	memcpy(t->host, s, (size_t)(colon - s));
+	t->host[colon - s] = '\0';
+	port = strtol(colon + 1, NULL, 10);
+	if (port <= 0 || port > 65535)
+		return CU_ERR_INVALID;
+	t->port = (uint16_t)port;
+	return CU_OK;
+}

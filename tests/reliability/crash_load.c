@@ -127,23 +127,6 @@ static void usage(FILE *f)
 		"Runs until SIGTERM; see the top of tests/reliability/crash_load.c.\n");
 }
 
-/* Parses HOST:PORT (numeric IPv4) into t. */
-static int parse_server(const char *s, struct bench_target *t)
-{
-	const char *colon = strrchr(s, ':');
-	long port;
-
-	if (colon == NULL || (size_t)(colon - s) >= sizeof(t->host))
-		return CU_ERR_INVALID;
-	memcpy(t->host, s, (size_t)(colon - s));
-	t->host[colon - s] = '\0';
-	port = strtol(colon + 1, NULL, 10);
-	if (port <= 0 || port > 65535)
-		return CU_ERR_INVALID;
-	t->port = (uint16_t)port;
-	return CU_OK;
-}
-
 static const struct option long_opts[] = {
     {"server", required_argument, NULL, 's'},
     {"server-key", required_argument, NULL, 'k'},
@@ -166,7 +149,7 @@ static int parse_one(int opt, const char *arg, struct options *o)
 {
 	switch (opt) {
 	case 's':
-		return parse_server(arg, &o->target);
+		return bench_target_parse_tcp(arg, &o->target);
 	case 'k':
 		return key_pub_load(arg, o->target.server_pk);
 	case 'a':

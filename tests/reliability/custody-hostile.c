@@ -42,23 +42,6 @@ static void usage(FILE *f)
 		"  while a well-behaved TCP client sends a request every MS (20) ms.\n");
 }
 
-/* Parses HOST:PORT (numeric IPv4) into t. */
-static int parse_tcp(const char *s, struct bench_target *t)
-{
-	const char *colon = strrchr(s, ':');
-	long port;
-
-	if (colon == NULL || (size_t)(colon - s) >= sizeof(t->host))
-		return CU_ERR_INVALID;
-	memcpy(t->host, s, (size_t)(colon - s));
-	t->host[colon - s] = '\0';
-	port = strtol(colon + 1, NULL, 10);
-	if (port <= 0 || port > 65535)
-		return CU_ERR_INVALID;
-	t->port = (uint16_t)port;
-	return CU_OK;
-}
-
 static const struct option long_opts[] = {
     {"unix", required_argument, NULL, 'u'},
     {"tcp", required_argument, NULL, 'T'},
@@ -91,7 +74,7 @@ static int parse_opt(struct hostile_opts *o, int c, const char *arg)
 		return CU_OK;
 	case 'T':
 		o->have_tcp = true;
-		return parse_tcp(arg, &o->tcp_t);
+		return bench_target_parse_tcp(arg, &o->tcp_t);
 	case 'k':
 		return key_pub_load(arg, o->tcp_t.server_pk);
 	case 'a':
