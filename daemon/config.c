@@ -132,6 +132,8 @@ static const struct key_def key_defs[] = {
      65536, 1 << 30, "unsent response bytes per connection before reading pauses", RELOAD},
     {"batch_max_events", KEY_INT, OFF(batch_max_events), "512", 1, 65536,
      "submissions written per transaction", RELOAD},
+    {"batch_max_devices", KEY_INT, OFF(batch_max_devices), "16384", 1, 1 << 20,
+     "devices named per transaction (a batch takes at least one submission)", RELOAD},
     {"batch_linger_ms", KEY_INT, OFF(batch_linger_ms), "0", 0, 1000,
      "wait this long for more submissions before writing a batch", RELOAD},
     {"max_pending", KEY_INT, OFF(max_pending), "100000", 1, 10000000,

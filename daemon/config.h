@@ -56,6 +56,7 @@ struct config {
 	int max_verifying_per_connection; /* submissions in the verify pool per connection */
 	int max_output_bytes_per_connection;
 	int batch_max_events;  /* submissions per transaction */
+	int batch_max_devices; /* devices named per transaction */
 	int batch_linger_ms;   /* wait for more submissions before a batch */
 	int max_pending;       /* queued submissions before UNAVAILABLE */
 	int device_cache_max;  /* device rows cached between batches */

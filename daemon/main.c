@@ -419,6 +419,7 @@ static struct sequencer_options seq_options(void)
 {
 	struct sequencer_options so = {
 	    .batch_max = d.cfg->batch_max_events,
+	    .batch_max_devices = d.cfg->batch_max_devices,
 	    .linger_ms = d.cfg->batch_linger_ms,
 	    .max_pending = d.cfg->max_pending,
 	    .device_cache_max = (size_t)d.cfg->device_cache_max,

@@ -509,10 +509,24 @@ static void on_loaded(struct db_job *job, void *arg)
 	}
 }
 
-/* Takes the next batch off the queue: one admin action, or events. */
+/* Devices an item names: its own and its container. */
+static size_t item_devices(const struct item *it)
+{
+	if (it->is_admin || it->ev == NULL)
+		return 0;
+	return it->ev->n_devices + (it->ev->container != NULL);
+}
+
+/*
+ * Takes the next batch off the queue: one admin action, or events, at most
+ * batch_max of them naming at most batch_max_devices devices (the batch's
+ * working set, statements and results grow with its devices: a batch of
+ * 4,096-chip REGISTERs would otherwise hold hundreds of MiB at once).
+ */
 static void take_batch(void)
 {
 	struct item **tail = &seq.batch;
+	size_t devices = 0;
 	int n = 0;
 
 	seq.batch = NULL;
@@ -520,6 +534,9 @@ static void take_batch(void)
 		struct item *it = seq.head;
 
 		if (n > 0 && (it->is_admin || seq.batch->is_admin))
+			break;
+		devices += item_devices(it);
+		if (n > 0 && devices > (size_t)seq.opt.batch_max_devices)
 			break;
 		seq.head = it->next;
 		it->next = NULL;
@@ -1244,6 +1261,7 @@ static void apply_reconfigure(void)
 		return;
 	seq.reconfigure = false;
 	seq.opt.batch_max = n->batch_max;
+	seq.opt.batch_max_devices = n->batch_max_devices;
 	seq.opt.linger_ms = n->linger_ms;
 	seq.opt.builtin = n->builtin;
 	seq.opt.n_builtin = n->n_builtin;

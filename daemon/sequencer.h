@@ -29,6 +29,7 @@ struct req;
 
 struct sequencer_options {
 	int batch_max;		 /* submissions per transaction */
+	int batch_max_devices;	 /* devices named per transaction (bounds its memory) */
 	int linger_ms;		 /* wait for more before writing a short batch */
 	int max_pending;	 /* queued submissions before UNAVAILABLE */
 	size_t device_cache_max; /* device rows kept between batches (devcache.h) */
