@@ -7,9 +7,12 @@
  * Each runs one job on the read lane; response fields borrow from the
  * PGresults, which live until the callback returns, so every response is
  * packed inside the callback. Each job first reads the device's scope
- * columns, and answers only requesters whose scope holds the device
- * (query_may_read_device, auth.h).
+ * columns (where: as the first columns of its one statement), and answers
+ * only requesters whose scope holds the device (query_may_read_device,
+ * auth.h).
  */
+#include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,76 +47,184 @@ static void set_id(ProtobufCBinaryData *field, const PGresult *res, int row, int
 
 /* ---- where ------------------------------------------------------------- */
 
+/* SQL_WHERE's columns: the scope's six, the device's, the contents summary's. */
+enum {
+	W_OWNER,
+	W_CUSTODIAN,
+	W_STATUS,
+	W_FACILITY,
+	W_DESTINATION,
+	W_DEVICE_KEY,
+	W_SERIAL,
+	W_KIND,
+	W_MODEL,
+	W_ECCN,
+	W_TPP,
+	W_FACILITY_NAME,
+	W_COUNTRY,
+	W_CONTAINER,
+	W_LOCATION,
+	W_HEAD,
+	W_HEAD_SEQ,
+	W_LAST,
+	W_LAST_SEQ,
+	W_LAST_TYPE,
+	W_LAST_AT,
+	W_LAST_VIA,
+	W_REGISTERED_AT,
+	W_CONTENTS,
+	W_CONTENTS_TPP,
+	W_ANY_A,
+	W_ANY_B,
+};
+
 /* Container class: the highest class among the chips inside. */
-static const char *container_class(const PGresult *sum)
+static const char *container_class(const PGresult *res, int row)
 {
-	if (db_value_bool(sum, 0, 2))
+	if (db_value_bool(res, row, W_ANY_A))
 		return "4A090.a";
-	if (db_value_bool(sum, 0, 3))
+	if (db_value_bool(res, row, W_ANY_B))
 		return "4A090.b";
 	return "";
 }
 
-static void on_where(struct query *q, const struct db_job *job)
+/* Answers q->req from row (-1: none) of a SQL_WHERE result. */
+static void reply_where(struct query *q, const PGresult *res, int row)
 {
-	const PGresult *res = db_job_result(job, 1), *sum = db_job_result(job, 2);
 	Custody__Response resp = CUSTODY__RESPONSE__INIT;
 	Custody__DeviceState st = CUSTODY__DEVICE_STATE__INIT;
 	uint8_t head[32], last[32], key[32];
 
-	if (!query_may_read_device(q, db_job_result(job, 0), "where"))
+	if (!query_may_read_device_at(q, res, row, "where"))
 		return;
-	if (PQntuples(res) == 0) { /* gone between the two statements: cannot happen */
-		req_fail(q->req, CUSTODY__ERROR_CODE__NOT_FOUND, "device %s is not registered",
-			 q->key);
-		return;
-	}
-	st.serial = PQgetvalue(res, 0, 0);
-	st.kind = enum_value(&custody__device_kind__descriptor, PQgetvalue(res, 0, 1));
-	st.model = PQgetvalue(res, 0, 2);
-	st.eccn_class = PQgetvalue(res, 0, 3);
-	st.tpp = (uint64_t)db_value_i64(res, 0, 4);
-	st.owner = PQgetvalue(res, 0, 5);
-	st.custodian = PQgetvalue(res, 0, 6);
-	st.status = enum_value(&custody__device_status__descriptor, PQgetvalue(res, 0, 7));
-	st.facility = PQgetvalue(res, 0, 8);
-	st.facility_name = PQgetvalue(res, 0, 9);
-	st.country = PQgetvalue(res, 0, 10);
-	st.destination = PQgetvalue(res, 0, 11);
-	st.container = PQgetvalue(res, 0, 12);
-	st.location = PQgetvalue(res, 0, 13);
-	set_id(&st.head, res, 0, 14, head);
-	st.head_seq = (uint64_t)db_value_i64(res, 0, 15);
-	set_id(&st.last_event, res, 0, 16, last);
-	st.last_seq = (uint64_t)db_value_i64(res, 0, 17);
-	st.last_type = enum_value(&custody__event_type__descriptor, PQgetvalue(res, 0, 18));
-	st.last_at_ms = db_value_i64(res, 0, 19);
-	st.last_via = PQgetvalue(res, 0, 20);
-	set_id(&st.device_key, res, 0, 21, key);
-	st.registered_at_ms = db_value_i64(res, 0, 22);
-	st.contents_count = (uint64_t)db_value_i64(sum, 0, 0);
-	st.contents_tpp = (uint64_t)db_value_i64(sum, 0, 1);
+	st.owner = PQgetvalue(res, row, W_OWNER);
+	st.custodian = PQgetvalue(res, row, W_CUSTODIAN);
+	st.status = enum_value(&custody__device_status__descriptor, PQgetvalue(res, row, W_STATUS));
+	st.facility = PQgetvalue(res, row, W_FACILITY);
+	st.destination = PQgetvalue(res, row, W_DESTINATION);
+	set_id(&st.device_key, res, row, W_DEVICE_KEY, key);
+	st.serial = PQgetvalue(res, row, W_SERIAL);
+	st.kind = enum_value(&custody__device_kind__descriptor, PQgetvalue(res, row, W_KIND));
+	st.model = PQgetvalue(res, row, W_MODEL);
+	st.eccn_class = PQgetvalue(res, row, W_ECCN);
+	st.tpp = (uint64_t)db_value_i64(res, row, W_TPP);
+	st.facility_name = PQgetvalue(res, row, W_FACILITY_NAME);
+	st.country = PQgetvalue(res, row, W_COUNTRY);
+	st.container = PQgetvalue(res, row, W_CONTAINER);
+	st.location = PQgetvalue(res, row, W_LOCATION);
+	set_id(&st.head, res, row, W_HEAD, head);
+	st.head_seq = (uint64_t)db_value_i64(res, row, W_HEAD_SEQ);
+	set_id(&st.last_event, res, row, W_LAST, last);
+	st.last_seq = (uint64_t)db_value_i64(res, row, W_LAST_SEQ);
+	st.last_type =
+	    enum_value(&custody__event_type__descriptor, PQgetvalue(res, row, W_LAST_TYPE));
+	st.last_at_ms = db_value_i64(res, row, W_LAST_AT);
+	st.last_via = PQgetvalue(res, row, W_LAST_VIA);
+	st.registered_at_ms = db_value_i64(res, row, W_REGISTERED_AT);
+	st.contents_count = (uint64_t)db_value_i64(res, row, W_CONTENTS);
+	st.contents_tpp = (uint64_t)db_value_i64(res, row, W_CONTENTS_TPP);
 	if (st.kind != CUSTODY__DEVICE_KIND__CHIP)
-		st.eccn_class = (char *)container_class(sum);
+		st.eccn_class = (char *)container_class(res, row);
 	resp.body_case = CUSTODY__RESPONSE__BODY_WHERE;
 	resp.where = &st;
 	req_reply(q->req, &resp);
 }
 
+/*
+ * where() requests are answered in batches: the requests of one turn of
+ * the loop (up to WHERE_BATCH_MAX) share one SQL_WHERE statement, so a
+ * busy server pays one round trip, one plan and one executor start-up per
+ * batch, not per request. A lone request waits for nothing: the batch goes
+ * out when the loop has run the events that were ready with it.
+ */
+#define WHERE_BATCH_MAX 64
+
+struct where_batch {
+	int n;
+	struct query q[WHERE_BATCH_MAX]; /* q[i].req asked for q[i].key */
+};
+
+static struct where_batch *where_pending;
+
+/* Row of res whose serial is serial, or -1. */
+static int where_row(const PGresult *res, const char *serial)
+{
+	for (int r = 0; r < PQntuples(res); r++)
+		if (strcmp(PQgetvalue(res, r, W_SERIAL), serial) == 0)
+			return r;
+	return -1;
+}
+
+static void on_where_batch(struct db_job *job, void *arg)
+{
+	struct where_batch *b = arg;
+	const PGresult *res = db_job_status(job) == DB_OK ? db_job_result(job, 0) : NULL;
+
+	for (int i = 0; i < b->n; i++) {
+		if (res == NULL)
+			query_fail(b->q[i].req, job);
+		else
+			reply_where(&b->q[i], res, where_row(res, b->q[i].key));
+	}
+	free(b);
+}
+
+static void where_flush(struct where_batch *b)
+{
+	const char *serials[WHERE_BATCH_MAX];
+	struct db_job *job = db_job_new(on_where_batch, b);
+	int rc = CU_ERR_NOMEM;
+
+	if (job != NULL) {
+		for (int i = 0; i < b->n; i++)
+			serials[i] = b->q[i].key;
+		db_job_add(job, SQL_WHERE);
+		db_param_text_array(job, serials, (size_t)b->n);
+		if ((rc = query_submit_job(job)) == CU_OK)
+			return;
+		db_job_free(job);
+	}
+	for (int i = 0; i < b->n; i++)
+		query_fail_submit(b->q[i].req, rc);
+	free(b);
+}
+
+static void on_where_turn(evutil_socket_t fd, short what, void *arg)
+{
+	struct where_batch *b = where_pending;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	where_pending = NULL;
+	if (b != NULL)
+		where_flush(b);
+}
+
 void h_where(struct req *req, const Custody__Request *msg)
 {
+	static const struct timeval now = {0, 0};
 	const char *serial = msg->where->serial;
-	struct db_job *job;
+	struct where_batch *b = where_pending;
 
-	if (!serial_ok(req, serial) || (job = query_job(req, on_where, serial, 0)) == NULL)
+	if (!serial_ok(req, serial))
 		return;
-	db_job_add(job, SQL_DEVICE_SCOPE);
-	db_param_text(job, serial);
-	db_job_add(job, SQL_WHERE);
-	db_param_text(job, serial);
-	db_job_add(job, SQL_CONTENTS_SUMMARY);
-	db_param_text(job, serial);
-	query_submit(job);
+	if (b == NULL) {
+		/* A zero timeout runs once the events ready in this turn have run. */
+		if ((b = calloc(1, sizeof(*b))) == NULL ||
+		    event_base_once(query_base(), -1, EV_TIMEOUT, on_where_turn, NULL, &now) != 0) {
+			free(b);
+			req_fail(req, CUSTODY__ERROR_CODE__INTERNAL, "out of memory");
+			return;
+		}
+		where_pending = b;
+	}
+	b->q[b->n].req = req;
+	snprintf(b->q[b->n].key, sizeof(b->q[b->n].key), "%s", serial);
+	if (++b->n == WHERE_BATCH_MAX) {
+		where_pending = NULL; /* the turn's callback then finds nothing */
+		where_flush(b);
+	}
 }
 
 /* ---- history ----------------------------------------------------------- */

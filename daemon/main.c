@@ -465,7 +465,7 @@ static int start(const uint8_t admin_key[32])
 		return CU_ERR_NOMEM;
 	if (h_submit_start(d.base, d.cfg->verify_threads, d.cfg->verify_queue_max) != CU_OK)
 		return CU_ERR_IO;
-	query_init(d.db);
+	query_init(d.base, d.db);
 	watch_init(d.db);
 	if (http_start(d.base, d.db, d.cfg->http_listen, d.cfg->http_allow_remote, err,
 		       sizeof(err)) != CU_OK) {

@@ -11,6 +11,7 @@
 #include "enums.h"
 #include "log.h"
 
+static struct event_base *loop_base;
 static struct db *read_db;
 
 /* What a job's callback argument points to. */
@@ -19,9 +20,15 @@ struct query_job {
 	query_fn fn;
 };
 
-void query_init(struct db *db)
+void query_init(struct event_base *base, struct db *db)
 {
+	loop_base = base;
 	read_db = db;
+}
+
+struct event_base *query_base(void)
+{
+	return loop_base;
 }
 
 /* Did a write fail the sequencer epoch check (schema/005_epoch.sql)? */
@@ -33,14 +40,9 @@ static bool superseded(const struct db_job *job)
 	return state != NULL && strcmp(state, SQL_STATE_SUPERSEDED) == 0;
 }
 
-static void on_done(struct db_job *job, void *arg)
+void query_fail(struct req *req, const struct db_job *job)
 {
-	struct query_job *qj = arg;
-	struct req *req = qj->q.req;
-
-	if (db_job_status(job) == DB_OK) {
-		qj->fn(&qj->q, job);
-	} else if (db_job_status(job) == DB_ERR_CONN) {
+	if (db_job_status(job) == DB_ERR_CONN) {
 		req_fail(req, CUSTODY__ERROR_CODE__UNAVAILABLE,
 			 "database unavailable; retry later");
 	} else if (superseded(job)) {
@@ -52,6 +54,31 @@ static void on_done(struct db_job *job, void *arg)
 		log_error("query for %s failed: %s", req_peer(req), db_job_error(job));
 		req_fail(req, CUSTODY__ERROR_CODE__INTERNAL, "query failed on the server");
 	}
+}
+
+void query_fail_submit(struct req *req, int rc)
+{
+	if (rc == CU_ERR_NOMEM)
+		req_fail(req, CUSTODY__ERROR_CODE__INTERNAL, "out of memory");
+	else
+		req_fail(req, CUSTODY__ERROR_CODE__UNAVAILABLE, "%s",
+			 rc == CU_ERR_TOO_BIG ? "server busy: too many queries queued; retry later"
+					      : "database unavailable; retry later");
+}
+
+int query_submit_job(struct db_job *job)
+{
+	return db_submit(read_db, DB_LANE_READ, job);
+}
+
+static void on_done(struct db_job *job, void *arg)
+{
+	struct query_job *qj = arg;
+
+	if (db_job_status(job) == DB_OK)
+		qj->fn(&qj->q, job);
+	else
+		query_fail(qj->q.req, job);
 	free(qj->q.data);
 	free(qj);
 }
@@ -89,12 +116,7 @@ void query_submit(struct db_job *job)
 	free(qj->q.data);
 	free(qj);
 	db_job_free(job);
-	if (rc == CU_ERR_NOMEM)
-		req_fail(req, CUSTODY__ERROR_CODE__INTERNAL, "out of memory");
-	else
-		req_fail(req, CUSTODY__ERROR_CODE__UNAVAILABLE, "%s",
-			 rc == CU_ERR_TOO_BIG ? "server busy: too many queries queued; retry later"
-					      : "database unavailable; retry later");
+	query_fail_submit(req, rc);
 }
 
 void query_device_scope(const PGresult *res, int r, struct auth_device *d, uint8_t key[32])
@@ -109,14 +131,19 @@ void query_device_scope(const PGresult *res, int r, struct auth_device *d, uint8
 
 bool query_may_read_device(struct query *q, const PGresult *res, const char *request)
 {
+	return query_may_read_device_at(q, res, PQntuples(res) > 0 ? 0 : -1, request);
+}
+
+bool query_may_read_device_at(struct query *q, const PGresult *res, int row, const char *request)
+{
 	struct auth_id id;
 	struct auth_device d;
 	uint8_t key[32];
 
 	if (auth_whoami(q->req, &id) != CU_OK)
 		return false;
-	if (PQntuples(res) > 0) {
-		query_device_scope(res, 0, &d, key);
+	if (row >= 0) {
+		query_device_scope(res, row, &d, key);
 		if (auth_may_read_device(&id, auth_registry(), &d))
 			return true;
 	} else if (auth_reads_all(&id)) {

@@ -18,6 +18,7 @@
 #include "db.h"
 #include "validate.h"
 
+struct event_base;
 struct req;
 
 struct query {
@@ -31,8 +32,11 @@ struct query {
 
 typedef void (*query_fn)(struct query *q, const struct db_job *job);
 
-/* Sets the database the read handlers use. */
-void query_init(struct db *db);
+/* Sets the loop and the database the read handlers use. */
+void query_init(struct event_base *base, struct db *db);
+
+/* The loop query_init was given (for handlers that defer work to it). */
+struct event_base *query_base(void);
 
 /*
  * A new job for req. On NULL (out of memory) req has been answered.
@@ -46,6 +50,17 @@ struct query *query_of(struct db_job *job);
 void query_submit(struct db_job *job);
 
 /*
+ * For handlers that run their own jobs on the read lane (h_device.c's
+ * batched where): query_submit_job queues one (db_submit's rc: on an
+ * error the job is still the caller's); query_fail_submit answers req
+ * for that rc, query_fail for a job that ran and failed, as query_submit
+ * and the query_fn wrapper do.
+ */
+CU_MUST_USE int query_submit_job(struct db_job *job);
+void query_fail_submit(struct req *req, int rc);
+void query_fail(struct req *req, const struct db_job *job);
+
+/*
  * The read scope of a device (auth.h): from the row of SQL_DEVICE_SCOPE
  * (or of SQL_EVENT_SCOPE) in res, may q's requester read it? If not, or
  * if res has no row, answers q->req and returns false: NOT_FOUND (device
@@ -54,6 +69,8 @@ void query_submit(struct db_job *job);
  * its scope, not even whether they exist.
  */
 bool query_may_read_device(struct query *q, const PGresult *res, const char *request);
+/* The same for row (-1: no row) of a result with a row per device. */
+bool query_may_read_device_at(struct query *q, const PGresult *res, int row, const char *request);
 
 /* Fills d from row r of a SQL_DEVICE_SCOPE-shaped result; key: 32 bytes d points into. */
 void query_device_scope(const PGresult *res, int r, struct auth_device *d, uint8_t key[32]);

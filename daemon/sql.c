@@ -248,34 +248,35 @@ static const char *const texts[SQL_COUNT] = {
 	"  (SELECT e.id FROM events e WHERE e.seq = event_seq)",
 
     /*
-	 * serial, kind, model, eccn_class, tpp, owner, custodian, status,
-	 * facility, facility name, country, destination, container, location,
-	 * head id, head seq, last id, last seq, last type, last at, last via,
-	 * device key, registered at
+	 * A row for each registered device of $1: SQL_DEVICE_SCOPE's six columns,
+	 * then serial, kind, model, eccn_class, tpp, facility name, country,
+	 * container, location, head id, head seq, last id, last seq, last
+	 * type, last at, last via, registered at; then what is inside it,
+	 * at any depth: count, chip tpp, any 3A090.a chip, any 3A090.b chip.
+	 * One statement for a batch of where() requests (h_device.c).
 	 */
-    [SQL_WHERE] = "SELECT d.serial, d.kind, d.model, d.eccn_class, d.tpp, d.owner_id,"
-		  " d.custodian_id, d.status, d.facility_id, f.name, f.country,"
-		  " coalesce(d.dest_facility_id, ''), coalesce(d.parent_serial, ''),"
-		  " d.location, h.id, d.head_seq, l.id, d.last_seq, l.type,"
-		  " custody_ms(l.occurred_at), coalesce(ld.via, ''), d.device_key,"
-		  " custody_ms(r.occurred_at)"
+    [SQL_WHERE] = "SELECT d.owner_id, d.custodian_id, d.status, d.facility_id,"
+		  " coalesce(d.dest_facility_id, ''), d.device_key,"
+		  " d.serial, d.kind, d.model, d.eccn_class, d.tpp, f.name, f.country,"
+		  " coalesce(d.parent_serial, ''), d.location, h.id, d.head_seq, l.id,"
+		  " d.last_seq, l.type, custody_ms(l.occurred_at), coalesce(ld.via, ''),"
+		  " custody_ms(r.occurred_at), s.n, s.tpp, s.a, s.b"
 		  " FROM devices d"
 		  " JOIN facilities f ON f.id = d.facility_id"
 		  " JOIN events h ON h.seq = d.head_seq"
 		  " JOIN events l ON l.seq = d.last_seq"
 		  " JOIN events r ON r.seq = d.registered_seq"
 		  " LEFT JOIN event_devices ld ON ld.serial = d.serial AND ld.seq = d.last_seq"
-		  " WHERE d.serial = $1",
-    /* count, chip tpp, any 3A090.a chip, any 3A090.b chip */
-    [SQL_CONTENTS_SUMMARY] =
-	"WITH RECURSIVE t(serial) AS ("
-	"  SELECT serial FROM devices WHERE parent_serial = $1"
-	" UNION ALL"
-	"  SELECT d.serial FROM devices d JOIN t ON d.parent_serial = t.serial)"
-	" SELECT count(*), coalesce(sum(d.tpp), 0),"
-	" coalesce(bool_or(d.eccn_class = '3A090.a'), false),"
-	" coalesce(bool_or(d.eccn_class = '3A090.b'), false)"
-	" FROM t JOIN devices d USING (serial)",
+		  " CROSS JOIN LATERAL ("
+		  "  WITH RECURSIVE t(serial) AS ("
+		  "   SELECT c.serial FROM devices c WHERE c.parent_serial = d.serial"
+		  "  UNION ALL"
+		  "   SELECT c.serial FROM devices c JOIN t ON c.parent_serial = t.serial)"
+		  "  SELECT count(*) AS n, coalesce(sum(x.tpp), 0) AS tpp,"
+		  "  coalesce(bool_or(x.eccn_class = '3A090.a'), false) AS a,"
+		  "  coalesce(bool_or(x.eccn_class = '3A090.b'), false) AS b"
+		  "  FROM t JOIN devices x USING (serial)) s"
+		  " WHERE d.serial = ANY($1::text[])",
     /* what the read scopes need (auth.h): owner, custodian, status, facility, destination, key */
     [SQL_DEVICE_SCOPE] =
 	"SELECT owner_id, custodian_id, status, facility_id,"
@@ -308,20 +309,23 @@ static const char *const texts[SQL_COUNT] = {
 		   " (SELECT id FROM facilities WHERE operator_id = $7::text))"
 		   " ORDER BY e.seq LIMIT $5::bigint",
     [SQL_FACILITY_EXISTS] = "SELECT 1 FROM facilities WHERE id = $1",
-    /* kind, status, count, tpp */
-    /* $2 owner, $3 operator: the requester's scope ('' = none; auth_list_filters) */
-    [SQL_INVENTORY_FACILITY] = "SELECT kind, status, count(*), coalesce(sum(tpp), 0)"
-			       " FROM devices WHERE facility_id = $1"
+    /*
+     * kind, status, count, tpp, from the counts devices' triggers keep
+     * (schema/008_inventory.sql); $2 owner, $3 operator: the requester's
+     * scope ('' = none; auth_list_filters)
+     */
+    [SQL_INVENTORY_FACILITY] = "SELECT kind, status, sum(n), sum(tpp)"
+			       " FROM device_counts WHERE facility_id = $1 AND n > 0"
 			       " AND ($2::text = '' OR owner_id = $2::text)"
 			       " AND ($3::text = '' OR facility_id IN"
 			       " (SELECT id FROM facilities WHERE operator_id = $3::text))"
 			       " GROUP BY kind, status ORDER BY kind, status",
-    [SQL_INVENTORY_COUNTRY] = "SELECT d.kind, d.status, count(*), coalesce(sum(d.tpp), 0)"
-			      " FROM devices d JOIN facilities f ON f.id = d.facility_id"
-			      " WHERE f.country = $1"
-			      " AND ($2::text = '' OR d.owner_id = $2::text)"
+    [SQL_INVENTORY_COUNTRY] = "SELECT c.kind, c.status, sum(c.n), sum(c.tpp)"
+			      " FROM device_counts c JOIN facilities f ON f.id = c.facility_id"
+			      " WHERE f.country = $1 AND c.n > 0"
+			      " AND ($2::text = '' OR c.owner_id = $2::text)"
 			      " AND ($3::text = '' OR f.operator_id = $3::text)"
-			      " GROUP BY d.kind, d.status ORDER BY d.kind, d.status",
+			      " GROUP BY c.kind, c.status ORDER BY c.kind, c.status",
     /* serial, kind, model, eccn_class, tpp, status, facility, container, location */
     [SQL_LIST_FACILITY] = "SELECT serial, kind, model, eccn_class, tpp, status, facility_id,"
 			  " coalesce(parent_serial, ''), location FROM devices"

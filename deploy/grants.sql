@@ -15,6 +15,7 @@
 --   SELECT and INSERT on every table, now and (default privileges) on the
 --   tables later migrations create;
 --   UPDATE only where custodyd updates rows: devices (its current state);
+--   only SELECT on device_counts, which triggers derive from devices;
 --   no UPDATE on anything else (events, event_devices, event_rules,
 --   admin_actions, alerts, alert_notes, usage, log_*, sequencer_epochs,
 --   key_changes, and every table yet to come), no DELETE, TRUNCATE, REFERENCES or
@@ -80,6 +81,9 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO custody_writer;
 -- for a database whose tables are created after this script ran) ...
 SELECT 'GRANT UPDATE ON public.devices TO custody_writer'
 WHERE to_regclass('public.devices') IS NOT NULL \gexec
+-- ... the derived counts, which only devices' triggers write ...
+SELECT 'REVOKE INSERT ON public.device_counts FROM custody_writer'
+WHERE to_regclass('public.device_counts') IS NOT NULL \gexec
 -- ... and on the tables and sequences the owner creates from now on.
 ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public
     GRANT SELECT, INSERT ON TABLES TO custody_writer;

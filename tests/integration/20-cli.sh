@@ -120,6 +120,15 @@ check_eq "the two refused ones kept as evidence" $((evidence_before + 2)) \
 	"$(psql_value "SELECT count(*) FROM events WHERE verdict = 'REJECT'")"
 check_eq "chips destroyed with their server" 8 \
 	"$(psql_value "SELECT count(*) FROM devices WHERE kind = 'CHIP' AND status = 'DESTROYED'")"
+# The inventory's counts (schema/008_inventory.sql: kept by devices' triggers) agree with
+# counting the devices, after registrations, packs, moves and destruction.
+check_eq "device_counts agree with devices" "" "$(psql_value "
+	WITH d AS (SELECT facility_id, owner_id, kind, status, count(*) AS n, sum(tpp) AS tpp
+		FROM devices GROUP BY 1, 2, 3, 4),
+	c AS (SELECT * FROM device_counts WHERE n > 0)
+	SELECT string_agg(facility_id || '/' || owner_id || '/' || kind || '/' || status, ' ')
+	FROM d FULL JOIN c USING (facility_id, owner_id, kind, status)
+	WHERE d.n IS DISTINCT FROM c.n OR d.tpp IS DISTINCT FROM c.tpp")"
 
 # --- TCP, and a restart keeps everything --------------------------------------------
 out=$(exporter --server "$DAEMON_TCP" --json where SRV-0001)

@@ -37,7 +37,7 @@ expect_exit 1 "REJECTED" exporter ship --to acme-cn C-1
 # ---- privileges: the catalog says what the runtime role may do
 check_eq "tables owned by the owner role" "" \
 	"$(psql_value "SELECT string_agg(tablename, ' ') FROM pg_tables WHERE schemaname = 'public' AND tableowner <> '$DAEMON_DB_OWNER'")"
-check_eq "SELECT and INSERT on every table" "" \
+check_eq "SELECT and INSERT on every table but SELECT only on device_counts" "device_counts:INSERT" \
 	"$(psql_value "SELECT string_agg(c.oid::regclass || ':' || p, ' ') FROM pg_class c
 		CROSS JOIN unnest(ARRAY['SELECT', 'INSERT']) p
 		WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
@@ -74,6 +74,12 @@ done
 expect_exit 1 "permission denied for table devices" as_runtime "DELETE FROM devices"
 expect_exit 1 "permission denied for table devices" as_runtime "TRUNCATE devices"
 as_runtime "UPDATE devices SET location = location WHERE serial = 'C-2'" # what custodyd does
+# The inventory's counts change only through devices (their triggers run as the owner).
+expect_exit 1 "permission denied for table device_counts" \
+	as_runtime "INSERT INTO device_counts VALUES ('acme-us', 'acme', 'CHIP', 'STORED', 1, 1)"
+expect_exit 1 "permission denied for table device_counts" as_runtime "UPDATE device_counts SET n = n + 1"
+check_eq "the counts still say two chips at acme-us" 2 \
+	"$(psql_value "SELECT sum(n) FROM device_counts WHERE facility_id = 'acme-us' AND kind = 'CHIP'")"
 expect_exit 1 "permission denied to set parameter" as_runtime "SET session_replication_role = replica"
 expect_exit 1 "permission denied for schema public" as_runtime "CREATE TABLE scratch (x int)"
 check_eq "nothing was deleted" 2 "$(count devices)"

@@ -391,6 +391,66 @@ static void test_relayed_attest(void **state)
 	expect_error(relay_attest(keys[W_CAR]), CUSTODY__ERROR_CODE__FORBIDDEN, "may relay only");
 }
 
+/*
+ * where() requests sent back to back on one connection share batches in
+ * the daemon (h_device.c): more than a batch holds, mixing devices the
+ * requester may read, another party's, and unregistered serials, each
+ * answered as on its own. Answers may come in any order; ids pair them.
+ */
+#define PIPELINED 150
+
+static void pipelined_where(const struct cu_key *key, const char *const *serials, const int *expect,
+			    int n_serials)
+{
+	Custody__Request req = CUSTODY__REQUEST__INIT;
+	Custody__WhereRequest w = CUSTODY__WHERE_REQUEST__INIT;
+	uint64_t first = 0;
+	bool seen[PIPELINED] = {false};
+	int fd = connect_as(key);
+
+	req.body_case = CUSTODY__REQUEST__BODY_WHERE;
+	req.where = &w;
+	for (int i = 0; i < PIPELINED; i++) {
+		w.serial = (char *)serials[i % n_serials];
+		send_request(fd, &req);
+		if (i == 0)
+			first = req.id;
+	}
+	for (int i = 0; i < PIPELINED; i++) {
+		Custody__Response *resp = recv_frame(fd, 10000, false);
+		uint64_t k = resp->id - first;
+		int want;
+
+		assert_true(resp->id >= first && k < PIPELINED && !seen[k]);
+		seen[k] = true;
+		want = expect[k % (uint64_t)n_serials];
+		if (want < 0) {
+			expect_body(resp, CUSTODY__RESPONSE__BODY_WHERE);
+			assert_string_equal(resp->where->serial, serials[k % (uint64_t)n_serials]);
+		} else {
+			assert_int_equal(resp->body_case, CUSTODY__RESPONSE__BODY_ERROR);
+			if ((int)resp->error->code != want)
+				fail_msg("where %s: error %d (%s), not %d",
+					 serials[k % (uint64_t)n_serials], resp->error->code,
+					 resp->error->message, want);
+		}
+		custody__response__free_unpacked(resp, NULL);
+	}
+	close_conn(fd);
+}
+
+static void test_where_pipelined(void **state)
+{
+	static const char *const serials[] = {"GPU-1", "BETA-1", "NOPE-9", "GPU-2", "GPU-1"};
+	const int exporter[] = {-1, CUSTODY__ERROR_CODE__FORBIDDEN, CUSTODY__ERROR_CODE__FORBIDDEN,
+				-1, -1};
+	const int regulator[] = {-1, -1, CUSTODY__ERROR_CODE__NOT_FOUND, -1, -1};
+
+	(void)state;
+	pipelined_where(keys[W_EXP], serials, exporter, 5);
+	pipelined_where(keys[W_REG], serials, regulator, 5);
+}
+
 static struct cu_key *load(const char *dir, const char *name)
 {
 	char path[512];
@@ -437,6 +497,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_every_request_every_role),
 	    cmocka_unit_test(test_relayed_attest),
+	    cmocka_unit_test(test_where_pipelined),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
