@@ -126,6 +126,19 @@ struct seq_cols {
 void *seq_col(struct seq_cols *c, size_t n, size_t elem);
 void seq_cols_free(struct seq_cols *c);
 
+/*
+ * The log at start-up (seq_logload.c): checks the stored log against its
+ * last signed checkpoint, from head and edge (SQL_LOG_HEAD, SQL_LOG_EDGE;
+ * read here, not kept) and the stored entries, read in chunks on db's
+ * write lane, and loads tlog from it. Calls done exactly once, maybe
+ * before returning: CU_OK (tlog loaded), CU_ERR_INVALID (the log does not
+ * match; err says why), CU_ERR_IO (the database failed; retry),
+ * CU_ERR_NOMEM.
+ */
+typedef void (*seq_logload_fn)(int rc, const char *err);
+void seq_logload_start(struct db *db, struct tlog *tlog, const PGresult *head, const PGresult *edge,
+		       seq_logload_fn done);
+
 /* Events: what an alert of hit h is about (device, facility, its country). */
 const char *seq_hit_device(const struct item *item, const struct rule_hit *h);
 const char *seq_hit_facility(const struct item *item, const struct rule_hit *h);

@@ -815,106 +815,70 @@ static struct tally *load_tally(const PGresult *alloc, const PGresult *usage)
 
 static void retry_resync_later(void);
 
-/*
- * Loads the log's right edge and checks it against the last signed
- * checkpoint: the entries stored, the checkpoint's signature, and the
- * root rebuilt from the stored tiles must all agree. A log that does not
- * match its checkpoint is never appended to: custodyd refuses to start
- * (or, after a reconnect, stops writing and says why).
- */
-/*
- * Recomputes the root from the stored entries' leaf hashes (computed by
- * PostgreSQL as SHA-256(0x00 || entry)): a changed entry byte changes it.
- */
-static int check_leaves(const PGresult *leaves, uint64_t size, const uint8_t root[32], char *err,
-			size_t err_size)
-{
-	struct merkle_range range;
-	uint8_t leaf[32], got[32];
+/* What a sync loaded, installed once the log check (seq_logload.c) passes. */
+static struct {
+	struct registry *reg;
+	struct policy_store *policy;
+	struct tally *tally;
+	uint64_t next_seq, next_admin_seq, next_alert_id;
+} synced;
 
-	merkle_range_init(&range);
-	if ((uint64_t)PQntuples(leaves) != size) {
-		snprintf(err, err_size, "%d entries read back, the checkpoint is for %llu",
-			 PQntuples(leaves), (unsigned long long)size);
-		return CU_ERR_INVALID;
-	}
-	for (int r = 0; r < PQntuples(leaves); r++) {
-		if (db_value_bytes(leaves, r, 0, leaf, 32) != CU_OK ||
-		    merkle_range_append(&range, leaf, NULL, NULL) != CU_OK) {
-			snprintf(err, err_size, "log entry %d cannot be hashed", r);
-			return CU_ERR_INVALID;
-		}
-	}
-	merkle_range_root(&range, got);
-	if (size > 0 && sodium_memcmp(got, root, 32) != 0) {
-		snprintf(err, err_size,
-			 "the root recomputed from the %llu stored entries differs from the "
-			 "checkpoint's: an entry was changed",
-			 (unsigned long long)size);
-		return CU_ERR_INVALID;
-	}
-	return CU_OK;
+static void synced_clear(void)
+{
+	registry_free(synced.reg);
+	policy_store_free(synced.policy);
+	tally_free(synced.tally);
+	memset(&synced, 0, sizeof(synced));
 }
 
-static int load_log(const PGresult *head, const PGresult *edge, const PGresult *leaves)
+/*
+ * The stored log matched its checkpoint (rc CU_OK, tlog loaded): the
+ * sequencer is ready. A log that does not match is never appended to:
+ * custodyd refuses to start (or, after a reconnect, stops writing and says
+ * why); a database that went away is retried.
+ */
+static void on_log_loaded(int rc, const char *err)
 {
-	struct tlog_tile *tiles = calloc((size_t)PQntuples(edge) + 1, sizeof(*tiles));
-	uint64_t entries = (uint64_t)db_value_i64(head, 0, 0), size = 0;
-	uint8_t root[32];
-	char err[TLOG_ERR_MAX] = "";
-	int rc = tiles != NULL ? CU_OK : CU_ERR_NOMEM;
-
-	if (rc == CU_OK && !PQgetisnull(head, 0, 1))
-		rc = tlog_check_checkpoint(seq.tlog, PQgetvalue(head, 0, 1),
-					   (size_t)PQgetlength(head, 0, 1), &size, root, err,
-					   sizeof(err));
-	if (rc == CU_OK && size != entries) {
-		snprintf(err, sizeof(err),
-			 "%llu log entries are stored but the last checkpoint is "
-			 "for %llu",
-			 (unsigned long long)entries, (unsigned long long)size);
-		rc = CU_ERR_INVALID;
-	}
-	for (int r = 0; rc == CU_OK && r < PQntuples(edge); r++) {
-		struct tlog_tile *t = &tiles[r];
-		size_t len = 0;
-		unsigned char *h =
-		    PQunescapeBytea((const unsigned char *)PQgetvalue(edge, r, 3), &len);
-
-		t->level = (unsigned)db_value_i64(edge, r, 0);
-		t->index = (uint64_t)db_value_i64(edge, r, 1);
-		t->width = (unsigned)db_value_i64(edge, r, 2);
-		if (h == NULL || t->width == 0 || t->width > 256 || len != (size_t)t->width * 32) {
-			snprintf(err, sizeof(err), "stored tile %u/%llu is malformed", t->level,
-				 (unsigned long long)t->index);
-			rc = CU_ERR_INVALID;
-		} else {
-			memcpy(t->hashes, h, len);
-		}
-		PQfreemem(h);
-	}
-	if (rc == CU_OK)
-		rc = check_leaves(leaves, size, root, err, sizeof(err));
-	if (rc == CU_OK)
-		rc = tlog_load(seq.tlog, size, tiles, (size_t)PQntuples(edge),
-			       size > 0 ? root : NULL, err, sizeof(err));
-	free(tiles);
 	seq.log_loaded = rc == CU_OK;
-	if (rc == CU_OK) {
-		log_info("log: %llu entries, matching the last signed checkpoint",
-			 (unsigned long long)size);
-		return CU_OK;
-	}
-	if (!seq.ever_ready && seq.opt.on_fatal != NULL) {
-		char why[TLOG_ERR_MAX + 64];
+	if (rc != CU_OK) {
+		synced_clear();
+		if (rc == CU_ERR_IO) {
+			log_warn("sequencer cannot start: %s", err);
+			retry_resync_later();
+		} else if (!seq.ever_ready && seq.opt.on_fatal != NULL) {
+			char why[TLOG_ERR_MAX + 64];
 
-		snprintf(why, sizeof(why), "the stored log does not match its checkpoint: %s", err);
-		seq.opt.on_fatal(why);
-		return rc;
+			snprintf(why, sizeof(why),
+				 "the stored log does not match its checkpoint: %s", err);
+			seq.opt.on_fatal(why);
+		} else {
+			log_error("the stored log does not match its checkpoint: %s; not writing",
+				  err);
+			retry_resync_later();
+		}
+		return;
 	}
-	log_error("the stored log does not match its checkpoint: %s; not writing", err);
-	retry_resync_later();
-	return rc;
+	log_info("log: %llu entries, matching the last signed checkpoint",
+		 (unsigned long long)tlog_size(seq.tlog));
+	registry_free(seq.reg);
+	seq.reg = synced.reg;
+	policy_store_free(seq.policy);
+	seq.policy = synced.policy;
+	tally_free(seq.tally);
+	seq.tally = synced.tally;
+	seq.next_seq = synced.next_seq;
+	seq.next_admin_seq = synced.next_admin_seq;
+	seq.next_alert_id = synced.next_alert_id;
+	memset(&synced, 0, sizeof(synced));
+	seq.state = SEQ_IDLE;
+	log_info("sequencer ready: next event seq %llu", (unsigned long long)seq.next_seq);
+	if (!seq.ever_ready) {
+		seq.ever_ready = true;
+		arm_sweep();
+		if (seq.opt.on_ready != NULL)
+			seq.opt.on_ready();
+	}
+	kick();
 }
 
 static void retry_resync_later(void)
@@ -933,8 +897,9 @@ static void on_synced(struct db_job *job, void *arg)
 
 	(void)arg;
 	if (db_job_status(job) != DB_OK) {
+		/* The lane coming back up resyncs too; the timer covers a failed query. */
 		log_warn("sequencer cannot start: %s", db_job_error(job));
-		seq.state = SEQ_DOWN;
+		retry_resync_later();
 		return;
 	}
 	if (PQgetisnull(db_job_result(job, 0), 0, 0)) {
@@ -963,31 +928,15 @@ static void on_synced(struct db_job *job, void *arg)
 		retry_resync_later();
 		return;
 	}
-	if (load_log(db_job_result(job, 8), db_job_result(job, 9), db_job_result(job, 10)) !=
-	    CU_OK) {
-		registry_free(reg);
-		policy_store_free(policy);
-		tally_free(tally);
-		return; /* load_log decided: fatal, or retry */
-	}
-	registry_free(seq.reg);
-	seq.reg = reg;
-	policy_store_free(seq.policy);
-	seq.policy = policy;
-	tally_free(seq.tally);
-	seq.tally = tally;
-	seq.next_seq = (uint64_t)db_value_i64(db_job_result(job, 1), 0, 0) + 1;
-	seq.next_admin_seq = (uint64_t)db_value_i64(db_job_result(job, 1), 0, 1) + 1;
-	seq.next_alert_id = (uint64_t)db_value_i64(db_job_result(job, 1), 0, 2) + 1;
-	seq.state = SEQ_IDLE;
-	log_info("sequencer ready: next event seq %llu", (unsigned long long)seq.next_seq);
-	if (!seq.ever_ready) {
-		seq.ever_ready = true;
-		arm_sweep();
-		if (seq.opt.on_ready != NULL)
-			seq.opt.on_ready();
-	}
-	kick();
+	synced_clear();
+	synced.reg = reg;
+	synced.policy = policy;
+	synced.tally = tally;
+	synced.next_seq = (uint64_t)db_value_i64(db_job_result(job, 1), 0, 0) + 1;
+	synced.next_admin_seq = (uint64_t)db_value_i64(db_job_result(job, 1), 0, 1) + 1;
+	synced.next_alert_id = (uint64_t)db_value_i64(db_job_result(job, 1), 0, 2) + 1;
+	seq_logload_start(seq.db, seq.tlog, db_job_result(job, 8), db_job_result(job, 9),
+			  on_log_loaded);
 }
 
 static void resync(void)
@@ -1013,7 +962,6 @@ static void resync(void)
 	db_job_add(job, SQL_LOAD_USAGE);
 	db_job_add(job, SQL_LOG_HEAD);
 	db_job_add(job, SQL_LOG_EDGE);
-	db_job_add(job, SQL_LOG_LEAVES);
 	seq.state = SEQ_SYNCING;
 	if (db_submit(seq.db, DB_LANE_WRITE, job) != CU_OK) {
 		db_job_free(job);
@@ -1204,6 +1152,7 @@ void sequencer_free(void)
 	registry_free(seq.reg);
 	policy_store_free(seq.policy);
 	tally_free(seq.tally);
+	synced_clear();
 	tlog_free(seq.tlog);
 	state_ws_free(seq.ws);
 	devcache_free(seq.cache);

@@ -69,8 +69,9 @@ static const char *const texts[SQL_COUNT] = {
     /* level, index, width, hashes: the rightmost (widest) tile of each level */
     [SQL_LOG_EDGE] = "SELECT DISTINCT ON (level) level, idx, width, hashes FROM log_tiles"
 		     " ORDER BY level, idx DESC, width DESC",
-    /* the leaf hash of every stored entry, in order: the start-up recomputation */
-    [SQL_LOG_LEAVES] = "SELECT sha256('\\x00'::bytea || entry) FROM log_entries ORDER BY idx",
+    /* the leaf hashes of entries [$1, $2), in order: the start-up recomputation */
+    [SQL_LOG_LEAVES] = "SELECT sha256('\\x00'::bytea || entry) FROM log_entries"
+		       " WHERE idx >= $1::bigint AND idx < $2::bigint ORDER BY idx",
 
     [SQL_BEGIN] = "BEGIN",
     /* First in every write transaction: fails SQL_STATE_SUPERSEDED unless $1 is newest. */
