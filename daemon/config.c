@@ -140,6 +140,8 @@ static const struct key_def key_defs[] = {
      "queued submissions before new ones get UNAVAILABLE", RESTART},
     {"device_cache_max", KEY_INT, OFF(device_cache_max), "65536", 0, 10000000,
      "device rows the sequencer keeps between batches (0: load every batch's devices)", RESTART},
+    {"tile_cache_max", KEY_INT, OFF(tile_cache_max), "1024", 0, 1 << 20,
+     "full log tiles kept with their inner nodes for proofs (16 KiB each; 0: none)", RESTART},
     {"verify_threads", KEY_INT, OFF(verify_threads), "0", 0, 256,
      "threads checking submissions' signatures off the event loop (0: one per online CPU)",
      RESTART},

@@ -60,6 +60,7 @@ struct config {
 	int batch_linger_ms;   /* wait for more submissions before a batch */
 	int max_pending;       /* queued submissions before UNAVAILABLE */
 	int device_cache_max;  /* device rows cached between batches */
+	int tile_cache_max;    /* full log tiles cached for proofs (tilecache.h) */
 	int verify_threads;    /* signature-check threads (0: one per CPU) */
 	int verify_queue_max;  /* submissions awaiting their check before UNAVAILABLE */
 	int max_clock_skew_ms; /* how far in the future events may be dated */

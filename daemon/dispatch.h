@@ -62,6 +62,9 @@ void h_policy_info(struct req *req, const Custody__Request *msg);
 void h_log_key(struct req *req, const Custody__Request *msg);
 void h_checkpoint(struct req *req, const Custody__Request *msg);
 void h_inclusion(struct req *req, const Custody__Request *msg);
+/* h_proof.c's tile cache (tilecache.h) of at most max tiles; freed by h_proof_free. */
+CU_MUST_USE int h_proof_init(size_t max);
+void h_proof_free(void);
 void h_consistency(struct req *req, const Custody__Request *msg);
 void h_entries(struct req *req, const Custody__Request *msg);
 void h_tile(struct req *req, const Custody__Request *msg);

@@ -21,30 +21,74 @@
 #include "key.h"
 #include "merkle.h"
 #include "query.h"
+#include "sequencer.h"
+#include "tilecache.h"
+#include "tlog.h"
 
 #define MAX_TILES	 (2 * MERKLE_PROOF_MAX)
 #define ENTRIES_MAX	 1000
 #define KIND_INCLUSION	 1 /* query variants */
 #define KIND_CONSISTENCY 2
 
+/*
+ * What the first round learnt, for the second: the nodes the tile cache
+ * served (by the order the proof asks for them, which depends only on the
+ * index and sizes), so a tile evicted in between is not needed again.
+ */
+#define MEMO_MAX (2 * MERKLE_PROOF_MAX)
+struct memo {
+	bool have[MEMO_MAX];
+	uint8_t hash[MEMO_MAX][MERKLE_HASH_SIZE];
+};
+
 /* Tiles a proof needs (first round) or has (second round). */
 struct tiles {
 	uint64_t size;
 	struct merkle_tile want[MAX_TILES];
 	size_t n_want;
-	const PGresult *rows; /* second round */
+	struct memo *memo;
+	size_t calls;			   /* nodes asked for so far */
+	const PGresult *rows;		   /* second round; NULL: no tiles were read */
+	unsigned char *decoded[MAX_TILES]; /* rows' hashes, decoded once */
+	size_t decoded_len[MAX_TILES];
 	bool missing;
 };
 
-/* First round: notes the tile that holds node (level, index). */
+static struct tilecache *tile_cache;
+
+int h_proof_init(size_t max)
+{
+	tile_cache = tilecache_new(max);
+	return tile_cache != NULL ? CU_OK : CU_ERR_NOMEM;
+}
+
+void h_proof_free(void)
+{
+	tilecache_free(tile_cache);
+	tile_cache = NULL;
+}
+
+static void tiles_release(struct tiles *t)
+{
+	for (size_t i = 0; i < MAX_TILES; i++)
+		PQfreemem(t->decoded[i]);
+}
+
+/* First round: serves node (level, index) from the cache or notes its tile. */
 static int note_tile(void *arg, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_SIZE])
 {
 	struct tiles *t = arg;
 	struct merkle_tile_pos pos;
+	size_t call = t->calls++;
 
 	memset(out, 0, MERKLE_HASH_SIZE);
 	if (merkle_tile_locate(t->size, level, index, &pos) != CU_OK)
 		return CU_ERR_INVALID;
+	if (call < MEMO_MAX && tilecache_node(tile_cache, pos.tile.level, pos.tile.index, pos.first,
+					      pos.count, t->memo->hash[call])) {
+		t->memo->have[call] = true;
+		return CU_OK;
+	}
 	for (size_t i = 0; i < t->n_want; i++) {
 		if (t->want[i].level == pos.tile.level && t->want[i].index == pos.tile.index)
 			return CU_OK;
@@ -55,42 +99,67 @@ static int note_tile(void *arg, unsigned level, uint64_t index, uint8_t out[MERK
 	return CU_OK;
 }
 
-/* Second round: node (level, index) hashed up from its stored tile. */
+/* Row r's hashes, decoded on first use (NULL if malformed). */
+static const unsigned char *row_hashes(struct tiles *t, int r, size_t *len)
+{
+	if (r >= MAX_TILES)
+		return NULL;
+	if (t->decoded[r] == NULL)
+		t->decoded[r] = PQunescapeBytea((const unsigned char *)PQgetvalue(t->rows, r, 3),
+						&t->decoded_len[r]);
+	*len = t->decoded_len[r];
+	return t->decoded[r];
+}
+
+/*
+ * Second round: node (level, index) from the first round's memo, the
+ * cache, or its stored tile: a full tile enters the cache with its inner
+ * nodes; a partial one is folded (pos.count is a power of two: fold pairs
+ * until one hash is left).
+ */
 static int tile_node(void *arg, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_SIZE])
 {
 	struct tiles *t = arg;
 	struct merkle_tile_pos pos;
-	uint8_t *hashes = NULL;
-	size_t len = 0;
-	int rc = CU_ERR_NOT_FOUND;
+	uint8_t scratch[MERKLE_TILE_WIDTH / 2][MERKLE_HASH_SIZE];
+	size_t call = t->calls++, len = 0;
+	const unsigned char *hashes = NULL;
+	int r;
 
+	if (call < MEMO_MAX && t->memo->have[call]) {
+		memcpy(out, t->memo->hash[call], MERKLE_HASH_SIZE);
+		return CU_OK;
+	}
 	if (merkle_tile_locate(t->size, level, index, &pos) != CU_OK)
 		return CU_ERR_INVALID;
-	for (int r = 0; r < PQntuples(t->rows) && rc == CU_ERR_NOT_FOUND; r++) {
-		if ((unsigned)db_value_i64(t->rows, r, 0) != pos.tile.level ||
-		    (uint64_t)db_value_i64(t->rows, r, 1) != pos.tile.index)
-			continue;
-		hashes = PQunescapeBytea((const unsigned char *)PQgetvalue(t->rows, r, 3), &len);
-		if (hashes == NULL || len < (size_t)(pos.first + pos.count) * MERKLE_HASH_SIZE) {
-			rc = CU_ERR_INVALID;
+	if (tilecache_node(tile_cache, pos.tile.level, pos.tile.index, pos.first, pos.count, out))
+		return CU_OK;
+	for (r = 0; r < PQntuples(t->rows); r++) {
+		if ((unsigned)db_value_i64(t->rows, r, 0) == pos.tile.level &&
+		    (uint64_t)db_value_i64(t->rows, r, 1) == pos.tile.index)
 			break;
-		}
-		/* pos.count is a power of two: fold pairs until one hash is left. */
-		for (unsigned n = pos.count; n > 1; n /= 2) {
-			for (unsigned i = 0; i < n / 2; i++) {
-				uint8_t *h = hashes + (size_t)(pos.first + i) * MERKLE_HASH_SIZE;
-
-				merkle_node_hash(
-				    hashes + (size_t)(pos.first + 2 * i) * MERKLE_HASH_SIZE,
-				    hashes + (size_t)(pos.first + 2 * i + 1) * MERKLE_HASH_SIZE, h);
-			}
-		}
-		memcpy(out, hashes + (size_t)pos.first * MERKLE_HASH_SIZE, MERKLE_HASH_SIZE);
-		rc = CU_OK;
 	}
-	PQfreemem(hashes);
-	t->missing |= rc != CU_OK;
-	return rc;
+	if (r < PQntuples(t->rows))
+		hashes = row_hashes(t, r, &len);
+	if (hashes == NULL || len < (size_t)(pos.first + pos.count) * MERKLE_HASH_SIZE ||
+	    pos.count > MERKLE_TILE_WIDTH / 2) {
+		t->missing = true;
+		return hashes == NULL ? CU_ERR_NOT_FOUND : CU_ERR_INVALID;
+	}
+	if (len == MERKLE_TILE_WIDTH * MERKLE_HASH_SIZE) {
+		tilecache_put(tile_cache, pos.tile.level, pos.tile.index, hashes);
+		if (tilecache_node(tile_cache, pos.tile.level, pos.tile.index, pos.first, pos.count,
+				   out))
+			return CU_OK;
+	}
+	memcpy(scratch, hashes + (size_t)pos.first * MERKLE_HASH_SIZE,
+	       (size_t)pos.count * MERKLE_HASH_SIZE);
+	for (unsigned n = pos.count; n > 1; n /= 2) {
+		for (unsigned i = 0; i < n / 2; i++)
+			merkle_node_hash(scratch[2 * i], scratch[2 * i + 1], scratch[i]);
+	}
+	memcpy(out, scratch[0], MERKLE_HASH_SIZE);
+	return CU_OK;
 }
 
 /* Adds the tile read for t's wanted tiles to job. */
@@ -140,39 +209,107 @@ static bool checkpoint_row(struct req *req, const PGresult *res, uint64_t asked,
 
 /* ---- inclusion ------------------------------------------------------------ */
 
+/* The second round's state (the query's data). */
+struct proof_ctx {
+	uint64_t index, size1, size; /* inclusion: index; consistency: size1 */
+	bool tiles_read;	     /* the job's first result is the tiles */
+	bool note_known;	     /* note holds the checkpoint of size (no statement) */
+	char note[TLOG_CHECKPOINT_MAX];
+	struct memo memo;
+};
+
 static void on_inclusion_tiles(struct query *q, const struct db_job *job)
 {
+	struct proof_ctx *ctx = q->data;
 	Custody__Response resp = CUSTODY__RESPONSE__INIT;
 	Custody__InclusionResult r = CUSTODY__INCLUSION_RESULT__INIT;
 	ProtobufCBinaryData hashes[MERKLE_PROOF_MAX];
 	uint8_t proof[MERKLE_PROOF_MAX * MERKLE_HASH_SIZE];
-	const PGresult *cp = db_job_result(job, 1), *entry = db_job_result(job, 2);
-	struct tiles t = {.rows = db_job_result(job, 0)};
-	uint64_t index = 0;
+	int next = 0;
+	struct tiles t = {.size = ctx->size, .memo = &ctx->memo};
+	const PGresult *cp = NULL, *entry;
 	size_t count = 0, len = 0;
 	unsigned char *bytes;
 
-	if (sscanf(q->key, "%" SCNu64 " %" SCNu64, &index, &t.size) != 2 || PQntuples(cp) != 1 ||
-	    PQntuples(entry) != 1 ||
-	    merkle_inclusion_proof(index, t.size, tile_node, &t, proof, &count) != CU_OK) {
+	if (ctx->tiles_read)
+		t.rows = db_job_result(job, next++);
+	if (!ctx->note_known)
+		cp = db_job_result(job, next++);
+	entry = db_job_result(job, next);
+	if ((cp != NULL && PQntuples(cp) != 1) || PQntuples(entry) != 1 ||
+	    merkle_inclusion_proof(ctx->index, t.size, tile_node, &t, proof, &count) != CU_OK) {
+		tiles_release(&t);
 		req_fail(q->req, CUSTODY__ERROR_CODE__INTERNAL,
-			 "the stored log cannot prove entry %" PRIu64 " in size %" PRIu64, index,
-			 t.size);
+			 "the stored log cannot prove entry %" PRIu64 " in size %" PRIu64,
+			 ctx->index, t.size);
 		return;
 	}
+	tiles_release(&t);
 	bytes = PQunescapeBytea((const unsigned char *)PQgetvalue(entry, 0, 1), &len);
 	proof_refs(proof, count, hashes);
-	r.index = index;
+	r.index = ctx->index;
 	r.tree_size = t.size;
 	r.proof = hashes;
 	r.n_proof = count;
-	r.checkpoint = PQgetvalue(cp, 0, 1);
+	r.checkpoint = cp != NULL ? PQgetvalue(cp, 0, 1) : ctx->note;
 	r.entry.data = bytes;
 	r.entry.len = bytes != NULL ? len : 0;
 	resp.body_case = CUSTODY__RESPONSE__BODY_INCLUSION;
 	resp.inclusion = &r;
 	req_reply(q->req, &resp);
 	PQfreemem(bytes);
+}
+
+/*
+ * The second round of an inclusion proof of entry index in the tree of
+ * size: plans the proof (the cache serves what it holds), then reads the
+ * other tiles, the checkpoint unless note has it, and the entry.
+ */
+static void prove_inclusion(struct req *req, uint64_t index, uint64_t size, const char *note)
+{
+	struct proof_ctx *ctx = calloc(1, sizeof(*ctx));
+	struct tiles t = {.size = size, .memo = ctx != NULL ? &ctx->memo : NULL};
+	uint8_t proof[MERKLE_PROOF_MAX * MERKLE_HASH_SIZE];
+	size_t count = 0;
+	struct db_job *next;
+
+	if (ctx == NULL) {
+		req_fail(req, CUSTODY__ERROR_CODE__INTERNAL, "out of memory");
+		return;
+	}
+	if (index >= size) {
+		free(ctx);
+		req_fail(req, CUSTODY__ERROR_CODE__BAD_REQUEST,
+			 "entry %" PRIu64 " is not in the tree of size %" PRIu64, index, size);
+		return;
+	}
+	if (merkle_inclusion_proof(index, size, note_tile, &t, proof, &count) != CU_OK) {
+		free(ctx);
+		req_fail(req, CUSTODY__ERROR_CODE__INTERNAL, "cannot plan the proof");
+		return;
+	}
+	if ((next = query_job(req, on_inclusion_tiles, "", 0)) == NULL) {
+		free(ctx);
+		return;
+	}
+	query_of(next)->data = ctx;
+	ctx->index = index;
+	ctx->size = size;
+	if (t.n_want > 0) {
+		add_tiles_read(next, &t);
+		ctx->tiles_read = true;
+	}
+	if (note != NULL) {
+		snprintf(ctx->note, sizeof(ctx->note), "%s", note);
+		ctx->note_known = true;
+	} else {
+		db_job_add(next, SQL_LOG_CHECKPOINT_AT);
+		db_param_i64(next, (int64_t)size);
+	}
+	db_job_add(next, SQL_LOG_ENTRIES);
+	db_param_i64(next, (int64_t)index);
+	db_param_i64(next, (int64_t)index + 1);
+	query_submit(next);
 }
 
 /*
@@ -206,11 +343,6 @@ static void on_inclusion_head(struct query *q, const struct db_job *job)
 {
 	const PGresult *cp = db_job_result(job, 0);
 	uint64_t index = 0, asked = 0, size = 0;
-	struct tiles t = {0};
-	uint8_t proof[MERKLE_PROOF_MAX * MERKLE_HASH_SIZE];
-	size_t count = 0;
-	char key[VALIDATE_SERIAL_MAX + 1];
-	struct db_job *next;
 
 	if (sscanf(q->key, "%" SCNu64 " %" SCNu64, &index, &asked) != 2) {
 		req_fail(q->req, CUSTODY__ERROR_CODE__INTERNAL, "lost the request");
@@ -233,27 +365,7 @@ static void on_inclusion_head(struct query *q, const struct db_job *job)
 		}
 		index = (uint64_t)db_value_i64(found, 0, 0);
 	}
-	if (index >= size) {
-		req_fail(q->req, CUSTODY__ERROR_CODE__BAD_REQUEST,
-			 "entry %" PRIu64 " is not in the tree of size %" PRIu64, index, size);
-		return;
-	}
-	t.size = size;
-	if (merkle_inclusion_proof(index, size, note_tile, &t, proof, &count) != CU_OK) {
-		req_fail(q->req, CUSTODY__ERROR_CODE__INTERNAL, "cannot plan the proof");
-		return;
-	}
-	snprintf(key, sizeof(key), "%" PRIu64 " %" PRIu64, index, size);
-	next = query_job(q->req, on_inclusion_tiles, key, 0);
-	if (next == NULL)
-		return;
-	add_tiles_read(next, &t);
-	db_job_add(next, SQL_LOG_CHECKPOINT_AT);
-	db_param_i64(next, (int64_t)size);
-	db_job_add(next, SQL_LOG_ENTRIES);
-	db_param_i64(next, (int64_t)index);
-	db_param_i64(next, (int64_t)index + 1);
-	query_submit(next);
+	prove_inclusion(q->req, index, size, PQgetvalue(cp, 0, 1));
 }
 
 void h_inclusion(struct req *req, const Custody__Request *msg)
@@ -267,6 +379,8 @@ void h_inclusion(struct req *req, const Custody__Request *msg)
 					   : 4;
 	int named = (in->event_id.len > 0) + (in->facility[0] != '\0') + (in->key.len > 0);
 	char key[VALIDATE_SERIAL_MAX + 1];
+	const char *note;
+	uint64_t latest = 0;
 	struct auth_id id;
 	struct db_job *job;
 
@@ -295,6 +409,12 @@ void h_inclusion(struct req *req, const Custody__Request *msg)
 	}
 	if (auth_whoami(req, &id) != CU_OK)
 		return;
+	/* By index in the latest tree (or its size): the sequencer has the checkpoint. */
+	note = by == 0 ? sequencer_checkpoint(&latest) : NULL;
+	if (note != NULL && (in->tree_size == 0 || in->tree_size == latest)) {
+		prove_inclusion(req, in->index, latest, note);
+		return;
+	}
 	/* The query carries the index and the size asked for to the next round. */
 	snprintf(key, sizeof(key), "%" PRIu64 " %" PRIu64, in->index, in->tree_size);
 	job = query_job(req, on_inclusion_head, key, by != 0);
@@ -333,19 +453,21 @@ static void on_consistency_tiles(struct query *q, const struct db_job *job)
 	ProtobufCBinaryData hashes[MERKLE_PROOF_MAX];
 	uint8_t proof[MERKLE_PROOF_MAX * MERKLE_HASH_SIZE];
 	const PGresult *cp1 = db_job_result(job, 1), *cp2 = db_job_result(job, 2);
-	struct tiles t = {.rows = db_job_result(job, 0)};
-	uint64_t size1 = 0;
+	struct proof_ctx *ctx = q->data;
+	struct tiles t = {.rows = db_job_result(job, 0), .size = ctx->size, .memo = &ctx->memo};
 	size_t count = 0;
+	int rc = PQntuples(cp1) == 1 && PQntuples(cp2) == 1
+		     ? merkle_consistency_proof(ctx->size1, t.size, tile_node, &t, proof, &count)
+		     : CU_ERR_NOT_FOUND;
 
-	if (sscanf(q->key, "%" SCNu64 " %" SCNu64, &size1, &t.size) != 2 || PQntuples(cp1) != 1 ||
-	    PQntuples(cp2) != 1 ||
-	    merkle_consistency_proof(size1, t.size, tile_node, &t, proof, &count) != CU_OK) {
+	tiles_release(&t);
+	if (rc != CU_OK) {
 		req_fail(q->req, CUSTODY__ERROR_CODE__INTERNAL,
 			 "the stored log cannot prove consistency");
 		return;
 	}
 	proof_refs(proof, count, hashes);
-	r.size1 = size1;
+	r.size1 = ctx->size1;
 	r.size2 = t.size;
 	r.proof = hashes;
 	r.n_proof = count;
@@ -360,8 +482,8 @@ static void on_consistency_head(struct query *q, const struct db_job *job)
 {
 	uint64_t asked1 = 0, asked2 = 0, size1 = 0, size2 = 0;
 	uint8_t proof[MERKLE_PROOF_MAX * MERKLE_HASH_SIZE];
+	struct proof_ctx *ctx;
 	struct tiles t = {0};
-	char key[VALIDATE_SERIAL_MAX + 1];
 	size_t count = 0;
 	struct db_job *next;
 
@@ -377,15 +499,24 @@ static void on_consistency_head(struct query *q, const struct db_job *job)
 			 "size1 %" PRIu64 " is larger than size2 %" PRIu64, size1, size2);
 		return;
 	}
+	if ((ctx = calloc(1, sizeof(*ctx))) == NULL) {
+		req_fail(q->req, CUSTODY__ERROR_CODE__INTERNAL, "out of memory");
+		return;
+	}
 	t.size = size2;
+	t.memo = &ctx->memo;
 	if (merkle_consistency_proof(size1, size2, note_tile, &t, proof, &count) != CU_OK) {
+		free(ctx);
 		req_fail(q->req, CUSTODY__ERROR_CODE__INTERNAL, "cannot plan the proof");
 		return;
 	}
-	snprintf(key, sizeof(key), "%" PRIu64 " %" PRIu64, size1, size2);
-	next = query_job(q->req, on_consistency_tiles, key, 0);
-	if (next == NULL)
+	if ((next = query_job(q->req, on_consistency_tiles, "", 0)) == NULL) {
+		free(ctx);
 		return;
+	}
+	ctx->size1 = size1;
+	ctx->size = size2;
+	query_of(next)->data = ctx;
 	add_tiles_read(next, &t);
 	db_job_add(next, SQL_LOG_CHECKPOINT_AT);
 	db_param_i64(next, (int64_t)size1);

@@ -466,6 +466,8 @@ static int start(const uint8_t admin_key[32])
 	if (h_submit_start(d.base, d.cfg->verify_threads, d.cfg->verify_queue_max) != CU_OK)
 		return CU_ERR_IO;
 	query_init(d.base, d.db);
+	if (h_proof_init((size_t)d.cfg->tile_cache_max) != CU_OK)
+		return CU_ERR_NOMEM;
 	watch_init(d.db);
 	if (http_start(d.base, d.db, d.cfg->http_listen, d.cfg->http_allow_remote, err,
 		       sizeof(err)) != CU_OK) {
@@ -562,6 +564,7 @@ static void stop(void)
 	db_free(d.db);	 /* answers jobs in flight */
 	sequencer_free();
 	conn_close_all();
+	h_proof_free();
 	watch_free_all(); /* after the connections have let go of them */
 	if (d.sig_term != NULL)
 		event_free(d.sig_term);

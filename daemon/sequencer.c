@@ -72,6 +72,7 @@ static struct {
 	struct tally *tally;
 	struct tlog *tlog;
 	char checkpoint[TLOG_CHECKPOINT_MAX];	    /* signed checkpoint of the last batch */
+	uint64_t checkpoint_size;		    /* its tree size */
 	char batch_checkpoint[TLOG_CHECKPOINT_MAX]; /* signed for the batch in flight */
 	uint64_t next_seq, next_admin_seq, next_alert_id;
 	uint64_t batch_first_seq, batch_first_admin_seq, batch_first_alert_id;
@@ -428,6 +429,7 @@ static void on_written(struct db_job *job, void *arg)
 	/* Published only once stored: a failed batch's checkpoint is never served. */
 	if (seq.batch_checkpoint[0] != '\0') {
 		memcpy(seq.checkpoint, seq.batch_checkpoint, sizeof(seq.checkpoint));
+		seq.checkpoint_size = tlog_size(seq.tlog);
 		seq.batch_checkpoint[0] = '\0';
 		seq.last_checkpoint_ms = codec_now_ms();
 	}
@@ -821,6 +823,7 @@ static struct {
 	struct policy_store *policy;
 	struct tally *tally;
 	uint64_t next_seq, next_admin_seq, next_alert_id;
+	char checkpoint[TLOG_CHECKPOINT_MAX]; /* the latest stored, "" if none */
 } synced;
 
 static void synced_clear(void)
@@ -869,6 +872,10 @@ static void on_log_loaded(int rc, const char *err)
 	seq.next_seq = synced.next_seq;
 	seq.next_admin_seq = synced.next_admin_seq;
 	seq.next_alert_id = synced.next_alert_id;
+	if (synced.checkpoint[0] != '\0') {
+		memcpy(seq.checkpoint, synced.checkpoint, sizeof(seq.checkpoint));
+		seq.checkpoint_size = tlog_size(seq.tlog);
+	}
 	memset(&synced, 0, sizeof(synced));
 	seq.state = SEQ_IDLE;
 	log_info("sequencer ready: next event seq %llu", (unsigned long long)seq.next_seq);
@@ -935,6 +942,9 @@ static void on_synced(struct db_job *job, void *arg)
 	synced.next_seq = (uint64_t)db_value_i64(db_job_result(job, 1), 0, 0) + 1;
 	synced.next_admin_seq = (uint64_t)db_value_i64(db_job_result(job, 1), 0, 1) + 1;
 	synced.next_alert_id = (uint64_t)db_value_i64(db_job_result(job, 1), 0, 2) + 1;
+	if (PQgetlength(db_job_result(job, 8), 0, 1) < (int)sizeof(synced.checkpoint))
+		memcpy(synced.checkpoint, PQgetvalue(db_job_result(job, 8), 0, 1),
+		       (size_t)PQgetlength(db_job_result(job, 8), 0, 1) + 1);
 	seq_logload_start(seq.db, seq.tlog, db_job_result(job, 8), db_job_result(job, 9),
 			  on_log_loaded);
 }
@@ -1157,6 +1167,14 @@ void sequencer_free(void)
 	state_ws_free(seq.ws);
 	devcache_free(seq.cache);
 	memset(&seq, 0, sizeof(seq));
+}
+
+const char *sequencer_checkpoint(uint64_t *size)
+{
+	if (!seq.log_loaded || seq.checkpoint[0] == '\0')
+		return NULL;
+	*size = seq.checkpoint_size;
+	return seq.checkpoint;
 }
 
 const struct registry *sequencer_registry(void)

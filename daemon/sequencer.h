@@ -102,6 +102,14 @@ struct sequencer_status {
 /* Fills out from the sequencer's state. */
 void sequencer_status(struct sequencer_status *out);
 
+/*
+ * The latest signed checkpoint stored (by this process's last batch, or
+ * the one it loaded at start-up) and its tree size in *size; NULL when the
+ * log is not loaded or empty. The text changes when the next batch
+ * commits: copy it if it must outlive the caller's callback.
+ */
+const char *sequencer_checkpoint(uint64_t *size);
+
 /* The registry as last committed; borrowed. NULL before the first sync. */
 const struct registry *sequencer_registry(void);
 

@@ -1016,6 +1016,14 @@ static void test_log_proofs(void **state)
 			custody__response__free_unpacked(resp, NULL);
 		}
 	}
+	/* By index in the latest tree (size 0): answered with the sequencer's checkpoint. */
+	for (uint64_t i = 0; i < latest; i += latest / 7 + 1) {
+		resp = ask_inclusion(i, NULL, 0);
+		assert_int_equal(resp->body_case, CUSTODY__RESPONSE__BODY_INCLUSION);
+		assert_int_equal(resp->inclusion->tree_size, latest);
+		assert_int_equal(verify_inclusion(&v, resp->inclusion), i);
+		custody__response__free_unpacked(resp, NULL);
+	}
 	/* By event id, in the latest tree: the entry recording that event. */
 	{
 		PGresult *ev =

@@ -1,0 +1,168 @@
+/*
+ * tilecache.c - full log tiles with their inner nodes (see tilecache.h).
+ *
+ * Each entry holds the 511 nodes of its tile, level by level: the 256
+ * stored hashes, then the 128 above them, ... up to the tile's root.
+ * Subtree level k (count 2^k) starts at 512 - (512 >> k). Entries are in
+ * an hmap by (level, index) and on a doubly linked list, most recently
+ * used first.
+ */
+#include "tilecache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hmap.h"
+
+#define NODES (2 * MERKLE_TILE_WIDTH - 1)
+
+struct tile_key {
+	uint64_t index;
+	uint32_t level;
+	uint32_t zero; /* padding, always 0: the key is hashed as bytes */
+};
+
+struct entry {
+	struct entry *prev, *next; /* LRU list, most recent first */
+	struct tile_key key;
+	uint8_t nodes[NODES][MERKLE_HASH_SIZE];
+};
+
+struct tilecache {
+	struct hmap *map;
+	struct entry *head, *tail;
+	size_t max, count;
+	uint64_t hits, misses;
+};
+
+struct tilecache *tilecache_new(size_t max)
+{
+	struct tilecache *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->max = max;
+	c->map = hmap_new();
+	if (c->map == NULL) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void tilecache_free(struct tilecache *c)
+{
+	if (c == NULL)
+		return;
+	hmap_free(c->map, free);
+	free(c);
+}
+
+static struct tile_key key_of(unsigned level, uint64_t index)
+{
+	struct tile_key k = {.index = index, .level = level, .zero = 0};
+
+	return k;
+}
+
+static void unlink_entry(struct tilecache *c, struct entry *e)
+{
+	if (e->prev != NULL)
+		e->prev->next = e->next;
+	else
+		c->head = e->next;
+	if (e->next != NULL)
+		e->next->prev = e->prev;
+	else
+		c->tail = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static void push_front(struct tilecache *c, struct entry *e)
+{
+	e->prev = NULL;
+	e->next = c->head;
+	if (c->head != NULL)
+		c->head->prev = e;
+	c->head = e;
+	if (c->tail == NULL)
+		c->tail = e;
+}
+
+/* Index in nodes[] of subtree [first, first + count). */
+static size_t node_at(unsigned first, unsigned count)
+{
+	unsigned k = 0;
+
+	while ((1u << k) < count)
+		k++;
+	return (size_t)(2 * MERKLE_TILE_WIDTH - (2 * MERKLE_TILE_WIDTH >> k)) + first / count;
+}
+
+bool tilecache_node(struct tilecache *c, unsigned level, uint64_t index, unsigned first,
+		    unsigned count, uint8_t out[MERKLE_HASH_SIZE])
+{
+	struct tile_key k = key_of(level, index);
+	struct entry *e = c != NULL ? hmap_get(c->map, &k, sizeof(k)) : NULL;
+
+	if (e == NULL) {
+		if (c != NULL && out != NULL)
+			c->misses++;
+		return false;
+	}
+	if (out == NULL)
+		return true;
+	if (count == 0 || count > MERKLE_TILE_WIDTH || (count & (count - 1)) != 0 ||
+	    first % count != 0 || first + count > MERKLE_TILE_WIDTH)
+		return false;
+	memcpy(out, e->nodes[node_at(first, count)], MERKLE_HASH_SIZE);
+	unlink_entry(c, e);
+	push_front(c, e);
+	c->hits++;
+	return true;
+}
+
+void tilecache_put(struct tilecache *c, unsigned level, uint64_t index,
+		   const uint8_t hashes[MERKLE_TILE_WIDTH * MERKLE_HASH_SIZE])
+{
+	struct tile_key k = key_of(level, index);
+	struct entry *e;
+	size_t below = 0, here = MERKLE_TILE_WIDTH;
+
+	if (c == NULL || c->max == 0 || hmap_get(c->map, &k, sizeof(k)) != NULL)
+		return;
+	if (c->count == c->max) {
+		e = c->tail;
+		unlink_entry(c, e);
+		hmap_remove(c->map, &e->key, sizeof(e->key));
+		c->count--;
+	} else if ((e = malloc(sizeof(*e))) == NULL) {
+		return;
+	}
+	e->key = k;
+	memcpy(e->nodes, hashes, MERKLE_TILE_WIDTH * MERKLE_HASH_SIZE);
+	/* Each level's nodes follow the level below: node i of it is below[2i] + below[2i+1]. */
+	for (size_t n = MERKLE_TILE_WIDTH / 2; n >= 1; n /= 2) {
+		for (size_t i = 0; i < n; i++)
+			merkle_node_hash(e->nodes[below + 2 * i], e->nodes[below + 2 * i + 1],
+					 e->nodes[below + here + i]);
+		below += here;
+		here = n;
+	}
+	if (hmap_put(c->map, &e->key, sizeof(e->key), e, NULL) != CU_OK) {
+		free(e);
+		return;
+	}
+	push_front(c, e);
+	c->count++;
+}
+
+void tilecache_stats(const struct tilecache *c, struct tilecache_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (c == NULL)
+		return;
+	out->tiles = c->count;
+	out->hits = c->hits;
+	out->misses = c->misses;
+}
