@@ -124,21 +124,30 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 	*o = (struct options){.entry_bytes = DEFAULT_ENTRY_BYTES, .chunk = DEFAULT_CHUNK};
 	while (rc == CU_OK && (opt = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-		if (opt == 'c')
+		switch (opt) {
+		case 'c':
 			o->conf = optarg;
-		else if (opt == 'd')
+			break;
+		case 'd':
 			o->database = optarg;
-		else if (opt == 'n')
+			break;
+		case 'n':
 			rc = parse_u64(optarg, 0, INT64_MAX / 2, &o->entries);
-		else if (opt == 'b' && (rc = parse_u64(optarg, 1, MAX_ENTRY_BYTES, &v)) == CU_OK)
+			break;
+		case 'b':
+			rc = parse_u64(optarg, 1, MAX_ENTRY_BYTES, &v);
 			o->entry_bytes = (size_t)v;
-		else if (opt == 'k' && (rc = parse_u64(optarg, 1, 1 << 22, &v)) == CU_OK)
+			break;
+		case 'k':
+			rc = parse_u64(optarg, 1, 1 << 22, &v);
 			o->chunk = (size_t)v;
-		else if (opt == 'h') {
+			break;
+		case 'h':
 			usage(stdout);
 			exit(0);
-		} else if (opt != 'b' && opt != 'k')
+		default:
 			rc = CU_ERR_INVALID;
+		}
 	}
 	if (rc != CU_OK || optind != argc || o->conf == NULL) {
 		usage(stderr);
