@@ -113,9 +113,9 @@ static const unsigned char *row_hashes(struct tiles *t, int r, size_t *len)
 
 /*
  * Second round: node (level, index) from the first round's memo, the
- * cache, or its stored tile: a full tile enters the cache with its inner
- * nodes; a partial one is folded (pos.count is a power of two: fold pairs
- * until one hash is left).
+ * cache, or its stored tile row, which enters the cache with its inner
+ * nodes; with no room in the cache (tile_cache_max 0) the row is folded
+ * (pos.count is a power of two: fold pairs until one hash is left).
  */
 static int tile_node(void *arg, unsigned level, uint64_t index, uint8_t out[MERKLE_HASH_SIZE])
 {
@@ -146,8 +146,9 @@ static int tile_node(void *arg, unsigned level, uint64_t index, uint8_t out[MERK
 		t->missing = true;
 		return hashes == NULL ? CU_ERR_NOT_FOUND : CU_ERR_INVALID;
 	}
-	if (len == MERKLE_TILE_WIDTH * MERKLE_HASH_SIZE) {
-		tilecache_put(tile_cache, pos.tile.level, pos.tile.index, hashes);
+	if (len <= MERKLE_TILE_WIDTH * MERKLE_HASH_SIZE && len % MERKLE_HASH_SIZE == 0) {
+		tilecache_put(tile_cache, pos.tile.level, pos.tile.index, hashes,
+			      (unsigned)(len / MERKLE_HASH_SIZE));
 		if (tilecache_node(tile_cache, pos.tile.level, pos.tile.index, pos.first, pos.count,
 				   out))
 			return CU_OK;

@@ -2,7 +2,8 @@
  * tilecache.c - full log tiles with their inner nodes (see tilecache.h).
  *
  * Each entry holds the 511 nodes of its tile, level by level: the 256
- * stored hashes, then the 128 above them, ... up to the tile's root.
+ * stored hashes, then the 128 above them, ... up to the tile's root; of a
+ * partial tile, those of the subtrees inside its width.
  * Subtree level k (count 2^k) starts at 512 - (512 >> k). Entries are in
  * an hmap by (level, index) and on a doubly linked list, most recently
  * used first.
@@ -25,6 +26,7 @@ struct tile_key {
 struct entry {
 	struct entry *prev, *next; /* LRU list, most recent first */
 	struct tile_key key;
+	unsigned width; /* stored hashes; nodes of subtrees inside [0, width) are set */
 	uint8_t nodes[NODES][MERKLE_HASH_SIZE];
 };
 
@@ -111,10 +113,13 @@ bool tilecache_node(struct tilecache *c, unsigned level, uint64_t index, unsigne
 		return false;
 	}
 	if (out == NULL)
-		return true;
+		return first + count <= e->width;
 	if (count == 0 || count > MERKLE_TILE_WIDTH || (count & (count - 1)) != 0 ||
-	    first % count != 0 || first + count > MERKLE_TILE_WIDTH)
+	    first % count != 0 || first + count > e->width) {
+		if (out != NULL)
+			c->misses++;
 		return false;
+	}
 	memcpy(out, e->nodes[node_at(first, count)], MERKLE_HASH_SIZE);
 	unlink_entry(c, e);
 	push_front(c, e);
@@ -122,15 +127,36 @@ bool tilecache_node(struct tilecache *c, unsigned level, uint64_t index, unsigne
 	return true;
 }
 
-void tilecache_put(struct tilecache *c, unsigned level, uint64_t index,
-		   const uint8_t hashes[MERKLE_TILE_WIDTH * MERKLE_HASH_SIZE])
+/* Sets e's nodes from width stored hashes: every subtree inside [0, width). */
+static void fill_nodes(struct entry *e, const uint8_t *hashes, unsigned width)
+{
+	size_t below = 0, here = MERKLE_TILE_WIDTH;
+
+	e->width = width;
+	memcpy(e->nodes, hashes, (size_t)width * MERKLE_HASH_SIZE);
+	/* Node i of a level is below[2i] + below[2i+1], when both are inside the width. */
+	for (size_t n = MERKLE_TILE_WIDTH / 2, span = 2; n >= 1; n /= 2, span *= 2) {
+		for (size_t i = 0; i < n && (i + 1) * span <= width; i++)
+			merkle_node_hash(e->nodes[below + 2 * i], e->nodes[below + 2 * i + 1],
+					 e->nodes[below + here + i]);
+		below += here;
+		here = n;
+	}
+}
+
+void tilecache_put(struct tilecache *c, unsigned level, uint64_t index, const uint8_t *hashes,
+		   unsigned width)
 {
 	struct tile_key k = key_of(level, index);
 	struct entry *e;
-	size_t below = 0, here = MERKLE_TILE_WIDTH;
 
-	if (c == NULL || c->max == 0 || hmap_get(c->map, &k, sizeof(k)) != NULL)
+	if (c == NULL || c->max == 0 || width == 0 || width > MERKLE_TILE_WIDTH)
 		return;
+	if ((e = hmap_get(c->map, &k, sizeof(k))) != NULL) {
+		if (e->width < width) /* the tile grew: a wider row of the same tile */
+			fill_nodes(e, hashes, width);
+		return;
+	}
 	if (c->count == c->max) {
 		e = c->tail;
 		unlink_entry(c, e);
@@ -140,20 +166,25 @@ void tilecache_put(struct tilecache *c, unsigned level, uint64_t index,
 		return;
 	}
 	e->key = k;
-	memcpy(e->nodes, hashes, MERKLE_TILE_WIDTH * MERKLE_HASH_SIZE);
-	/* Each level's nodes follow the level below: node i of it is below[2i] + below[2i+1]. */
-	for (size_t n = MERKLE_TILE_WIDTH / 2; n >= 1; n /= 2) {
-		for (size_t i = 0; i < n; i++)
-			merkle_node_hash(e->nodes[below + 2 * i], e->nodes[below + 2 * i + 1],
-					 e->nodes[below + here + i]);
-		below += here;
-		here = n;
-	}
+	fill_nodes(e, hashes, width);
 	if (hmap_put(c->map, &e->key, sizeof(e->key), e, NULL) != CU_OK) {
 		free(e);
 		return;
 	}
-	push_front(c, e);
+	/*
+	 * Tiles of level 0 (one per 256 entries: most are read once, by a proof
+	 * of a random old entry) enter at the cold end, and become hot only if
+	 * asked for again; tiles above, few and on every proof's path, enter
+	 * hot. A stream of one-off level-0 tiles then never evicts them.
+	 */
+	if (level == 0 && c->tail != NULL) {
+		e->next = NULL;
+		e->prev = c->tail;
+		c->tail->next = e;
+		c->tail = e;
+	} else {
+		push_front(c, e);
+	}
 	c->count++;
 }
 
