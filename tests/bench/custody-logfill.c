@@ -122,7 +122,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 	uint64_t v = 0;
 	int opt, rc = CU_OK;
 
-	*o = (struct options){.entry_bytes = DEFAULT_ENTRY_BYTES, .chunk = DEFAULT_CHUNK};
+	/* entries UINT64_MAX: not given (it is required) */
+	*o = (struct options){
+	    .entries = UINT64_MAX, .entry_bytes = DEFAULT_ENTRY_BYTES, .chunk = DEFAULT_CHUNK};
 	while (rc == CU_OK && (opt = getopt_long(argc, argv, "", longs, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
@@ -149,7 +151,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			rc = CU_ERR_INVALID;
 		}
 	}
-	if (rc != CU_OK || optind != argc || o->conf == NULL) {
+	if (rc != CU_OK || optind != argc || o->conf == NULL || o->entries == UINT64_MAX) {
 		usage(stderr);
 		return CU_ERR_INVALID;
 	}

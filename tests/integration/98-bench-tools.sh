@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The benchmark tools (tests/bench, docs/benchmarks.md) against the real daemon at a
+# small scale, so they keep working: custody-logfill refuses beside a running custodyd;
+# with it stopped, it appends entries, tiles and checkpoints that a restarted custodyd
+# accepts (its start-up check passes) and proves through (bundles of devices registered
+# before and after the filled range verify offline); custody-qbench populates devices and
+# measures where(), inventory and inclusion proofs without a failed answer.
+set -euo pipefail
+source "$REPO/tests/lib/daemon.sh"
+source "$REPO/tests/lib/check.sh"
+trap 'daemon_stop || exit 1' EXIT
+
+export ITEST_DB=itest_bench_tools
+pg_createdb "$ITEST_DB"
+daemon_start bench-tools "$ITEST_DB" 'key_rate_per_s = 0'
+K=$DAEMON_DIR
+LOGFILL=$BUILD/tests/bench/custody-logfill
+QBENCH=$BUILD/tests/bench/custody-qbench
+ctl() { "$CUSTODYCTL" "$@"; }
+admin() { ctl --key "$CUSTODY_ADMIN_KEY" "$@"; }
+exporter() { ctl --key "$K/exporter.key" "$@"; }
+entries() { psql_value "SELECT count(*) FROM log_entries"; }
+
+ctl keygen "$K/exporter.key" >/dev/null 2>&1
+admin register-party acme --name "Acme Cloud" --country US --roles exporter >/dev/null
+admin register-key "$K/exporter.key.pub" --party acme --role exporter >/dev/null
+admin register-facility acme-us --name "Acme US" --owner acme --operator acme --country US >/dev/null
+exporter register --facility acme-us --kind chip --model H100-SXM BEFORE-1 >/dev/null
+vkey=$(ctl log-key)
+
+# Beside a running custodyd: refused, nothing stored.
+before=$(entries)
+expect_exit 1 "sequencer lock" "$LOGFILL" --conf "$DAEMON_CONF" --entries 10
+check_eq "nothing appended beside a running custodyd" "$before" "$(entries)"
+expect_exit 2 "usage" "$LOGFILL" --conf "$DAEMON_CONF"
+
+# Stopped: 3,000 entries in transactions of 700 (full and partial tiles of two levels).
+_daemon_terminate
+out=$("$LOGFILL" --conf "$DAEMON_CONF" --entries 3000 --chunk 700)
+n=$((before + 3000))
+grep -q "logfill-result entries=3000 tree_size=$n " <<<"$out" || check_fail "logfill's result line: $out"
+check_eq "entries stored" "$n" "$(entries)"
+check_eq "the last checkpoint covers them" "$n" "$(psql_value "SELECT max(size) FROM log_checkpoints")"
+check_eq "a checkpoint per transaction" 5 \
+	"$(psql_value "SELECT count(*) FROM log_checkpoints WHERE size > $before")"
+_daemon_launch
+grep -q "log: $n entries, matching the last signed checkpoint" "$DAEMON_LOG" ||
+	check_fail "custodyd did not accept the filled log"
+
+# Proofs across the filled range: a device from before it and one from after.
+exporter register --facility acme-us --kind chip --model H100-SXM AFTER-1 >/dev/null
+for d in BEFORE-1 AFTER-1; do
+	ctl prove --device "$d" --min-cosignatures 0 -o "$K/$d.bundle" >/dev/null
+	ctl verify --log-key "$vkey" "$K/$d.bundle" >/dev/null || check_fail "the bundle of $d does not verify"
+done
+
+# custody-qbench: a small fleet, then each query for a second; every answer a success.
+out=$("$QBENCH" --server "$DAEMON_TCP" --server-key "$CUSTODY_SERVER_KEY" \
+	--admin-key "$CUSTODY_ADMIN_KEY" --pid "$DAEMON_PID" --tag tq --populate 5000 \
+	--query where,inventory,inclusion --repeat 1 --seconds 1 --connections 2 --window 4 2>&1) ||
+	check_fail "custody-qbench failed: $out"
+for m in where inventory inclusion; do
+	grep -q "^qbench-result mode=$m per_s=" <<<"$out" || check_fail "no $m result: $out"
+done
+grep -q "total_devices 5000" <<<"$out" || check_fail "the inventory did not count the 5,000 chips: $out"
+check_eq "the fleet is registered" 5000 "$(psql_value "SELECT count(*) FROM devices WHERE serial LIKE 'tq-q%'")"
+echo "bench-tools: all checks passed"
