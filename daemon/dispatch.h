@@ -65,6 +65,8 @@ void h_inclusion(struct req *req, const Custody__Request *msg);
 /* h_proof.c's tile cache (tilecache.h) of at most max tiles; freed by h_proof_free. */
 CU_MUST_USE int h_proof_init(size_t max);
 void h_proof_free(void);
+/* Its counts, for /metrics. */
+void h_proof_cache_stats(size_t *tiles, uint64_t *hits, uint64_t *misses);
 void h_consistency(struct req *req, const Custody__Request *msg);
 void h_entries(struct req *req, const Custody__Request *msg);
 void h_tile(struct req *req, const Custody__Request *msg);

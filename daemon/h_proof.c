@@ -62,6 +62,16 @@ int h_proof_init(size_t max)
 	return tile_cache != NULL ? CU_OK : CU_ERR_NOMEM;
 }
 
+void h_proof_cache_stats(size_t *tiles, uint64_t *hits, uint64_t *misses)
+{
+	struct tilecache_stats st;
+
+	tilecache_stats(tile_cache, &st);
+	*tiles = st.tiles;
+	*hits = st.hits;
+	*misses = st.misses;
+}
+
 void h_proof_free(void)
 {
 	tilecache_free(tile_cache);

@@ -122,6 +122,7 @@ static void fill_gauges(struct metrics_gauges *g, const struct sequencer_status 
 	g->log_loaded = st->log_loaded;
 	g->log_size = st->log_size;
 	g->last_checkpoint_ms = st->last_checkpoint_ms;
+	h_proof_cache_stats(&g->tile_cache_tiles, &g->tile_cache_hits, &g->tile_cache_misses);
 	g->ready = not_ready(st) == NULL;
 }
 

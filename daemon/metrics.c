@@ -296,6 +296,15 @@ static void put_log_and_process(struct out *o, const struct metrics_gauges *g)
 	put_gauge(o, "custody_log_last_checkpoint_timestamp_seconds",
 		  "Unix time of the last checkpoint this process stored (0: none yet).",
 		  (double)g->last_checkpoint_ms / 1000.0);
+	put_gauge(o, "custody_tile_cache_tiles",
+		  "Log tiles the proof cache holds, with their inner nodes (tile_cache_max).",
+		  (double)g->tile_cache_tiles);
+	put_head(o, "custody_tile_cache_lookups_total", "counter",
+		 "Proof nodes asked of the tile cache, by whether it held them.");
+	put(o, "custody_tile_cache_lookups_total{result=\"hit\"} %llu\n",
+	    (unsigned long long)g->tile_cache_hits);
+	put(o, "custody_tile_cache_lookups_total{result=\"miss\"} %llu\n",
+	    (unsigned long long)g->tile_cache_misses);
 	put_gauge(o, "custody_ready", "1 when /readyz answers 200.", g->ready ? 1 : 0);
 	put_gauge(o, "process_start_time_seconds", "Start time of the process since the epoch.",
 		  (double)m.start_ms / 1000.0);

@@ -68,7 +68,9 @@ struct metrics_gauges {
 	bool log_loaded;
 	uint64_t log_size;	    /* entries in the verifiable log */
 	int64_t last_checkpoint_ms; /* wall time of the last checkpoint stored; 0: none yet */
-	bool ready;		    /* what /readyz answers */
+	size_t tile_cache_tiles;    /* log tiles the proof cache holds (tilecache.h) */
+	uint64_t tile_cache_hits, tile_cache_misses;
+	bool ready; /* what /readyz answers */
 };
 
 /*
