@@ -4,7 +4,8 @@
  * and events, the stored events at a facility and in a time window, which
  * answer in the history's shape.
  *
- * Each runs one job on the read lane; response fields borrow from the
+ * Each runs one job on the read lane (where: one job for every where() of
+ * a turn of the loop, see where_batch); response fields borrow from the
  * PGresults, which live until the callback returns, so every response is
  * packed inside the callback. Each job first reads the device's scope
  * columns (where: as the first columns of its one statement), and answers

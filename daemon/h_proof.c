@@ -5,10 +5,12 @@
  *
  * A proof is made in two rounds on the read lane. The first reads the
  * checkpoint(s) (and the entry's index); then the proof is computed once
- * with a getter that only notes which tiles it would read, those tiles
- * are read in the second round, and the proof is computed again from
- * them. A tile row at least as wide as the tree needs is good for any
- * size: rows only ever grow to the right.
+ * with a getter that takes what the tile cache holds (tilecache.h) and
+ * notes the other tiles, those tiles are read in the second round, and the
+ * proof is computed again from them and the first round's cached nodes.
+ * An inclusion proof by index in the latest tree skips the first round:
+ * the sequencer holds that checkpoint. A tile row at least as wide as the
+ * tree needs is good for any size: rows only ever grow to the right.
  */
 #include <inttypes.h>
 #include <stdio.h>
