@@ -2,8 +2,13 @@
  * peer.c - admission and per-key accounting (see peer.h).
  *
  * One usage record per key with open connections, in a hash map keyed by
- * the public key; it is freed when its last connection closes, so the map
- * holds no more records than there are connections.
+ * the public key. When its last connection closes the record is freed if
+ * the key's request budget is full again; a key that spent it keeps its
+ * record (no connections) until the clock has refilled it, so closing and
+ * reopening a connection does not reset the budget. Only registered keys
+ * are admitted, so the map holds at most a record per connection plus one
+ * per registered key that spent its budget in the last burst / rate
+ * seconds; such records are dropped as others are released.
  */
 #include "peer.h"
 
@@ -170,31 +175,65 @@ int peer_admit(const uint8_t pk[32], struct principal *out, Custody__ErrorCode *
 	return CU_OK;
 }
 
+/* Adds the tokens earned since the last refill, up to the burst. */
+static void refill(struct usage *u, int64_t now)
+{
+	if (limits.key_rate_per_s <= 0) {
+		u->tokens = limits.key_rate_burst;
+	} else {
+		u->tokens += (double)(now - u->refilled_us) * limits.key_rate_per_s / 1e6;
+		if (u->tokens > limits.key_rate_burst)
+			u->tokens = limits.key_rate_burst;
+	}
+	u->refilled_us = now;
+}
+
+/* Frees up to 64 records of keys without connections whose budget is full again. */
+static void drop_refilled(int64_t now)
+{
+	uint8_t drop[64][32];
+	size_t pos = 0, n = 0, len;
+	const void *key;
+	struct usage *u;
+
+	while (n < 64 && (u = hmap_next(usage_by_key, &pos, &key, &len)) != NULL) {
+		if (u->connections > 0 || len != 32)
+			continue;
+		refill(u, now);
+		if (u->tokens >= limits.key_rate_burst)
+			memcpy(drop[n++], key, 32);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(hmap_remove(usage_by_key, drop[i], 32));
+}
+
 void peer_release(const struct principal *p)
 {
 	struct usage *u;
+	int64_t now = mono_us();
 
 	if (p->kind != PRINCIPAL_KEY || (u = usage_of(p->pubkey, false)) == NULL)
 		return;
-	if (--u->connections <= 0)
+	if (--u->connections > 0)
+		return;
+	u->connections = 0;
+	refill(u, now);
+	if (u->tokens >= limits.key_rate_burst)
 		free(hmap_remove(usage_by_key, p->pubkey, 32));
+	else
+		drop_refilled(now); /* this one stays: its budget is spent */
 }
 
 bool peer_take_token(const struct principal *p)
 {
 	struct usage *u;
-	int64_t now;
 
 	if (p->kind != PRINCIPAL_KEY || limits.key_rate_per_s <= 0)
 		return true;
 	u = usage_of(p->pubkey, false);
 	if (u == NULL)
 		return false;
-	now = mono_us();
-	u->tokens += (double)(now - u->refilled_us) * limits.key_rate_per_s / 1e6;
-	if (u->tokens > limits.key_rate_burst)
-		u->tokens = limits.key_rate_burst;
-	u->refilled_us = now;
+	refill(u, mono_us());
 	if (u->tokens < 1.0)
 		return false;
 	u->tokens -= 1.0;

@@ -393,6 +393,24 @@ static void test_rate_limit(void **state)
 	assert_true(ok >= burst && ok < n);
 	assert_true(limited > 0);
 	close_conn(fd);
+
+	/* A new connection does not bring a new budget: the spent one refills by the clock. */
+	usleep(200 * 1000); /* the server sees the close; about 2 tokens come back */
+	fd = connect_as(good_key);
+	for (int i = 0; i < burst; i++)
+		send_request(fd, key_info_request(&reqs[i], &kis[i], good_key));
+	ok = 0;
+	for (int i = 0; i < burst; i++) {
+		Custody__Response *r = recv_frame(fd, TIMEOUT_MS, false);
+
+		assert_non_null(r);
+		ok += r->body_case == CUSTODY__RESPONSE__BODY_KEY_INFO;
+		custody__response__free_unpacked(r, NULL);
+	}
+	print_message("after reconnecting: %d of %d served\n", ok, burst);
+	assert_true(ok < burst / 2);
+	close_conn(fd);
+	usleep(1100 * 1000); /* leave a refilled budget to the tests after */
 }
 
 static void test_handshake_timeout(void **state)
