@@ -128,6 +128,9 @@ static const struct key_def key_defs[] = {
      "submissions of one connection waiting for their signature check before it is read no "
      "further",
      RELOAD},
+    {"max_held_bytes", KEY_INT, OFF(max_held_bytes), "268435456", 1048576, 1 << 30,
+     "bytes of submissions held (checking, queued, being written) before new ones get UNAVAILABLE",
+     RELOAD},
     {"max_output_bytes_per_connection", KEY_INT, OFF(max_output_bytes_per_connection), "4194304",
      65536, 1 << 30, "unsent response bytes per connection before reading pauses", RELOAD},
     {"batch_max_events", KEY_INT, OFF(batch_max_events), "512", 1, 65536,

@@ -54,6 +54,7 @@ struct config {
 	int max_connections;	     /* open client connections */
 	int max_inflight_per_connection;
 	int max_verifying_per_connection; /* submissions in the verify pool per connection */
+	int max_held_bytes;		  /* submission bytes held server-wide (conn.h req_hold) */
 	int max_output_bytes_per_connection;
 	int batch_max_events;  /* submissions per transaction */
 	int batch_max_devices; /* devices named per transaction */

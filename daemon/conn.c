@@ -78,10 +78,13 @@ struct conn {
 struct req {
 	struct conn *conn;
 	uint64_t id;
-	int type; /* the Request's body field number, for metrics; 0 unknown */
+	int type;    /* the Request's body field number, for metrics; 0 unknown */
+	size_t held; /* bytes counted in held_bytes (req_hold) */
 };
 
-static struct conn_limits limits = {FRAME_DEFAULT_MAX_BYTES, 128, 4u << 20, 10000, 300000, 128, 16};
+static struct conn_limits limits = {
+    FRAME_DEFAULT_MAX_BYTES, 128, 4u << 20, 10000, 300000, 128, 16, 256u << 20};
+static size_t held_bytes; /* over every request, see req_hold */
 static const struct cu_key *server_key;
 static struct conn *all_conns;
 static size_t open_count, open_tcp, handshaking; /* handshaking: the length of the queue */
@@ -720,8 +723,24 @@ struct req *req_new(struct conn *conn, uint64_t id)
 	req->conn = conn;
 	req->id = id;
 	req->type = 0;
+	req->held = 0;
 	conn->inflight++;
 	return req;
+}
+
+bool req_hold(struct req *req, size_t bytes)
+{
+	if (held_bytes > 0 &&
+	    (bytes > limits.max_held_bytes || held_bytes > limits.max_held_bytes - bytes))
+		return false;
+	held_bytes += bytes;
+	req->held += bytes;
+	return true;
+}
+
+size_t conn_held_bytes(void)
+{
+	return held_bytes;
 }
 
 void req_set_type(struct req *req, int body_case)
@@ -766,6 +785,7 @@ void req_reply(struct req *req, Custody__Response *resp)
 	if (conn->bev != NULL)
 		conn_send(conn, resp);
 	conn->inflight--;
+	held_bytes -= req->held;
 	free(req);
 	if (conn->bev == NULL) {
 		if (conn->inflight == 0)

@@ -40,6 +40,7 @@ struct conn_limits {
 	int idle_timeout_ms;	  /* no whole request, nothing in flight, no watch */
 	int max_handshakes;	  /* TCP handshakes at once; past it the oldest goes */
 	int max_verifying;	  /* submissions in the verify pool per connection */
+	size_t max_held_bytes;	  /* submission bytes held server-wide (req_hold) */
 };
 
 struct cu_key;
@@ -96,6 +97,19 @@ void req_set_type(struct req *req, int body_case);
  */
 void req_verify_begin(struct req *req);
 void req_verify_end(struct req *req);
+
+/*
+ * Counts bytes (a submission's body) against max_held_bytes, over every
+ * connection, until req is answered: the memory a flood of large
+ * submissions can make custodyd hold while they wait for their signature
+ * check, their batch and its commit. false (nothing counted): the budget
+ * is spent; the caller answers UNAVAILABLE. A submission is always taken
+ * when nothing else is held, so one as large as max_frame_bytes passes.
+ */
+CU_MUST_USE bool req_hold(struct req *req, size_t bytes);
+
+/* Submission bytes held now (req_hold), for /metrics. */
+size_t conn_held_bytes(void);
 
 /* The request's id and the peer's description, for logs. */
 uint64_t req_id(const struct req *req);

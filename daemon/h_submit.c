@@ -216,6 +216,12 @@ static void submit(struct req *req, const Custody__SignedEnvelope *env, enum env
 		return;
 	}
 	assert(pool != NULL); /* started before the listeners */
+	if (!req_hold(req, env->body.len)) {
+		req_fail(req, CUSTODY__ERROR_CODE__UNAVAILABLE,
+			 "server busy: %zu bytes of submissions held (max_held_bytes); retry later",
+			 conn_held_bytes());
+		return;
+	}
 	s = submission_new(req, env, kind);
 	if (s == NULL) {
 		req_fail(req, CUSTODY__ERROR_CODE__INTERNAL, "out of memory");

@@ -119,6 +119,7 @@ static void fill_gauges(struct metrics_gauges *g, const struct sequencer_status 
 	g->n_seq_states = st->n_states;
 	g->seq_state = st->state;
 	g->seq_pending = st->pending;
+	g->held_bytes = conn_held_bytes();
 	g->log_loaded = st->log_loaded;
 	g->log_size = st->log_size;
 	g->last_checkpoint_ms = st->last_checkpoint_ms;

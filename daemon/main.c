@@ -409,6 +409,7 @@ static struct conn_limits conn_limits_of(const struct config *cfg)
 	    .idle_timeout_ms = cfg->idle_timeout_ms,
 	    .max_handshakes = cfg->max_handshakes,
 	    .max_verifying = cfg->max_verifying_per_connection,
+	    .max_held_bytes = (size_t)cfg->max_held_bytes,
 	};
 
 	return cl;

@@ -254,6 +254,9 @@ static void put_queues(struct out *o, const struct metrics_gauges *g)
 		  (double)g->verify_threads);
 	put_gauge(o, "custody_sequencer_queue", "Submissions queued for the sequencer.",
 		  (double)g->seq_pending);
+	put_gauge(o, "custody_submission_bytes_held",
+		  "Bytes of submissions held: checking, queued or being written (max_held_bytes).",
+		  (double)g->held_bytes);
 	put_head(o, "custody_connections", "gauge", "Open client connections, by transport.");
 	put(o, "custody_connections{transport=\"unix\"} %zu\n", g->conns_unix);
 	put(o, "custody_connections{transport=\"tcp\"} %zu\n", g->conns_tcp);

@@ -65,6 +65,7 @@ struct metrics_gauges {
 	size_t n_seq_states;
 	const char *seq_state; /* the current one */
 	size_t seq_pending;    /* submissions queued for the sequencer */
+	size_t held_bytes;     /* submission bytes held (conn.h req_hold) */
 	bool log_loaded;
 	uint64_t log_size;	    /* entries in the verifiable log */
 	int64_t last_checkpoint_ms; /* wall time of the last checkpoint stored; 0: none yet */

@@ -153,6 +153,7 @@ check_eq "batch sizes sum to the submissions" "$((N + 2 + 6))" "$(get "$K/m1" cu
 check_eq "commit latency observations" "$batches" "$(get "$K/m1" custody_batch_commit_seconds_count)"
 check_eq "+Inf bucket" "$batches" "$(get "$K/m1" 'custody_batch_commit_seconds_bucket{le="+Inf"}')"
 check_eq "verify queue idle" 0 "$(get "$K/m1" custody_verify_queue)"
+check_eq "no submission bytes held once all are answered" 0 "$(get "$K/m1" custody_submission_bytes_held)"
 check_eq "no proof asked: the tile cache is empty" "0 0" \
 	"$(get "$K/m1" custody_tile_cache_tiles) $(get "$K/m1" 'custody_tile_cache_lookups_total{result="hit"}')"
 

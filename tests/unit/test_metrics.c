@@ -31,6 +31,7 @@ static void gauges(struct metrics_gauges *g)
 	g->log_loaded = true;
 	g->log_size = 42;
 	g->last_checkpoint_ms = 1700000000500;
+	g->held_bytes = 4096;
 	g->tile_cache_tiles = 12;
 	g->tile_cache_hits = 345;
 	g->tile_cache_misses = 6;
@@ -162,6 +163,7 @@ static void test_gauges(void **state)
 	has_line(text, "custody_log_last_checkpoint_timestamp_seconds 1700000000.5");
 	has_line(text, "custody_ready 1");
 	has_line(text, "custody_tile_cache_tiles 12");
+	has_line(text, "custody_submission_bytes_held 4096");
 	has_line(text, "custody_tile_cache_lookups_total{result=\"hit\"} 345");
 	has_line(text, "custody_tile_cache_lookups_total{result=\"miss\"} 6");
 	/* Nothing counted: no series, but every family still has its HELP and TYPE. */
