@@ -270,7 +270,9 @@ static const char *const texts[SQL_COUNT] = {
 	 * container, location, head id, head seq, last id, last seq, last
 	 * type, last at, last via, registered at; then what is inside it,
 	 * at any depth: count, chip tpp, any 3A090.a chip, any 3A090.b chip.
-	 * One statement for a batch of where() requests (h_device.c).
+	 * One statement for a batch of where() requests (h_device.c), a
+	 * devices_pkey probe per serial and a devices_parent probe per
+	 * container whatever the statistics say (as SQL_FIND_EVENTS).
 	 */
     [SQL_WHERE] = "SELECT d.owner_id, d.custodian_id, d.status, d.facility_id,"
 		  " coalesce(d.dest_facility_id, ''), d.device_key,"
@@ -278,22 +280,25 @@ static const char *const texts[SQL_COUNT] = {
 		  " coalesce(d.parent_serial, ''), d.location, h.id, d.head_seq, l.id,"
 		  " d.last_seq, l.type, custody_ms(l.occurred_at), coalesce(ld.via, ''),"
 		  " custody_ms(r.occurred_at), s.n, s.tpp, s.a, s.b"
-		  " FROM devices d"
+		  " FROM unnest($1::text[]) AS u(serial) CROSS JOIN LATERAL"
+		  " (SELECT * FROM devices WHERE devices.serial = u.serial LIMIT 1) d"
 		  " JOIN facilities f ON f.id = d.facility_id"
 		  " JOIN events h ON h.seq = d.head_seq"
 		  " JOIN events l ON l.seq = d.last_seq"
 		  " JOIN events r ON r.seq = d.registered_seq"
 		  " LEFT JOIN event_devices ld ON ld.serial = d.serial AND ld.seq = d.last_seq"
 		  " CROSS JOIN LATERAL ("
-		  "  WITH RECURSIVE t(serial) AS ("
-		  "   SELECT c.serial FROM devices c WHERE c.parent_serial = d.serial"
+		  "  WITH RECURSIVE t(serial, tpp, eccn_class) AS ("
+		  "   SELECT c.serial, c.tpp, c.eccn_class FROM devices c"
+		  "   WHERE c.parent_serial = d.serial"
 		  "  UNION ALL"
-		  "   SELECT c.serial FROM devices c JOIN t ON c.parent_serial = t.serial)"
-		  "  SELECT count(*) AS n, coalesce(sum(x.tpp), 0) AS tpp,"
-		  "  coalesce(bool_or(x.eccn_class = '3A090.a'), false) AS a,"
-		  "  coalesce(bool_or(x.eccn_class = '3A090.b'), false) AS b"
-		  "  FROM t JOIN devices x USING (serial)) s"
-		  " WHERE d.serial = ANY($1::text[])",
+		  "   SELECT c.serial, c.tpp, c.eccn_class FROM t CROSS JOIN LATERAL"
+		  "   (SELECT serial, tpp, eccn_class FROM devices c"
+		  "    WHERE c.parent_serial = t.serial OFFSET 0) c)"
+		  "  SELECT count(*) AS n, coalesce(sum(t.tpp), 0) AS tpp,"
+		  "  coalesce(bool_or(t.eccn_class = '3A090.a'), false) AS a,"
+		  "  coalesce(bool_or(t.eccn_class = '3A090.b'), false) AS b"
+		  "  FROM t) s",
     /* what the read scopes need (auth.h): owner, custodian, status, facility, destination, key */
     [SQL_DEVICE_SCOPE] =
 	"SELECT owner_id, custodian_id, status, facility_id,"
