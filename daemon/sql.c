@@ -364,14 +364,16 @@ static const char *const texts[SQL_COUNT] = {
 			 " AND ($5::text = '' OR f.operator_id = $5::text)"
 			 " ORDER BY d.serial LIMIT $3::bigint",
     /* serial, kind, model, parent, depth, status, tpp, eccn_class */
-    [SQL_CONTENTS] = "WITH RECURSIVE t(serial, depth, path) AS ("
-		     "  SELECT serial, 1, ARRAY[serial] FROM devices WHERE parent_serial = $1"
+    [SQL_CONTENTS] = "WITH RECURSIVE t(serial, kind, model, parent_serial, depth, status, tpp,"
+		     " eccn_class, path) AS ("
+		     "  SELECT serial, kind, model, parent_serial, 1, status, tpp, eccn_class,"
+		     "  ARRAY[serial] FROM devices WHERE parent_serial = $1"
 		     " UNION ALL"
-		     "  SELECT d.serial, t.depth + 1, t.path || d.serial"
-		     "  FROM devices d JOIN t ON d.parent_serial = t.serial)"
-		     " SELECT d.serial, d.kind, d.model, d.parent_serial, t.depth, d.status,"
-		     " d.tpp, d.eccn_class FROM t JOIN devices d USING (serial)"
-		     " ORDER BY t.path",
+		     "  SELECT d.serial, d.kind, d.model, d.parent_serial, t.depth + 1, d.status,"
+		     "  d.tpp, d.eccn_class, t.path || d.serial FROM t CROSS JOIN LATERAL"
+		     "  (SELECT * FROM devices WHERE devices.parent_serial = t.serial OFFSET 0) d)"
+		     " SELECT serial, kind, model, parent_serial, depth, status, tpp, eccn_class"
+		     " FROM t ORDER BY path",
 
 /*
  * The columns of an alert, as alert_row.c reads them: id, rule, severity,
@@ -390,13 +392,15 @@ static const char *const texts[SQL_COUNT] = {
  */
 #define DEVICE_CLASS                                                                               \
 	"CASE WHEN d.kind = 'CHIP' THEN d.eccn_class ELSE coalesce(("                              \
-	"  WITH RECURSIVE t(serial) AS ("                                                          \
-	"   SELECT c.serial FROM devices c WHERE c.parent_serial = d.serial"                       \
+	"  WITH RECURSIVE t(serial, eccn_class) AS ("                                              \
+	"   SELECT c.serial, c.eccn_class FROM devices c WHERE c.parent_serial = d.serial"         \
 	"  UNION ALL"                                                                              \
-	"   SELECT c.serial FROM devices c JOIN t ON c.parent_serial = t.serial)"                  \
-	"  SELECT CASE WHEN bool_or(x.eccn_class = '3A090.a') THEN '4A090.a'"                      \
-	"   WHEN bool_or(x.eccn_class = '3A090.b') THEN '4A090.b' END"                             \
-	"  FROM t JOIN devices x USING (serial)), '') END"
+	"   SELECT c.serial, c.eccn_class FROM t CROSS JOIN LATERAL"                               \
+	"   (SELECT serial, eccn_class FROM devices c WHERE c.parent_serial = t.serial"            \
+	"    OFFSET 0) c)"                                                                         \
+	"  SELECT CASE WHEN bool_or(t.eccn_class = '3A090.a') THEN '4A090.a'"                      \
+	"   WHEN bool_or(t.eccn_class = '3A090.b') THEN '4A090.b' END"                             \
+	"  FROM t), '') END"
 /* Accepted RECEIVE events e in [$2, $3). */
 #define RECEIVED_IN_WINDOW                                                                         \
 	" e.type = 'RECEIVE' AND e.verdict <> 'REJECT'"                                            \
