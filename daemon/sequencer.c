@@ -44,6 +44,14 @@
 #include "watch.h"
 
 #define RESYNC_RETRY_MS 2000
+/*
+ * At start-up a held sequencer lock is asked for again every
+ * LOCK_RETRY_MS for LOCK_WAIT_MS before custodyd gives up: the backend of
+ * a custodyd killed a moment ago holds it until PostgreSQL has finished
+ * that backend's statement and seen the client gone.
+ */
+#define LOCK_RETRY_MS 250
+#define LOCK_WAIT_MS  5000
 
 enum seq_state {
 	SEQ_DOWN,
@@ -85,6 +93,7 @@ static struct {
 	int64_t epoch;	 /* claimed with the lock; 0 before */
 	char holder[96]; /* names this daemon in the epoch it claims */
 	bool ever_ready;
+	int lock_waited_ms;	    /* start-up: how long the lock has been held by another */
 	bool log_loaded;	    /* the stored log matched its checkpoint */
 	int64_t write_sent_us;	    /* the batch's write transaction was sent (monotonic) */
 	int64_t last_checkpoint_ms; /* wall time the last checkpoint was stored */
@@ -888,12 +897,17 @@ static void on_log_loaded(int rc, const char *err)
 	kick();
 }
 
-static void retry_resync_later(void)
+static void retry_resync_in(int ms)
 {
-	struct timeval tv = {RESYNC_RETRY_MS / 1000, (RESYNC_RETRY_MS % 1000) * 1000};
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
 	seq.state = SEQ_DOWN;
 	evtimer_add(seq.retry, &tv);
+}
+
+static void retry_resync_later(void)
+{
+	retry_resync_in(RESYNC_RETRY_MS);
 }
 
 static void on_synced(struct db_job *job, void *arg)
@@ -910,6 +924,16 @@ static void on_synced(struct db_job *job, void *arg)
 		return;
 	}
 	if (PQgetisnull(db_job_result(job, 0), 0, 0)) {
+		if (!seq.ever_ready && seq.lock_waited_ms < LOCK_WAIT_MS) {
+			if (seq.lock_waited_ms == 0)
+				log_info(
+				    "the sequencer lock is held by another session; waiting up "
+				    "to %d ms for it",
+				    LOCK_WAIT_MS);
+			seq.lock_waited_ms += LOCK_RETRY_MS;
+			retry_resync_in(LOCK_RETRY_MS);
+			return;
+		}
 		if (!seq.ever_ready && seq.opt.on_fatal != NULL) {
 			seq.opt.on_fatal("another custodyd holds the sequencer lock on this "
 					 "database; only one may write");
