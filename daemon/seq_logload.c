@@ -20,6 +20,7 @@
 #include "log.h"
 #include "merkle.h"
 #include "seq_internal.h"
+#include "tlog_rows.h"
 
 #define LOGLOAD_CHUNK 65536
 
@@ -46,51 +47,6 @@ static void finish(int rc)
 	ll.n_tiles = 0;
 	ll.busy = false;
 	done(rc, ll.err);
-}
-
-/* The checkpoint of head (entries stored, latest note) and the edge tiles. */
-static int read_head(const PGresult *head, const PGresult *edge)
-{
-	uint64_t entries = (uint64_t)db_value_i64(head, 0, 0);
-	int rc = CU_OK;
-
-	ll.size = 0;
-	if (!PQgetisnull(head, 0, 1))
-		rc = tlog_check_checkpoint(ll.tlog, PQgetvalue(head, 0, 1),
-					   (size_t)PQgetlength(head, 0, 1), &ll.size, ll.root,
-					   ll.err, sizeof(ll.err));
-	if (rc == CU_OK && ll.size != entries) {
-		snprintf(ll.err, sizeof(ll.err),
-			 "%llu log entries are stored but the last checkpoint is for %llu",
-			 (unsigned long long)entries, (unsigned long long)ll.size);
-		rc = CU_ERR_INVALID;
-	}
-	if (rc != CU_OK)
-		return rc;
-	ll.tiles = calloc((size_t)PQntuples(edge) + 1, sizeof(*ll.tiles));
-	if (ll.tiles == NULL)
-		return CU_ERR_NOMEM;
-	for (int r = 0; r < PQntuples(edge); r++) {
-		struct tlog_tile *t = &ll.tiles[ll.n_tiles++];
-		size_t len = 0;
-		unsigned char *h =
-		    PQunescapeBytea((const unsigned char *)PQgetvalue(edge, r, 3), &len);
-
-		t->level = (unsigned)db_value_i64(edge, r, 0);
-		t->index = (uint64_t)db_value_i64(edge, r, 1);
-		t->width = (unsigned)db_value_i64(edge, r, 2);
-		if (h == NULL || t->width == 0 || t->width > 256 || len != (size_t)t->width * 32) {
-			snprintf(ll.err, sizeof(ll.err), "stored tile %u/%llu is malformed",
-				 t->level, (unsigned long long)t->index);
-			rc = CU_ERR_INVALID;
-		} else {
-			memcpy(t->hashes, h, len);
-		}
-		PQfreemem(h);
-		if (rc != CU_OK)
-			return rc;
-	}
-	return CU_OK;
 }
 
 /* Every leaf is folded in: the two roots must match the checkpoint's. */
@@ -185,10 +141,9 @@ void seq_logload_start(struct db *db, struct tlog *tlog, const PGresult *head, c
 	ll.done = done;
 	ll.read = 0;
 	merkle_range_init(&ll.range);
-	rc = read_head(head, edge);
+	rc = tlog_rows_head(tlog, head, edge, &ll.size, ll.root, &ll.tiles, &ll.n_tiles, ll.err,
+			    sizeof(ll.err));
 	if (rc != CU_OK) {
-		if (rc == CU_ERR_NOMEM)
-			snprintf(ll.err, sizeof(ll.err), "out of memory");
 		finish(rc);
 		return;
 	}

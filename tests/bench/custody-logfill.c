@@ -42,6 +42,7 @@
 #include "key.h"
 #include "sql.h"
 #include "tlog.h"
+#include "tlog_rows.h"
 
 /*
  * A single-device event's entry, as custody-bench's stored: ATTEST and
@@ -459,67 +460,22 @@ static int claim_sequencer(struct fill *f)
 	return rc;
 }
 
-/* The rows of SQL_LOG_EDGE as tiles (into a new array *out of PQntuples entries). */
-static int edge_tiles(const PGresult *edge, struct tlog_tile **out)
-{
-	int n = PQntuples(edge);
-	struct tlog_tile *tiles = calloc((size_t)n + 1, sizeof(*tiles));
-
-	if (tiles == NULL)
-		return CU_ERR_NOMEM;
-	for (int r = 0; r < n; r++) {
-		struct tlog_tile *t = &tiles[r];
-		size_t len = 0;
-		unsigned char *h =
-		    PQunescapeBytea((const unsigned char *)PQgetvalue(edge, r, 3), &len);
-
-		t->level = (unsigned)strtoul(PQgetvalue(edge, r, 0), NULL, 10);
-		t->index = strtoull(PQgetvalue(edge, r, 1), NULL, 10);
-		t->width = (unsigned)strtoul(PQgetvalue(edge, r, 2), NULL, 10);
-		if (h == NULL || t->width == 0 || t->width > 256 || len != (size_t)t->width * 32) {
-			fprintf(stderr,
-				"custody-logfill: stored tile %u/%" PRIu64 " is malformed\n",
-				t->level, t->index);
-			PQfreemem(h);
-			free(tiles);
-			return CU_ERR_INVALID;
-		}
-		memcpy(t->hashes, h, len);
-		PQfreemem(h);
-	}
-	*out = tiles;
-	return CU_OK;
-}
-
 /*
- * The sequencer's load_log without the leaf recomputation: the latest
- * checkpoint must be ours and for the number of stored entries, and the
- * edge tiles must rebuild its root.
+ * The sequencer's start-up check without the leaf recomputation: the
+ * latest checkpoint must be ours and for the number of stored entries, and
+ * the edge tiles must rebuild its root.
  */
 static int load_from(struct fill *f, const PGresult *head, const PGresult *edge)
 {
-	uint64_t entries = strtoull(PQgetvalue(head, 0, 0), NULL, 10), size = 0;
+	uint64_t size = 0;
 	uint8_t root[MERKLE_HASH_SIZE];
 	struct tlog_tile *tiles = NULL;
+	size_t n = 0;
 	char err[TLOG_ERR_MAX] = "";
-	int rc = CU_OK;
+	int rc = tlog_rows_head(f->log, head, edge, &size, root, &tiles, &n, err, sizeof(err));
 
-	if (!PQgetisnull(head, 0, 1))
-		rc = tlog_check_checkpoint(f->log, PQgetvalue(head, 0, 1),
-					   (size_t)PQgetlength(head, 0, 1), &size, root, err,
-					   sizeof(err));
-	if (rc == CU_OK && size != entries) {
-		snprintf(err, sizeof(err),
-			 "%" PRIu64 " entries are stored but the last checkpoint "
-			 "is for %" PRIu64,
-			 entries, size);
-		rc = CU_ERR_INVALID;
-	}
 	if (rc == CU_OK)
-		rc = edge_tiles(edge, &tiles);
-	if (rc == CU_OK)
-		rc = tlog_load(f->log, size, tiles, (size_t)PQntuples(edge), size > 0 ? root : NULL,
-			       err, sizeof(err));
+		rc = tlog_load(f->log, size, tiles, n, size > 0 ? root : NULL, err, sizeof(err));
 	free(tiles);
 	if (rc != CU_OK && err[0] != '\0')
 		fprintf(stderr,

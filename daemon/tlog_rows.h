@@ -1,0 +1,30 @@
+/*
+ * tlog_rows.h - the stored log's head as the daemon and its tools read it
+ * before appending: the latest checkpoint checked against the log's key
+ * and the stored entry count, and the right-edge tiles of SQL_LOG_EDGE as
+ * struct tlog_tile (what tlog_load takes). The sequencer's start-up check
+ * (seq_logload.c) and tests/bench/custody-logfill share it.
+ */
+#ifndef CUSTODY_TLOG_ROWS_H
+#define CUSTODY_TLOG_ROWS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "tlog.h"
+
+/*
+ * From head (SQL_LOG_HEAD: entries stored, latest note or NULL) and edge
+ * (SQL_LOG_EDGE rows): *size and root get the latest checkpoint's (size 0,
+ * root untouched: none yet), *tiles a new array of the edge tiles (*n of
+ * them; the caller frees it, also on error). CU_ERR_INVALID when the count
+ * differs from the checkpoint's size or a tile row is malformed, or
+ * tlog_check_checkpoint's error; err says why. CU_ERR_NOMEM.
+ */
+CU_MUST_USE int tlog_rows_head(const struct tlog *t, const PGresult *head, const PGresult *edge,
+			       uint64_t *size, uint8_t root[MERKLE_HASH_SIZE],
+			       struct tlog_tile **tiles, size_t *n, char *err, size_t err_size);
+
+#endif
