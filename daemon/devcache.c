@@ -11,9 +11,10 @@
 #include <string.h>
 
 #include "hmap.h"
+#include "lru.h"
 
 struct entry {
-	struct entry *prev, *next; /* LRU: head is the most recent */
+	struct lru_node lru; /* first: a node is its entry (lru.h) */
 	struct dev row;
 	char *children; /* n_children NUL-terminated serials, back to back */
 	size_t n_children;
@@ -21,7 +22,7 @@ struct entry {
 
 struct devcache {
 	struct hmap *map; /* serial -> entry */
-	struct entry *head, *tail;
+	struct lru lru;
 	size_t count, max;
 	uint64_t hits, misses;
 };
@@ -51,12 +52,14 @@ void devcache_clear(struct devcache *c)
 {
 	if (c == NULL)
 		return;
-	for (struct entry *e = c->head, *next; e != NULL; e = next) {
-		next = e->next;
+	for (struct lru_node *n = c->lru.head, *next; n != NULL; n = next) {
+		struct entry *e = (struct entry *)n;
+
+		next = n->next;
 		hmap_remove(c->map, e->row.serial, strlen(e->row.serial));
 		entry_free(e);
 	}
-	c->head = c->tail = NULL;
+	c->lru.head = c->lru.tail = NULL;
 	c->count = 0;
 }
 
@@ -69,37 +72,13 @@ void devcache_free(struct devcache *c)
 	free(c);
 }
 
-static void lru_unlink(struct devcache *c, struct entry *e)
-{
-	if (e->prev != NULL)
-		e->prev->next = e->next;
-	else
-		c->head = e->next;
-	if (e->next != NULL)
-		e->next->prev = e->prev;
-	else
-		c->tail = e->prev;
-	e->prev = e->next = NULL;
-}
-
-static void lru_push(struct devcache *c, struct entry *e)
-{
-	e->prev = NULL;
-	e->next = c->head;
-	if (c->head != NULL)
-		c->head->prev = e;
-	c->head = e;
-	if (c->tail == NULL)
-		c->tail = e;
-}
-
 static void drop(struct devcache *c, const char *serial)
 {
 	struct entry *e = hmap_remove(c->map, serial, strlen(serial));
 
 	if (e == NULL)
 		return;
-	lru_unlink(c, e);
+	lru_unlink(&c->lru, &e->lru);
 	entry_free(e);
 	c->count--;
 }
@@ -160,8 +139,7 @@ int devcache_fill(struct devcache *c, const char *serial, struct state_ws *ws, b
 	}
 	for (size_t i = 0; i < n && rc == CU_OK; i++) {
 		rc = state_ws_add(ws, &found[i]->row);
-		lru_unlink(c, found[i]);
-		lru_push(c, found[i]);
+		lru_touch(&c->lru, &found[i]->lru);
 	}
 	free(found);
 	c->hits++;
@@ -220,7 +198,7 @@ static bool store_one(struct devcache *c, const struct state_ws *ws, const struc
 		}
 		c->count++;
 	} else {
-		lru_unlink(c, e);
+		lru_unlink(&c->lru, &e->lru);
 		free(e->children);
 		e->row = *d;
 	}
@@ -228,7 +206,7 @@ static bool store_one(struct devcache *c, const struct state_ws *ws, const struc
 	e->row.first_child = e->row.next_sibling = NULL;
 	e->children = children;
 	e->n_children = n;
-	lru_push(c, e);
+	lru_push_front(&c->lru, &e->lru);
 	return true;
 }
 
@@ -246,7 +224,7 @@ void devcache_store(struct devcache *c, const struct state_ws *ws)
 		}
 	}
 	while (c->count > c->max)
-		drop(c, c->tail->row.serial);
+		drop(c, ((struct entry *)c->lru.tail)->row.serial);
 }
 
 void devcache_stats(const struct devcache *c, struct devcache_stats *out)

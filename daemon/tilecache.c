@@ -5,7 +5,7 @@
  * stored hashes, then the 128 above them, ... up to the tile's root; of a
  * partial tile, those of the subtrees inside its width.
  * Subtree level k (count 2^k) starts at 512 - (512 >> k). Entries are in
- * an hmap by (level, index) and on a doubly linked list, most recently
+ * an hmap by (level, index) and on an LRU list (lru.h), most recently
  * used first.
  */
 #include "tilecache.h"
@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "hmap.h"
+#include "lru.h"
 
 #define NODES (2 * MERKLE_TILE_WIDTH - 1)
 
@@ -24,7 +25,7 @@ struct tile_key {
 };
 
 struct entry {
-	struct entry *prev, *next; /* LRU list, most recent first */
+	struct lru_node lru; /* first: a node is its entry (lru.h) */
 	struct tile_key key;
 	unsigned width; /* stored hashes; nodes of subtrees inside [0, width) are set */
 	uint8_t nodes[NODES][MERKLE_HASH_SIZE];
@@ -32,7 +33,7 @@ struct entry {
 
 struct tilecache {
 	struct hmap *map;
-	struct entry *head, *tail;
+	struct lru lru;
 	size_t max, count;
 	uint64_t hits, misses;
 };
@@ -67,30 +68,6 @@ static struct tile_key key_of(unsigned level, uint64_t index)
 	return k;
 }
 
-static void unlink_entry(struct tilecache *c, struct entry *e)
-{
-	if (e->prev != NULL)
-		e->prev->next = e->next;
-	else
-		c->head = e->next;
-	if (e->next != NULL)
-		e->next->prev = e->prev;
-	else
-		c->tail = e->prev;
-	e->prev = e->next = NULL;
-}
-
-static void push_front(struct tilecache *c, struct entry *e)
-{
-	e->prev = NULL;
-	e->next = c->head;
-	if (c->head != NULL)
-		c->head->prev = e;
-	c->head = e;
-	if (c->tail == NULL)
-		c->tail = e;
-}
-
 /* Index in nodes[] of subtree [first, first + count). */
 static size_t node_at(unsigned first, unsigned count)
 {
@@ -121,8 +98,7 @@ bool tilecache_node(struct tilecache *c, unsigned level, uint64_t index, unsigne
 		return false;
 	}
 	memcpy(out, e->nodes[node_at(first, count)], MERKLE_HASH_SIZE);
-	unlink_entry(c, e);
-	push_front(c, e);
+	lru_touch(&c->lru, &e->lru);
 	c->hits++;
 	return true;
 }
@@ -158,8 +134,8 @@ void tilecache_put(struct tilecache *c, unsigned level, uint64_t index, const ui
 		return;
 	}
 	if (c->count == c->max) {
-		e = c->tail;
-		unlink_entry(c, e);
+		e = (struct entry *)c->lru.tail;
+		lru_unlink(&c->lru, &e->lru);
 		hmap_remove(c->map, &e->key, sizeof(e->key));
 		c->count--;
 	} else if ((e = malloc(sizeof(*e))) == NULL) {
@@ -177,14 +153,10 @@ void tilecache_put(struct tilecache *c, unsigned level, uint64_t index, const ui
 	 * asked for again; tiles above, few and on every proof's path, enter
 	 * hot. A stream of one-off level-0 tiles then never evicts them.
 	 */
-	if (level == 0 && c->tail != NULL) {
-		e->next = NULL;
-		e->prev = c->tail;
-		c->tail->next = e;
-		c->tail = e;
-	} else {
-		push_front(c, e);
-	}
+	if (level == 0)
+		lru_push_back(&c->lru, &e->lru);
+	else
+		lru_push_front(&c->lru, &e->lru);
 	c->count++;
 }
 
