@@ -4,10 +4,11 @@
  * between two checkpointed sizes; the entries and tiles themselves.
  *
  * A proof is made in two rounds on the read lane. The first reads the
- * checkpoint(s) (and the entry's index); then the proof is computed once
- * with a getter that takes what the tile cache holds (tilecache.h) and
- * notes the other tiles, those tiles are read in the second round, and the
- * proof is computed again from them and the first round's cached nodes.
+ * checkpoint(s), kept for the answer, and the entry's index; then the
+ * proof is computed once with a getter that takes what the tile cache
+ * holds (tilecache.h) and notes the other tiles, those tiles are read in
+ * the second round, and the proof is computed again from them and the
+ * first round's cached nodes.
  * An inclusion proof by index in the latest tree skips the first round:
  * the sequencer holds that checkpoint. A tile row at least as wide as the
  * tree needs is good for any size: rows only ever grow to the right.
@@ -224,10 +225,10 @@ static bool checkpoint_row(struct req *req, const PGresult *res, uint64_t asked,
 
 /* The second round's state (the query's data). */
 struct proof_ctx {
-	uint64_t index, size1, size; /* inclusion: index; consistency: size1 */
-	bool tiles_read;	     /* the job's first result is the tiles */
-	bool note_known;	     /* note holds the checkpoint of size (no statement) */
-	char note[TLOG_CHECKPOINT_MAX];
+	uint64_t index, size1, size;	 /* inclusion: index; consistency: size1 */
+	bool tiles_read;		 /* inclusion: the job's first result is the tiles */
+	char note[TLOG_CHECKPOINT_MAX];	 /* the checkpoint of size, from the first round */
+	char note1[TLOG_CHECKPOINT_MAX]; /* consistency: that of size1 */
 	struct memo memo;
 };
 
@@ -240,16 +241,14 @@ static void on_inclusion_tiles(struct query *q, const struct db_job *job)
 	uint8_t proof[MERKLE_PROOF_MAX * MERKLE_HASH_SIZE];
 	int next = 0;
 	struct tiles t = {.size = ctx->size, .memo = &ctx->memo};
-	const PGresult *cp = NULL, *entry;
+	const PGresult *entry;
 	size_t count = 0, len = 0;
 	unsigned char *bytes;
 
 	if (ctx->tiles_read)
 		t.rows = db_job_result(job, next++);
-	if (!ctx->note_known)
-		cp = db_job_result(job, next++);
 	entry = db_job_result(job, next);
-	if ((cp != NULL && PQntuples(cp) != 1) || PQntuples(entry) != 1 ||
+	if (PQntuples(entry) != 1 ||
 	    merkle_inclusion_proof(ctx->index, t.size, tile_node, &t, proof, &count) != CU_OK) {
 		tiles_release(&t);
 		req_fail(q->req, CUSTODY__ERROR_CODE__INTERNAL,
@@ -264,7 +263,7 @@ static void on_inclusion_tiles(struct query *q, const struct db_job *job)
 	r.tree_size = t.size;
 	r.proof = hashes;
 	r.n_proof = count;
-	r.checkpoint = cp != NULL ? PQgetvalue(cp, 0, 1) : ctx->note;
+	r.checkpoint = ctx->note;
 	r.entry.data = bytes;
 	r.entry.len = bytes != NULL ? len : 0;
 	resp.body_case = CUSTODY__RESPONSE__BODY_INCLUSION;
@@ -275,8 +274,8 @@ static void on_inclusion_tiles(struct query *q, const struct db_job *job)
 
 /*
  * The second round of an inclusion proof of entry index in the tree of
- * size: plans the proof (the cache serves what it holds), then reads the
- * other tiles, the checkpoint unless note has it, and the entry.
+ * size, whose checkpoint is note (copied): plans the proof (the cache
+ * serves what it holds), then reads the other tiles and the entry.
  */
 static void prove_inclusion(struct req *req, uint64_t index, uint64_t size, const char *note)
 {
@@ -312,13 +311,7 @@ static void prove_inclusion(struct req *req, uint64_t index, uint64_t size, cons
 		add_tiles_read(next, &t);
 		ctx->tiles_read = true;
 	}
-	if (note != NULL) {
-		snprintf(ctx->note, sizeof(ctx->note), "%s", note);
-		ctx->note_known = true;
-	} else {
-		db_job_add(next, SQL_LOG_CHECKPOINT_AT);
-		db_param_i64(next, (int64_t)size);
-	}
+	snprintf(ctx->note, sizeof(ctx->note), "%s", note);
 	db_job_add(next, SQL_LOG_ENTRIES);
 	db_param_i64(next, (int64_t)index);
 	db_param_i64(next, (int64_t)index + 1);
@@ -465,13 +458,10 @@ static void on_consistency_tiles(struct query *q, const struct db_job *job)
 	Custody__ConsistencyResult r = CUSTODY__CONSISTENCY_RESULT__INIT;
 	ProtobufCBinaryData hashes[MERKLE_PROOF_MAX];
 	uint8_t proof[MERKLE_PROOF_MAX * MERKLE_HASH_SIZE];
-	const PGresult *cp1 = db_job_result(job, 1), *cp2 = db_job_result(job, 2);
 	struct proof_ctx *ctx = q->data;
 	struct tiles t = {.rows = db_job_result(job, 0), .size = ctx->size, .memo = &ctx->memo};
 	size_t count = 0;
-	int rc = PQntuples(cp1) == 1 && PQntuples(cp2) == 1
-		     ? merkle_consistency_proof(ctx->size1, t.size, tile_node, &t, proof, &count)
-		     : CU_ERR_NOT_FOUND;
+	int rc = merkle_consistency_proof(ctx->size1, t.size, tile_node, &t, proof, &count);
 
 	tiles_release(&t);
 	if (rc != CU_OK) {
@@ -484,8 +474,8 @@ static void on_consistency_tiles(struct query *q, const struct db_job *job)
 	r.size2 = t.size;
 	r.proof = hashes;
 	r.n_proof = count;
-	r.checkpoint1 = PQgetvalue(cp1, 0, 1);
-	r.checkpoint2 = PQgetvalue(cp2, 0, 1);
+	r.checkpoint1 = ctx->note1;
+	r.checkpoint2 = ctx->note;
 	resp.body_case = CUSTODY__RESPONSE__BODY_CONSISTENCY;
 	resp.consistency = &r;
 	req_reply(q->req, &resp);
@@ -529,12 +519,10 @@ static void on_consistency_head(struct query *q, const struct db_job *job)
 	}
 	ctx->size1 = size1;
 	ctx->size = size2;
+	snprintf(ctx->note1, sizeof(ctx->note1), "%s", PQgetvalue(db_job_result(job, 0), 0, 1));
+	snprintf(ctx->note, sizeof(ctx->note), "%s", PQgetvalue(db_job_result(job, 1), 0, 1));
 	query_of(next)->data = ctx;
 	add_tiles_read(next, &t);
-	db_job_add(next, SQL_LOG_CHECKPOINT_AT);
-	db_param_i64(next, (int64_t)size1);
-	db_job_add(next, SQL_LOG_CHECKPOINT_AT);
-	db_param_i64(next, (int64_t)size2);
 	query_submit(next);
 }
 
