@@ -77,10 +77,6 @@ struct db_job *seq_events_load_job(struct item *batch, struct devcache *cache,
 		db_param_bytea_array(job, ids, 32, n_items);
 		db_job_add(job, SQL_LOAD_DEVICES);
 		db_param_text_array(job, serials, n_missed);
-		db_job_add(job, SQL_FIND_EVENT_RULES);
-		db_param_bytea_array(job, ids, 32, n_items);
-		db_job_add(job, SQL_FIND_EVENT_ALERTS);
-		db_param_bytea_array(job, ids, 32, n_items);
 	}
 	free(ids);
 	free(serials);
@@ -271,54 +267,65 @@ static struct item *stored_item(struct item *batch, const uint8_t id[32])
 	return NULL;
 }
 
+/* Part 0 of SQL_FIND_EVENTS: the batch's item with this stored event's id is a duplicate. */
+static void mark_event(struct item *batch, const PGresult *found, int r, const uint8_t id[32])
+{
+	for (struct item *it = batch; it != NULL; it = it->next) {
+		if (it->duplicate || memcmp(it->id, id, 32) != 0)
+			continue;
+		it->duplicate = true;
+		it->seq = (uint64_t)db_value_i64(found, r, 2);
+		it->recorded_ms = db_value_i64(found, r, 3);
+		it->evidence = strcmp(PQgetvalue(found, r, 4), "REJECT") == 0;
+		if (it->evidence)
+			seq_refuse(it, CUSTODY__ERROR_CODE__REJECTED,
+				   "the event was refused when it was first submitted");
+		return;
+	}
+}
+
+/* Part 1: one rule hit the duplicate it was stored with. */
+static void mark_rule(struct item *it, const PGresult *found, int r)
+{
+	const struct rule_def *def;
+	struct rule_hit *h;
+
+	if (it->verdict.n_hits == RULES_MAX_HITS)
+		return;
+	def = rules_find(PQgetvalue(found, r, 4));
+	h = &it->verdict.hits[it->verdict.n_hits++];
+	h->rule = def != NULL ? def->id : "unknown";
+	h->severity = enum_value(&custody__severity__descriptor, PQgetvalue(found, r, 5));
+	snprintf(h->reason, sizeof(h->reason), "%s", PQgetvalue(found, r, 6));
+	it->verdict.reject |= h->severity == CUSTODY__SEVERITY__SEVERITY_REJECT;
+}
+
 /*
  * Marks items already stored by earlier batches as duplicates, with the
- * verdict, rules and alerts they were stored with.
+ * verdict, rules and alerts they were stored with (SQL_FIND_EVENTS: the
+ * events come first, then the rules, then the alerts).
  */
 static void mark_stored(struct item *batch, const struct db_job *loaded)
 {
 	const PGresult *found = db_job_result(loaded, 0);
-	const PGresult *rules = db_job_result(loaded, 2);
-	const PGresult *alerts = db_job_result(loaded, 3);
 	struct item *it;
 	uint8_t id[32];
 
 	for (int r = 0; r < PQntuples(found); r++) {
-		if (db_value_bytes(found, r, 0, id, 32) != CU_OK)
-			continue;
-		for (it = batch; it != NULL; it = it->next) {
-			if (it->duplicate || memcmp(it->id, id, 32) != 0)
-				continue;
-			it->duplicate = true;
-			it->seq = (uint64_t)db_value_i64(found, r, 1);
-			it->recorded_ms = db_value_i64(found, r, 2);
-			it->evidence = strcmp(PQgetvalue(found, r, 3), "REJECT") == 0;
-			if (it->evidence)
-				seq_refuse(it, CUSTODY__ERROR_CODE__REJECTED,
-					   "the event was refused when it was first submitted");
-			break;
-		}
-	}
-	for (int r = 0; r < PQntuples(rules); r++) {
-		const struct rule_def *def;
-		struct rule_hit *h;
+		long part = strtol(PQgetvalue(found, r, 0), NULL, 10);
 
-		if (db_value_bytes(rules, r, 0, id, 32) != CU_OK ||
-		    (it = stored_item(batch, id)) == NULL || it->verdict.n_hits == RULES_MAX_HITS)
+		if (db_value_bytes(found, r, 1, id, 32) != CU_OK)
 			continue;
-		def = rules_find(PQgetvalue(rules, r, 1));
-		h = &it->verdict.hits[it->verdict.n_hits++];
-		h->rule = def != NULL ? def->id : "unknown";
-		h->severity = enum_value(&custody__severity__descriptor, PQgetvalue(rules, r, 2));
-		snprintf(h->reason, sizeof(h->reason), "%s", PQgetvalue(rules, r, 3));
-		it->verdict.reject |= h->severity == CUSTODY__SEVERITY__SEVERITY_REJECT;
-	}
-	for (int r = 0; r < PQntuples(alerts); r++) {
-		if (db_value_bytes(alerts, r, 0, id, 32) != CU_OK ||
-		    (it = stored_item(batch, id)) == NULL)
+		if (part == 0) {
+			mark_event(batch, found, r, id);
 			continue;
-		if (it->n_alerts++ == 0)
-			it->first_alert_id = (uint64_t)db_value_i64(alerts, r, 1);
+		}
+		if ((it = stored_item(batch, id)) == NULL)
+			continue;
+		if (part == 1)
+			mark_rule(it, found, r);
+		else if (part == 2 && it->n_alerts++ == 0)
+			it->first_alert_id = (uint64_t)db_value_i64(found, r, 2);
 	}
 }
 

@@ -85,9 +85,25 @@ static const char *const texts[SQL_COUNT] = {
      * empty) became a sequential scan comparing every row with every id,
      * 16.8 ms a batch at 20,000 events. The same holds for the two below.
      */
-    [SQL_FIND_EVENTS] = "SELECT e.id, e.seq, custody_ms(e.recorded_at), e.verdict"
-			" FROM unnest($1::bytea[]) AS u(id) CROSS JOIN LATERAL"
-			" (SELECT * FROM events WHERE events.id = u.id LIMIT 1) e",
+    /*
+     * Which of the batch's ids ($1) were stored before, with what they were
+     * stored with, in one statement (one probe per id; rules and alerts
+     * only for the ids found, which is almost never any): part 0 is an
+     * event (id, seq, recorded_at, verdict), part 1 one of its rule hits
+     * (id, -, -, rule, severity, reason, in order), part 2 one of its
+     * alerts (id, alert id).
+     */
+    [SQL_FIND_EVENTS] =
+	"WITH f AS MATERIALIZED (SELECT e.id, e.seq, e.recorded_at, e.verdict"
+	"  FROM unnest($1::bytea[]) AS u(id) CROSS JOIN LATERAL"
+	"  (SELECT * FROM events WHERE events.id = u.id LIMIT 1) e)"
+	" SELECT 0 AS part, f.id, f.seq, custody_ms(f.recorded_at), f.verdict,"
+	" NULL::text, NULL::text, f.seq AS k1, 0::bigint AS k2 FROM f"
+	" UNION ALL SELECT 1, f.id, NULL, NULL, r.rule, r.severity, r.reason, f.seq, r.n"
+	" FROM f JOIN event_rules r ON r.seq = f.seq"
+	" UNION ALL SELECT 2, f.id, a.id, NULL, NULL, NULL, NULL, a.id, 0"
+	" FROM f JOIN alerts a ON a.event_seq = f.seq"
+	" ORDER BY 1, 8, 9",
     /*
      * The named devices and everything inside them, with their heads. The
      * recursion carries whole rows, so the planner never joins its (badly
@@ -190,16 +206,6 @@ static const char *const texts[SQL_COUNT] = {
 	" longitude, authorized, authorized_since, created_by, created_at)"
 	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, custody_ts(nullif($9::bigint, 0)),"
 	" $10, custody_ts($11))",
-    /* event id, rule, severity, reason: the stored verdicts of known events */
-    [SQL_FIND_EVENT_RULES] = "SELECT e.id, r.rule, r.severity, r.reason"
-			     " FROM unnest($1::bytea[]) AS u(id) CROSS JOIN LATERAL"
-			     " (SELECT * FROM events WHERE events.id = u.id LIMIT 1) e"
-			     " JOIN event_rules r ON r.seq = e.seq ORDER BY e.seq, r.n",
-    /* event id, alert id */
-    [SQL_FIND_EVENT_ALERTS] = "SELECT e.id, a.id FROM unnest($1::bytea[]) AS u(id)"
-			      " CROSS JOIN LATERAL"
-			      " (SELECT * FROM events WHERE events.id = u.id LIMIT 1) e"
-			      " JOIN alerts a ON a.event_seq = e.seq ORDER BY a.id",
     [SQL_INSERT_RULE] = "INSERT INTO event_rules (seq, n, rule, severity, reason)"
 			" VALUES ($1, $2, $3, $4, $5)",
     [SQL_INSERT_ALERT] = "INSERT INTO alerts (id, rule, severity, reason, raised_at,"

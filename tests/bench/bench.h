@@ -96,6 +96,7 @@ struct bench_workload {
 	size_t n;
 	size_t per_conn;
 	unsigned attests; /* ATTESTs per server */
+	bool single;	  /* lone chips: every event names one device, holding nothing */
 	size_t n_servers, n_devices;
 	size_t by_type[16];
 };
@@ -109,10 +110,14 @@ void bench_world_clear(struct bench_world *w);
  * C) on threads threads: per connection, servers of 8 chips each go
  * REGISTER (chips), REGISTER (server), PACK, SHIP, RECEIVE, INSTALL, then
  * attests x ATTEST, in waves of wave servers (1..64: the window) so that
- * an event's predecessor is a wave earlier on its connection.
+ * an event's predecessor is a wave earlier on its connection. With single,
+ * each unit is one lone chip instead (REGISTER of it alone, SHIP, RECEIVE,
+ * INSTALL, ATTESTs): every event names exactly one device and acts on
+ * nothing inside it (issue 6's "single-device signed events").
  */
 CU_MUST_USE int bench_workload_build(const struct bench_world *w, size_t n_events, unsigned attests,
-				     unsigned wave, unsigned threads, struct bench_workload *out);
+				     bool single, unsigned wave, unsigned threads,
+				     struct bench_workload *out);
 void bench_workload_free(struct bench_workload *wl);
 
 /* Offered load and pipelining of a run. */

@@ -124,8 +124,9 @@ static int build_register(const struct build_job *j, size_t conn, struct server 
 			refs[i].model = "H100-SXM";
 		} else {
 			snprintf(serials[i], sizeof(serials[i]), "%s", s->serial);
-			refs[i].kind = CUSTODY__DEVICE_KIND__SERVER;
-			refs[i].model = "DGX-H100";
+			refs[i].kind = j->wl->single ? CUSTODY__DEVICE_KIND__CHIP
+						     : CUSTODY__DEVICE_KIND__SERVER;
+			refs[i].model = j->wl->single ? "H100-SXM" : "DGX-H100";
 		}
 		refs[i].serial = serials[i];
 	}
@@ -173,7 +174,7 @@ static int build_pack(const struct build_job *j, size_t conn, struct server *s, 
 	return rc;
 }
 
-/* Stage 3..: SHIP, RECEIVE, INSTALL, then ATTESTs, each of the server alone. */
+/* Stage 3..: SHIP, RECEIVE, INSTALL, then ATTESTs, each of the server (or lone chip) alone. */
 static int build_move(const struct build_job *j, size_t conn, struct server *s, unsigned stage,
 		      size_t rank)
 {
@@ -213,11 +214,23 @@ static int build_move(const struct build_job *j, size_t conn, struct server *s, 
 	return seal(j->wl, rank, key, &ev, s->head);
 }
 
+/*
+ * The stage a unit's st-th event is: lone chips skip the REGISTER of chips
+ * (0) and the PACK (2).
+ */
+static unsigned stage_of(const struct bench_workload *wl, unsigned st)
+{
+	if (!wl->single)
+		return st;
+	return st == 0 ? 1 : st + 2;
+}
+
 /* Builds connection conn's per_conn events. */
 static int build_conn(const struct build_job *j, size_t conn)
 {
 	struct bench_workload *wl = j->wl;
-	size_t c_n = j->w->n_conns, stages = STAGES_FIXED + wl->attests, i = 0;
+	size_t c_n = j->w->n_conns, i = 0;
+	size_t stages = STAGES_FIXED + wl->attests - (wl->single ? 2 : 0);
 	struct server s[WAVE_MAX];
 	int rc = CU_OK;
 
@@ -229,7 +242,9 @@ static int build_conn(const struct build_job *j, size_t conn)
 				 n);
 			s[k].off_ms = (int64_t)((n * c_n + conn) % 3000000);
 		}
-		for (unsigned st = 0; st < stages && rc == CU_OK; st++) {
+		for (unsigned u = 0; u < stages && rc == CU_OK; u++) {
+			unsigned st = stage_of(wl, u);
+
 			for (size_t k = 0; k < j->wave && i < wl->per_conn && rc == CU_OK;
 			     k++, i++) {
 				size_t rank = i * c_n + conn;
@@ -265,12 +280,17 @@ static void count_workload(struct bench_workload *wl)
 
 		wl->by_type[e->type < 16 ? e->type : 0]++;
 	}
+	if (wl->single) {
+		wl->n_servers = 0;
+		wl->n_devices = wl->by_type[EV(REGISTER)];
+		return;
+	}
 	wl->n_servers = wl->by_type[EV(PACK)];
 	wl->n_devices = wl->by_type[EV(REGISTER)] / 2 * (CHIPS_PER_SERVER + 1);
 }
 
 int bench_workload_build(const struct bench_world *w, size_t n_events, unsigned attests,
-			 unsigned wave, unsigned threads, struct bench_workload *out)
+			 bool single, unsigned wave, unsigned threads, struct bench_workload *out)
 {
 	struct build_job jobs[64];
 	pthread_t tids[64];
@@ -282,6 +302,7 @@ int bench_workload_build(const struct bench_world *w, size_t n_events, unsigned 
 		return CU_ERR_INVALID;
 	threads = threads > 64 ? 64 : threads;
 	out->attests = attests;
+	out->single = single;
 	out->per_conn = (n_events + w->n_conns - 1) / w->n_conns;
 	out->n = out->per_conn * w->n_conns;
 	out->ev = calloc(out->n, sizeof(*out->ev));

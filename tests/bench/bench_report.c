@@ -188,10 +188,18 @@ void bench_report_print(const struct bench_report *r)
 	cpu_model(model, sizeof(model));
 	printf("\nmachine: %ld cores (%s), %.1f GiB RAM\n", cores, model,
 	       (double)pages * (double)page / (1024.0 * 1024 * 1024));
-	printf("load: %zu connections, window %u, %s, %zu events over %zu servers (%zu devices)\n",
-	       r->n_conns, r->load->window,
-	       r->load->rate_per_s > 0 ? "paced" : "as fast as answers come", wl->n, wl->n_servers,
-	       wl->n_devices);
+	if (wl->single)
+		printf("load: %zu connections, window %u, %s, %zu single-device events over %zu "
+		       "lone chips\n",
+		       r->n_conns, r->load->window,
+		       r->load->rate_per_s > 0 ? "paced" : "as fast as answers come", wl->n,
+		       wl->n_devices);
+	else
+		printf("load: %zu connections, window %u, %s, %zu events over %zu servers (%zu "
+		       "devices)\n",
+		       r->n_conns, r->load->window,
+		       r->load->rate_per_s > 0 ? "paced" : "as fast as answers come", wl->n,
+		       wl->n_servers, wl->n_devices);
 	if (r->load->rate_per_s > 0)
 		printf("offered load: %.0f events/s\n", r->load->rate_per_s);
 	print_result(r, cores);

@@ -31,7 +31,7 @@ struct options {
 	int pid, pg_pid;
 	double verify_s, naive_s;
 	struct bench_load_opts load;
-	bool skip_limits;
+	bool skip_limits, single;
 };
 
 static void usage(FILE *f)
@@ -42,12 +42,16 @@ static void usage(FILE *f)
 	    "                     [--connections C] [--events N] [--rate R] [--window W]\n"
 	    "                     [--attests A] [--pid PID] [--pg-pid PID] [--pg CONNSTR]\n"
 	    "                     [--copy-batch B] [--verify-threads T] [--tag TAG] [--no-limits]\n"
+	    "                     [--single]\n"
 	    "\n"
 	    "  --connections C   concurrent connections (default 64), each its own keys and devices\n"
 	    "  --events N        signed events to submit (default 200000; rounded up to a multiple of C)\n"
 	    "  --rate R          offered load in events/s (default 0: as fast as answers come)\n"
 	    "  --window W        submissions in flight per connection (default 32, at most 64)\n"
 	    "  --attests A       ATTESTs per server after INSTALL (default 4, at most 10)\n"
+	    "  --single          lone chips instead of servers of 8: every event names one\n"
+	    "                    device and acts on nothing inside it (REGISTER, SHIP,\n"
+	    "                    RECEIVE, INSTALL, ATTEST)\n"
 	    "  --pid PID         custodyd's pid: its CPU time over the run and peak RSS\n"
 	    "  --pg-pid PID      the postmaster's pid: CPU time of it and its children\n"
 	    "  --pg CONNSTR      libpq connection string of custodyd's database, as a role that\n"
@@ -78,6 +82,7 @@ static const struct option long_opts[] = {
     {"verify-threads", required_argument, NULL, 'T'},
     {"tag", required_argument, NULL, 't'},
     {"no-limits", no_argument, NULL, 'L'},
+    {"single", no_argument, NULL, '1'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -133,6 +138,9 @@ static int parse_one(int opt, const char *arg, struct options *o)
 	case 'L':
 		o->skip_limits = true;
 		return CU_OK;
+	case '1':
+		o->single = true;
+		return CU_OK;
 	default:
 		return CU_ERR_INVALID;
 	}
@@ -185,8 +193,8 @@ static void make_tag(const struct options *o, char *out, size_t cap)
 static int build(const struct options *o, const struct bench_world *w, struct bench_workload *wl)
 {
 	int64_t t0 = bench_now_ns();
-	int rc =
-	    bench_workload_build(w, o->events, o->attests, o->load.window, o->verify_threads, wl);
+	int rc = bench_workload_build(w, o->events, o->attests, o->single, o->load.window,
+				      o->verify_threads, wl);
 
 	if (rc != CU_OK) {
 		fprintf(stderr, "custody-bench: building the workload: %s\n", cu_strerror(rc));

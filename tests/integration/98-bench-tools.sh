@@ -4,7 +4,8 @@
 # with it stopped, it appends entries, tiles and checkpoints that a restarted custodyd
 # accepts (its start-up check passes) and proves through (bundles of devices registered
 # before and after the filled range verify offline); custody-qbench populates devices and
-# measures where(), inventory and inclusion proofs without a failed answer.
+# measures where(), inventory and inclusion proofs without a failed answer; custody-bench
+# stores both of its workloads (servers of 8 chips; lone chips, one device an event).
 set -euo pipefail
 source "$REPO/tests/lib/daemon.sh"
 source "$REPO/tests/lib/check.sh"
@@ -64,4 +65,27 @@ for m in where inventory inclusion; do
 done
 grep -q "total_devices 5000" <<<"$out" || check_fail "the inventory did not count the 5,000 chips: $out"
 check_eq "the fleet is registered" 5000 "$(psql_value "SELECT count(*) FROM devices WHERE serial LIKE 'tq-q%'")"
+
+# custody-bench: both workloads stored whole; --single links every event to one device.
+BENCH=$BUILD/tests/bench/custody-bench
+for mode in mix single; do
+	flag=()
+	[ "$mode" = mix ] || flag=(--single)
+	out=$("$BENCH" --server "$DAEMON_TCP" --server-key "$CUSTODY_SERVER_KEY" \
+		--admin-key "$CUSTODY_ADMIN_KEY" --pid "$DAEMON_PID" --tag "tb$mode" \
+		--connections 4 --events 400 --window 8 --no-limits "${flag[@]}" 2>&1) ||
+		check_fail "custody-bench ($mode) failed: $out"
+	grep -q "^bench-result events_per_s=" <<<"$out" || check_fail "no $mode result: $out"
+	check_eq "custody-bench ($mode): every event stored" 400 \
+		"$(psql_value "SELECT count(*) FROM events WHERE actor_id = 'bench-tb$mode'")"
+done
+check_eq "--single: every event acts on exactly one device" 0 \
+	"$(psql_value "SELECT count(*) FROM events e WHERE e.actor_id = 'bench-tbsingle'
+		AND (SELECT count(*) FROM event_devices l WHERE l.seq = e.seq) <> 1")"
+check_eq "--single: lone chips, nothing packed" 0 \
+	"$(psql_value "SELECT count(*) FROM events WHERE actor_id = 'bench-tbsingle' AND type = 'PACK'")"
+check_eq "the mix packs servers of 8 chips" 8 \
+	"$(psql_value "SELECT max(n) FROM (SELECT count(*) AS n FROM event_devices l
+		JOIN events e ON e.seq = l.seq WHERE e.actor_id = 'bench-tbmix'
+		AND l.via IS NOT NULL GROUP BY l.seq) x")"
 echo "bench-tools: all checks passed"

@@ -777,10 +777,49 @@ static void test_destroyed_device(void **state)
 		assert_int_equal(again->body_case, CUSTODY__RESPONSE__BODY_ERROR);
 		assert_int_equal(again->error->code, CUSTODY__ERROR_CODE__REJECTED);
 		assert_int_equal(again->error->recorded_seq, seq);
+		assert_int_equal(again->error->n_rules, 1);
 		assert_string_equal(again->error->rules[0]->rule, "state.destroyed");
+		assert_int_equal(again->error->rules[0]->severity,
+				 CUSTODY__SEVERITY__SEVERITY_REJECT);
+		assert_string_equal(again->error->rules[0]->reason, resp->error->rules[0]->reason);
+		/* ... and the alert it raised then, not a new one. */
+		assert_int_equal(again->error->n_alert_ids, 1);
+		assert_int_equal(again->error->alert_ids[0], resp->error->alert_ids[0]);
 		custody__response__free_unpacked(again, NULL);
 	}
 	custody__response__free_unpacked(resp, NULL);
+}
+
+/*
+ * An event naming a facility or party nobody registered is refused
+ * (NOT_FOUND, naming it) and stores nothing: the sequencer's check is the
+ * only one (schema/010_checked_refs.sql dropped the foreign keys behind it).
+ */
+static void test_unregistered_refs(void **state)
+{
+	uint8_t head[32];
+	const char *serial = new_chip(head);
+	struct snapshot before = snap();
+	struct ev ev;
+
+	(void)state;
+	ev_init(&ev, CUSTODY__EVENT_TYPE__SHIP, "us-1");
+	ev.e.to_facility = "nowhere-9";
+	ev_add(&ev, serial, head);
+	expect_refusal(submit(exporter_key, &ev.e), CUSTODY__ERROR_CODE__NOT_FOUND,
+		       "facility nowhere-9 is not registered");
+	ev_init(&ev, CUSTODY__EVENT_TYPE__SHIP, "us-1");
+	ev.e.to_facility = "jp-1";
+	ev.e.carrier = "no-such-carrier";
+	ev_add(&ev, serial, head);
+	expect_refusal(submit(exporter_key, &ev.e), CUSTODY__ERROR_CODE__NOT_FOUND,
+		       "party no-such-carrier is not registered");
+	ev_init(&ev, CUSTODY__EVENT_TYPE__MOVE, "nowhere-8");
+	ev.e.location = "hall-1";
+	ev_add(&ev, serial, head);
+	expect_refusal(submit(exporter_key, &ev.e), CUSTODY__ERROR_CODE__NOT_FOUND,
+		       "facility nowhere-8 is not registered");
+	assert_unchanged(before);
 }
 
 static void test_contained_device(void **state)
@@ -1440,6 +1479,7 @@ int main(void)
 	    cmocka_unit_test(test_pipelined_conflict),
 	    cmocka_unit_test(test_pipelined_chain),
 	    cmocka_unit_test(test_destroyed_device),
+	    cmocka_unit_test(test_unregistered_refs),
 	    cmocka_unit_test(test_contained_device),
 	    cmocka_unit_test(test_pipelining),
 	    cmocka_unit_test(test_append_only),

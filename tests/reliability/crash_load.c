@@ -561,7 +561,7 @@ static int setup(struct load *l)
 	if (rc == CU_OK)
 		rc = bench_setup_register(&l->o.target, l->o.admin_key, &l->world);
 	if (rc == CU_OK)
-		rc = bench_workload_build(&l->world, l->o.events, 4, l->o.window, 2, &l->wl);
+		rc = bench_workload_build(&l->world, l->o.events, 4, false, l->o.window, 2, &l->wl);
 	if (rc == CU_OK)
 		l->slots = calloc(l->wl.n, sizeof(*l->slots));
 	if (rc == CU_OK && l->slots == NULL)

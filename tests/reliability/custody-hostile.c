@@ -246,9 +246,9 @@ static int hostile_mode(const struct hostile_opts *o)
 	if (rc == CU_OK)
 		rc = bench_setup_register(&o->unix_t, o->admin_key, &badw);
 	if (rc == CU_OK)
-		rc = bench_workload_build(&good, GOOD_EVENTS, 4, 1, 2, &good_wl);
+		rc = bench_workload_build(&good, GOOD_EVENTS, 4, false, 1, 2, &good_wl);
 	if (rc == CU_OK)
-		rc = bench_workload_build(&badw, BAD_EVENTS, 4, 1, 2, &bad_wl);
+		rc = bench_workload_build(&badw, BAD_EVENTS, 4, false, 1, 2, &bad_wl);
 	if (rc == CU_OK)
 		rc = bad_frames(&bad_wl, &bad, &bad_lens);
 	if (rc == CU_OK)

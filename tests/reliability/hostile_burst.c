@@ -177,7 +177,7 @@ int hostile_burst(const struct hostile_opts *o)
 	if (rc == CU_OK)
 		rc = bench_setup_register(&o->unix_t, o->admin_key, &w);
 	if (rc == CU_OK)
-		rc = bench_workload_build(&w, o->events, 2, o->window, 2, &b.wl);
+		rc = bench_workload_build(&w, o->events, 2, false, o->window, 2, &b.wl);
 	b.conns = calloc(o->conns, sizeof(*b.conns));
 	b.status = calloc(b.wl.n + 1, 1);
 	b.code = calloc(b.wl.n + 1, sizeof(int));
