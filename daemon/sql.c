@@ -167,7 +167,13 @@ static const char *const texts[SQL_COUNT] = {
     /*
      * The batch's final row of every changed device, in one statement:
      * element i of each array is device $1[i]; '' and 0 stand for NULL as in
-     * SQL_INSERT_DEVICE.
+     * SQL_INSERT_DEVICE. Each row is found by a devices_pkey probe (the
+     * LATERAL subquery, LIMIT: never flattened) and updated by its ctid: a
+     * join of the arrays with devices on serial was planned as a hash join
+     * over a sequential scan of every device, each batch (10.5 ms for 512
+     * rows of 40,000 devices, 3.3 ms by probes; a fleet of 1,000,000 would
+     * be read whole for every batch). The sequencer is the only writer of devices,
+     * so the row a probe finds is the one the statement updates.
      */
     [SQL_UPDATE_DEVICE] =
 	"UPDATE devices SET custodian_id = u.custodian, status = u.status,"
@@ -180,7 +186,8 @@ static const char *const texts[SQL_COUNT] = {
 	" $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[],"
 	" $13::bigint[]) AS u(serial, custodian, status, facility, dest, parent, location,"
 	" head_seq, last_seq, last_at, seen_at, shipment_seq, deadline)"
-	" WHERE devices.serial = u.serial",
+	" CROSS JOIN LATERAL (SELECT d.ctid AS row FROM devices d WHERE d.serial = u.serial"
+	" LIMIT 1) p WHERE devices.ctid = p.row",
     /* seq, recorded_at */
     [SQL_FIND_ADMIN] = "SELECT seq, custody_ms(recorded_at) FROM admin_actions"
 		       " WHERE id = $1",
