@@ -20,8 +20,8 @@
  * its last chunk.
  *
  * Each entry is the leaf of a synthetic event, stored as the sequencer
- * stores one: its events row (ATTEST, seq 10^12 + index, far above any
- * real event's, verdict ACCEPT, a random 32-byte id, actor the first
+ * stores one: its events row (ATTEST, the next event seq as the sequencer
+ * would assign it, verdict ACCEPT, a random 32-byte id, actor the first
  * party) and its log_entries row, the stub without the envelope that the
  * events row holds (daemon/log_entry.h), so custodyd's start-up check
  * and proofs rebuild it. The whole LogEntry, hashed into the tree, is
@@ -59,7 +59,6 @@
 #define DEFAULT_ENTRY_BYTES 256
 #define DEFAULT_CHUNK	    65536
 #define MAX_ENTRY_BYTES	    (1 << 20)
-#define SEQ_BASE	    1000000000000ULL /* synthetic seqs: 10^12 + index */
 #define COPY_FLUSH_BYTES    (1 << 20)
 #define PROGRESS_EVERY_S    5.0
 
@@ -82,12 +81,13 @@ struct fill {
 	PGconn *pg;
 	struct tlog *log;
 	struct cu_key *key;
-	char epoch[24];	 /* our sequencer epoch, as text */
-	size_t body_len; /* envelope body bytes that make an entry entry_bytes long */
-	uint8_t *entry;	 /* one packed entry */
-	uint8_t *body;	 /* its envelope's random body */
+	char epoch[24];	   /* our sequencer epoch, as text */
+	uint64_t next_seq; /* the next event's seq (SQL_MAX_SEQS + 1) */
+	size_t body_len;   /* envelope body bytes that make an entry entry_bytes long */
+	uint8_t *entry;	   /* one packed entry */
+	uint8_t *body;	   /* its envelope's random body */
 	uint8_t signer[KEY_PUBLIC_BYTES], sig[KEY_SIG_BYTES], id[32]; /* and the rest, random */
-	char actor[128];      /* the events' actor_id: a party ('' until ensure_party) */
+	char actor[128];      /* the events' actor_id ('' until write_chunk registers one) */
 	struct copybuf copy;  /* the COPY being written (events, then tiles) */
 	struct copybuf stubs; /* the chunk's log_entries rows, sent after its events */
 };
@@ -305,8 +305,8 @@ static int copy_end(struct fill *f, const char *target)
 
 /* ---- the entries ---------------------------------------------------------- */
 
-/* The synthetic event entry of index with the current random envelope into *e (env its). */
-static void event_entry(struct fill *f, uint64_t index, size_t body_len, int64_t recorded_ms,
+/* The synthetic event seq with the current random envelope into *e (env its). */
+static void event_entry(struct fill *f, uint64_t seq, size_t body_len, int64_t recorded_ms,
 			Custody__LogEntry *e, Custody__SignedEnvelope *env)
 {
 	custody__log_entry__init(e);
@@ -318,7 +318,7 @@ static void event_entry(struct fill *f, uint64_t index, size_t body_len, int64_t
 	env->sig.data = f->sig;
 	env->sig.len = KEY_SIG_BYTES;
 	e->kind = CUSTODY__ENTRY_KIND__ENTRY_EVENT;
-	e->seq = SEQ_BASE + index;
+	e->seq = seq;
 	e->envelope = env;
 	e->recorded_at_ms = recorded_ms;
 	e->verdict = CUSTODY__VERDICT__ACCEPT;
@@ -330,7 +330,8 @@ static size_t entry_size(struct fill *f, size_t body_len)
 	Custody__LogEntry e;
 	Custody__SignedEnvelope env;
 
-	event_entry(f, 0, body_len, wall_ms(), &e, &env);
+	/* the largest seq of the fill: its entries are never longer than sized */
+	event_entry(f, f->next_seq + f->o->entries, body_len, wall_ms(), &e, &env);
 	return custody__log_entry__get_packed_size(&e);
 }
 
@@ -427,7 +428,7 @@ static int add_entry(struct fill *f)
 	randombytes_buf(f->signer, sizeof(f->signer));
 	randombytes_buf(f->sig, sizeof(f->sig));
 	randombytes_buf(f->id, sizeof(f->id));
-	event_entry(f, index, f->body_len, wall_ms(), &e, &env);
+	event_entry(f, f->next_seq++, f->body_len, wall_ms(), &e, &env);
 	len = custody__log_entry__pack(&e, f->entry);
 	rc = tlog_append(f->log, f->entry, len, NULL);
 	if (rc == CU_OK)
@@ -575,6 +576,7 @@ static int write_chunk(struct fill *f, uint64_t n)
 {
 	const char *epoch = f->epoch;
 	bool new_party = f->actor[0] == '\0';
+	uint64_t first_seq = f->next_seq;
 	int rc = pg_run(f, SQL_BEGIN, 0, NULL, PGRES_COMMAND_OK, "BEGIN");
 
 	f->stubs.len = 0;
@@ -606,6 +608,7 @@ static int write_chunk(struct fill *f, uint64_t n)
 	}
 	if (new_party)
 		f->actor[0] = '\0';
+	f->next_seq = first_seq;
 	tlog_rollback(f->log);
 	return rc;
 }
@@ -678,15 +681,25 @@ static int load_log(struct fill *f)
 	return rc;
 }
 
-/* The events' actor: the first party stored ('' if none yet: write_chunk registers one). */
-static int find_party(struct fill *f)
+/*
+ * The events' actor, the first party stored ('' if none yet: write_chunk
+ * registers one), and the seq after the newest event's (SQL_MAX_SEQS).
+ */
+static int read_start(struct fill *f)
 {
 	PGresult *res = PQexec(f->pg, "SELECT id FROM parties ORDER BY id LIMIT 1");
+	int rc;
 
 	f->actor[0] = '\0';
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
 		snprintf(f->actor, sizeof(f->actor), "%s", PQgetvalue(res, 0, 0));
-	return pg_check(res, PGRES_TUPLES_OK, "read the parties");
+	rc = pg_check(res, PGRES_TUPLES_OK, "read the parties");
+	if (rc != CU_OK)
+		return rc;
+	res = PQexec(f->pg, sql_text(SQL_MAX_SEQS));
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		f->next_seq = strtoull(PQgetvalue(res, 0, 0), NULL, 10) + 1;
+	return pg_check(res, PGRES_TUPLES_OK, "read the newest seqs");
 }
 
 /* Reads the conf, the log key, connects and loads the stored log into f. */
@@ -720,7 +733,7 @@ static int fill_open(struct fill *f, struct config **cfg)
 	if (rc == CU_OK)
 		rc = load_log(f);
 	if (rc == CU_OK)
-		rc = find_party(f);
+		rc = read_start(f);
 	return rc == CU_OK ? size_entries(f) : rc;
 }
 
