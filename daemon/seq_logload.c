@@ -9,9 +9,8 @@
  * envelopes (a stored entry is a stub without it), rebuilt into leaves
  * (log_entry.h) and hashed here (SHA-256(0x00 || entry)), one job after
  * the other on the write lane, and folded into a merkle_range as they
- * come: memory stays about ten megabytes for a log of any size (a chunk
- * of single-device events' rows in text format), and the loop serves
- * requests between chunks.
+ * come: memory stays a few megabytes for a log of any size (a chunk of
+ * rows in binary format), and the loop serves requests between chunks.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +23,12 @@
 #include "seq_internal.h"
 #include "tlog_rows.h"
 
-#define LOGLOAD_CHUNK 16384
+/*
+ * Entries per read: a few megabytes of rows, and a plan cheap enough for
+ * PostgreSQL not to compile it (jit_above_cost 100,000: 16,384 probes cost
+ * about 150,000, and compiling took 10 ms a chunk).
+ */
+#define LOGLOAD_CHUNK 8192
 
 static struct {
 	bool busy;
@@ -81,7 +85,7 @@ static int fold_leaf(const PGresult *res, int r)
 	char why[TLOG_ERR_MAX - 32]; /* room for what follows it in ll.err */
 	int rc;
 
-	if ((uint64_t)db_value_i64(res, r, 0) != ll.read) {
+	if (tlog_rows_index(res, r) != ll.read) {
 		snprintf(ll.err, sizeof(ll.err), "log entry %llu is missing: an entry was changed",
 			 (unsigned long long)ll.read);
 		return CU_ERR_INVALID;

@@ -21,7 +21,7 @@
  * Log entries [$1, $2) as stored, with the envelope of their submission
  * (tlog_rows_entry rebuilds the leaf; log_entry.h): idx, kind, seq, entry
  * (the stub), body, signer, sig (the last three NULL when no row has the
- * entry's kind and seq). Each entry is one probe of events_pkey or
+ * entry's kind and seq), in binary format (sql_result_format). Each entry is one probe of events_pkey or
  * admin_actions_pkey (a LATERAL subquery with LIMIT, never flattened into
  * a join of whole tables); the UNION's other branch is cut by its kind.
  */
@@ -596,6 +596,11 @@ static const char *const texts[SQL_COUNT] = {
 const char *sql_text(enum sql_stmt stmt)
 {
 	return texts[stmt];
+}
+
+int sql_result_format(enum sql_stmt stmt)
+{
+	return stmt == SQL_LOG_LEAVES || stmt == SQL_LOG_ENTRIES ? 1 : 0;
 }
 
 const char *sql_name(enum sql_stmt stmt)

@@ -11,50 +11,46 @@
 #include "db.h"
 #include "log_entry.h"
 
-/* The byteas of a SQL_LOG_ENTRIES row (PQunescapeBytea; NULL for SQL NULL). */
-struct entry_cols {
-	unsigned char *stub, *body, *signer, *sig;
-	size_t stub_len, body_len, signer_len, sig_len;
-};
-
-/* Column c of row r unescaped into *out, *len (NULL for SQL NULL). CU_ERR_NOMEM. */
-static int unescape(const PGresult *res, int r, int c, unsigned char **out, size_t *len)
+/* Column c of row r of a binary result: its bytes (NULL for SQL NULL) and length. */
+static const uint8_t *binary_col(const PGresult *res, int r, int c, size_t *len)
 {
-	*out = NULL;
 	*len = 0;
 	if (PQgetisnull(res, r, c))
-		return CU_OK;
-	*out = PQunescapeBytea((const unsigned char *)PQgetvalue(res, r, c), len);
-	return *out != NULL ? CU_OK : CU_ERR_NOMEM;
+		return NULL;
+	*len = (size_t)PQgetlength(res, r, c);
+	return (const uint8_t *)PQgetvalue(res, r, c);
 }
 
-static void entry_cols_clear(struct entry_cols *c)
+/* Column c of row r of a binary result, a bigint, into *v. CU_ERR_INVALID for NULL or another type. */
+static int binary_u64(const PGresult *res, int r, int c, uint64_t *v)
 {
-	PQfreemem(c->stub);
-	PQfreemem(c->body);
-	PQfreemem(c->signer);
-	PQfreemem(c->sig);
+	size_t len = 0;
+	const uint8_t *p = binary_col(res, r, c, &len);
+
+	*v = 0;
+	if (p == NULL || len != 8)
+		return CU_ERR_INVALID;
+	for (size_t i = 0; i < 8; i++)
+		*v = *v << 8 | p[i];
+	return CU_OK;
 }
 
-static int entry_cols_read(const PGresult *res, int r, struct entry_cols *c)
+uint64_t tlog_rows_index(const PGresult *res, int r)
 {
-	int rc = unescape(res, r, 3, &c->stub, &c->stub_len);
+	uint64_t idx = 0;
 
-	if (rc == CU_OK)
-		rc = unescape(res, r, 4, &c->body, &c->body_len);
-	if (rc == CU_OK)
-		rc = unescape(res, r, 5, &c->signer, &c->signer_len);
-	if (rc == CU_OK)
-		rc = unescape(res, r, 6, &c->sig, &c->sig_len);
-	return rc;
+	return binary_u64(res, r, 0, &idx) == CU_OK ? idx : UINT64_MAX;
 }
 
-/* The kind column's text as its enum; 0 (ENTRY_KIND_UNSPECIFIED) for anything else. */
-static Custody__EntryKind entry_kind(const char *text)
+/* The kind column (text, binary format: its bytes) as its enum; 0 for anything else. */
+static Custody__EntryKind entry_kind(const PGresult *res, int r)
 {
-	if (strcmp(text, "ENTRY_EVENT") == 0)
+	size_t len = 0;
+	const uint8_t *v = binary_col(res, r, 1, &len);
+
+	if (v != NULL && len == 11 && memcmp(v, "ENTRY_EVENT", 11) == 0)
 		return CUSTODY__ENTRY_KIND__ENTRY_EVENT;
-	if (strcmp(text, "ENTRY_ADMIN") == 0)
+	if (v != NULL && len == 11 && memcmp(v, "ENTRY_ADMIN", 11) == 0)
 		return CUSTODY__ENTRY_KIND__ENTRY_ADMIN;
 	return CUSTODY__ENTRY_KIND__ENTRY_KIND_UNSPECIFIED;
 }
@@ -120,30 +116,29 @@ int tlog_rows_head(const struct tlog *t, const PGresult *head, const PGresult *e
 int tlog_rows_entry(const PGresult *res, int r, uint8_t **out, size_t *len, char *err,
 		    size_t err_size)
 {
-	struct entry_cols c = {0};
 	struct log_envelope env;
 	enum log_entry_fault fault = LOG_ENTRY_FAULT_NONE;
-	unsigned long long idx = (unsigned long long)db_value_i64(res, r, 0);
-	uint64_t seq = (uint64_t)db_value_i64(res, r, 2);
-	int rc = entry_cols_read(res, r, &c);
+	uint64_t idx = tlog_rows_index(res, r), seq = 0;
+	size_t stub_len = 0;
+	const uint8_t *stub = binary_col(res, r, 3, &stub_len);
+	int rc = binary_u64(res, r, 2, &seq);
 
 	*out = NULL;
 	*len = 0;
-	if (rc == CU_OK && c.stub == NULL)
+	env.body = binary_col(res, r, 4, &env.body_len);
+	env.signer = binary_col(res, r, 5, &env.signer_len);
+	env.sig = binary_col(res, r, 6, &env.sig_len);
+	if (rc == CU_OK && stub == NULL)
 		rc = CU_ERR_INVALID;
-	if (rc == CU_OK) {
-		env = (struct log_envelope){c.body,	  c.body_len, c.signer,
-					    c.signer_len, c.sig,      c.sig_len};
-		rc = log_entry_rebuild(c.stub, c.stub_len, entry_kind(PQgetvalue(res, r, 1)), seq,
-				       c.body != NULL ? &env : NULL, out, len, &fault);
-	}
-	entry_cols_clear(&c);
+	if (rc == CU_OK)
+		rc = log_entry_rebuild(stub, stub_len, entry_kind(res, r), seq,
+				       env.body != NULL ? &env : NULL, out, len, &fault);
 	if (rc == CU_ERR_NOMEM)
 		snprintf(err, err_size, "out of memory");
 	else if (rc != CU_OK)
-		snprintf(err, err_size, "log entry %llu (%s seq %llu) cannot be rebuilt: %s", idx,
-			 PQgetvalue(res, r, 1), (unsigned long long)seq,
+		snprintf(err, err_size, "log entry %llu (seq %llu) cannot be rebuilt: %s",
+			 (unsigned long long)idx, (unsigned long long)seq,
 			 fault != LOG_ENTRY_FAULT_NONE ? log_entry_fault_str(fault)
-						       : "no stored entry");
+						       : "a column is malformed");
 	return rc;
 }

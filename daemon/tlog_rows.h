@@ -29,10 +29,13 @@ CU_MUST_USE int tlog_rows_head(const struct tlog *t, const PGresult *head, const
 			       uint64_t *size, uint8_t root[MERKLE_HASH_SIZE],
 			       struct tlog_tile **tiles, size_t *n, char *err, size_t err_size);
 
+/* The index (idx) of row r of SQL_LOG_LEAVES or SQL_LOG_ENTRIES; UINT64_MAX if malformed. */
+uint64_t tlog_rows_index(const PGresult *res, int r);
+
 /*
  * The leaf bytes of row r of SQL_LOG_LEAVES or SQL_LOG_ENTRIES (idx,
- * kind, seq, stub, body, signer, sig): the stub with its submission's
- * envelope attached (log_entry_rebuild). *out is a new buffer of *len
+ * kind, seq, stub, body, signer, sig; binary format, sql_result_format):
+ * the stub with its submission's envelope attached (log_entry_rebuild). *out is a new buffer of *len
  * bytes (the caller frees it). CU_ERR_INVALID when a column is malformed
  * or the entry cannot be rebuilt, err says which and why; CU_ERR_NOMEM.
  */
