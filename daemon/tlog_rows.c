@@ -21,7 +21,7 @@ static const uint8_t *binary_col(const PGresult *res, int r, int c, size_t *len)
 	return (const uint8_t *)PQgetvalue(res, r, c);
 }
 
-/* Column c of row r of a binary result, a bigint, into *v. CU_ERR_INVALID for NULL or another type. */
+/* Column c of row r of a binary result, a bigint, into *v; CU_ERR_INVALID if it is none. */
 static int binary_u64(const PGresult *res, int r, int c, uint64_t *v)
 {
 	size_t len = 0;

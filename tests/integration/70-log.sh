@@ -156,7 +156,7 @@ ITEST_DBNAME=$ITEST_DB ITEST_EXPORTER_KEY=$K/exporter.key ITEST_DAEMON_DIR=$K \
 check_eq "every entry stored" "$(psql_value "SELECT count(*) FROM events")" \
 	"$(psql_value "SELECT count(*) FROM log_entries WHERE kind = 'ENTRY_EVENT'")"
 
-# Start-up reads the entries in chunks of 16,384 (daemon/seq_logload.c): a restart checks
+# Start-up reads the entries in chunks of 8,192 (daemon/seq_logload.c): a restart checks
 # them all, and a byte changed near the end (the last chunk) is found.
 n=$(psql_value "SELECT count(*) FROM log_entries")
 daemon_restart
