@@ -35,9 +35,10 @@ uint64_t tlog_rows_index(const PGresult *res, int r);
 /*
  * The leaf bytes of row r of SQL_LOG_LEAVES or SQL_LOG_ENTRIES (idx,
  * kind, seq, stub, body, signer, sig; binary format, sql_result_format):
- * the stub with its submission's envelope attached (log_entry_rebuild). *out is a new buffer of *len
- * bytes (the caller frees it). CU_ERR_INVALID when a column is malformed
- * or the entry cannot be rebuilt, err says which and why; CU_ERR_NOMEM.
+ * the stub with its submission's envelope attached (log_entry_rebuild).
+ * *out is a new buffer of *len bytes (the caller frees it). CU_ERR_INVALID
+ * when a column is malformed or the entry cannot be rebuilt, err says
+ * which and why; CU_ERR_NOMEM.
  */
 CU_MUST_USE int tlog_rows_entry(const PGresult *res, int r, uint8_t **out, size_t *len, char *err,
 				size_t err_size);

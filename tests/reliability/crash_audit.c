@@ -14,8 +14,9 @@
  *     with nothing missing or extra;
  *  3. log: the log entries are numbered 0..n-1 without a gap, each is the
  *     stub of a stored event or admin action (its LogEntry without the
- *     envelope, which that row completes) and each of those has one entry; the newest checkpoint verifies under the log key
- *     (--log-pub, --origin), covers all n entries, and its root equals the
+ *     envelope, which that row completes) and each of those has one entry;
+ *     the newest checkpoint verifies under the log key (--log-pub,
+ *     --origin), covers all n entries, and its root equals the
  *     root recomputed from the entries (proto/merkle.c) and the stored one;
  *  4. --unacked FILE (request frames crash-load could not get answered):
  *     each such event is stored exactly once with the very bytes sent;
