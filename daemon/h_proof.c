@@ -320,9 +320,8 @@ static void prove_inclusion(struct req *req, uint64_t index, uint64_t size, cons
 		ctx->tiles_read = true;
 	}
 	snprintf(ctx->note, sizeof(ctx->note), "%s", note);
-	db_job_add(next, SQL_LOG_ENTRIES);
+	db_job_add(next, SQL_LOG_ENTRY);
 	db_param_i64(next, (int64_t)index);
-	db_param_i64(next, (int64_t)index + 1);
 	query_submit(next);
 }
 
