@@ -56,8 +56,9 @@ static int copy_bytes(const uint8_t *data, size_t len, uint8_t **out, size_t *ou
 /*
  * CU_OK if e (an unpacked stub without envelope) packs back to exactly
  * the stored bytes, else CU_ERR_INVALID: a changed byte that protobuf-c
- * reads as the same message (a longer varint, an unknown field) is a
- * changed entry too. CU_ERR_NOMEM.
+ * reads as the same message (a longer varint, fields out of order) is a
+ * changed entry too. Unknown fields (a later LogEntry's) pack back as
+ * they were, after the known ones. CU_ERR_NOMEM.
  */
 static int check_canonical(const Custody__LogEntry *e, const uint8_t *stub, size_t stub_len)
 {
