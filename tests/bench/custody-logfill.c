@@ -500,17 +500,44 @@ static int copy_stubs(struct fill *f)
 }
 
 /*
- * A party for the events' actor_id, in the chunk's transaction: a
- * synthetic register_party admin action (random body and signature, as
- * the events), its log entry (a stub into f->stubs) and the parties row.
+ * The log entry of the synthetic admin action seq, recorded at ms, with
+ * body and f's random signer and sig: the whole entry into the tree, its
+ * stub into f->stubs.
  */
-static int register_party(struct fill *f)
+static int append_admin_entry(struct fill *f, uint64_t seq, int64_t ms, uint8_t *body,
+			      size_t body_len)
 {
 	Custody__LogEntry e = CUSTODY__LOG_ENTRY__INIT;
 	Custody__SignedEnvelope env = CUSTODY__SIGNED_ENVELOPE__INIT;
+	uint64_t index = tlog_size(f->log);
+	uint8_t *full = NULL;
+	size_t len = 0;
+	int rc;
+
+	env.body = (ProtobufCBinaryData){body_len, body};
+	env.signer = (ProtobufCBinaryData){KEY_PUBLIC_BYTES, f->signer};
+	env.sig = (ProtobufCBinaryData){KEY_SIG_BYTES, f->sig};
+	e.kind = CUSTODY__ENTRY_KIND__ENTRY_ADMIN;
+	e.seq = seq;
+	e.envelope = &env;
+	e.recorded_at_ms = ms;
+	rc = log_entry_pack(&e, &full, &len);
+	if (rc == CU_OK)
+		rc = tlog_append(f->log, full, len, NULL);
+	free(full);
+	return rc == CU_OK ? add_stub(f, &e, index, "ENTRY_ADMIN") : rc;
+}
+
+/*
+ * A party for the events' actor_id, in the chunk's transaction: a
+ * synthetic register_party admin action (random body and signature, as
+ * the events), its log entry and the parties row.
+ */
+static int register_party(struct fill *f)
+{
 	PGresult *res = PQexec(f->pg, "SELECT coalesce(max(seq), 0) + 1 FROM admin_actions");
 	uint8_t body[64];
-	char seq[24], ms[24];
+	char seq[24] = "", ms[24];
 	const char *admin[8] = {seq,
 				(const char *)f->id,
 				"register_party",
@@ -530,35 +557,20 @@ static int register_party(struct fill *f)
 				"false",
 				seq,
 				ms};
-	uint64_t index = tlog_size(f->log);
-	uint8_t *full = NULL;
-	size_t len = 0;
+	int64_t now = wall_ms();
 	int rc;
 
-	seq[0] = '\0';
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
 		snprintf(seq, sizeof(seq), "%s", PQgetvalue(res, 0, 0));
 	rc = pg_check(res, PGRES_TUPLES_OK, "the next admin seq");
 	if (rc != CU_OK)
 		return rc;
-	snprintf(ms, sizeof(ms), "%" PRId64, wall_ms());
+	snprintf(ms, sizeof(ms), "%" PRId64, now);
 	randombytes_buf(body, sizeof(body));
 	randombytes_buf(f->signer, sizeof(f->signer));
 	randombytes_buf(f->sig, sizeof(f->sig));
 	randombytes_buf(f->id, sizeof(f->id));
-	env.body = (ProtobufCBinaryData){sizeof(body), body};
-	env.signer = (ProtobufCBinaryData){KEY_PUBLIC_BYTES, f->signer};
-	env.sig = (ProtobufCBinaryData){KEY_SIG_BYTES, f->sig};
-	e.kind = CUSTODY__ENTRY_KIND__ENTRY_ADMIN;
-	e.seq = strtoull(seq, NULL, 10);
-	e.envelope = &env;
-	e.recorded_at_ms = strtoll(ms, NULL, 10);
-	rc = log_entry_pack(&e, &full, &len);
-	if (rc == CU_OK)
-		rc = tlog_append(f->log, full, len, NULL);
-	free(full);
-	if (rc == CU_OK)
-		rc = add_stub(f, &e, index, "ENTRY_ADMIN");
+	rc = append_admin_entry(f, strtoull(seq, NULL, 10), now, body, sizeof(body));
 	if (rc == CU_OK)
 		rc = pg_check(PQexecParams(f->pg, sql_text(SQL_INSERT_ADMIN), 8, NULL, admin, lens,
 					   formats, 0),
