@@ -139,7 +139,7 @@ int log_entry_rebuild(const uint8_t *stub, size_t stub_len, Custody__EntryKind k
 	}
 	if (e->kind != kind || e->seq != seq)
 		*fault = LOG_ENTRY_FAULT_ROW;
-	else if (e->envelope != NULL) /* stored whole, before migration 010 */
+	else if (e->envelope != NULL) /* stored whole, before migration 011 */
 		rc = copy_bytes(stub, stub_len, out, len);
 	else
 		rc = rebuild_stub(e, stub, stub_len, env, out, len, fault);

@@ -6,12 +6,12 @@
  * verdict and rules. The envelope (body, signer, sig) is already stored in
  * the submission's own row (events or admin_actions, same kind and seq), so
  * log_entries.entry holds a stub: the same LogEntry packed without its
- * envelope (schema/010_log_stub.sql). Every reader rebuilds the leaf by
+ * envelope (schema/011_log_stub.sql). Every reader rebuilds the leaf by
  * attaching the row's envelope and packing again; protobuf-c packs fields
  * in field-number order, so the bytes are exactly those the sequencer
  * packed and hashed (SHA-256(0x00 || entry), RFC 9162).
  *
- * An entry stored before migration 010 still carries its envelope: it is
+ * An entry stored before migration 011 still carries its envelope: it is
  * the leaf as it is. Pure: no I/O.
  */
 #ifndef CUSTODY_LOG_ENTRY_H
@@ -56,7 +56,7 @@ CU_MUST_USE int log_entry_pack(const Custody__LogEntry *e, uint8_t **out, size_t
  * The leaf bytes of a stored entry: stub (stub_len bytes, from the row of
  * kind and seq) must be a LogEntry of that kind and seq; without an
  * envelope, env's is attached (env NULL: the submission's row is missing)
- * and it is packed again; with one (stored before migration 010) it is the
+ * and it is packed again; with one (stored before migration 011) it is the
  * leaf as it is. *out is a new buffer of *len bytes (the caller frees it).
  * CU_ERR_INVALID with *fault saying why; CU_ERR_NOMEM.
  */

@@ -5,7 +5,7 @@
 # generated 0600 on first start; a restart reloads the log and goes on
 # appending; a stored entry, tile or logged row changed behind custodyd's
 # back makes start-up refuse. Entries are stored as stubs without their
-# envelope; entries stored whole (before schema 010) are still accepted.
+# envelope; entries stored whole (before schema 011) are still accepted.
 # Receipts are checked through the raw protocol in itest_protocol.
 set -euo pipefail
 source "$REPO/tests/lib/daemon.sh"
@@ -100,7 +100,7 @@ for col in "events body" "events sig" "admin_actions signer"; do
 		timeout 20 "$BUILD/daemon/custodyd" -c "$DAEMON_CONF"
 	flip_row $col
 done
-# Entries stored whole, before schema/010_log_stub.sql, are their leaves as they are: the
+# Entries stored whole, before schema/011_log_stub.sql, are their leaves as they are: the
 # stubs of seq < 128 made whole again (field 3 after kind and a one-byte seq) pass the check
 # and are served unchanged.
 psql -X -q -v ON_ERROR_STOP=1 -d "$ITEST_DB" >/dev/null <<'SQL'

@@ -102,7 +102,7 @@ static void test_round_trip(void **state)
 			assert_int_equal(out_len, full_len);
 			assert_memory_equal(out, full, full_len);
 			free(out);
-			/* stored whole (before migration 010): the leaf as it is, env unused */
+			/* stored whole (before migration 011): the leaf as it is, env unused */
 			assert_int_equal(log_entry_rebuild(full, full_len, kinds[k], e.seq, NULL,
 							   &out, &out_len, &fault),
 					 CU_OK);
