@@ -502,10 +502,10 @@ static void conn_send(struct db_conn *c)
 		else if (call->kind == CALL_SQL)
 			ok = PQsendQueryParams(c->pg, call->sql, 0, NULL, NULL, NULL, NULL, 0);
 		else
-			ok = PQsendQueryPrepared(c->pg, sql_name(call->stmt), call->n_params,
-						 job->values + call->first_param,
-						 job->lengths + call->first_param,
-						 job->formats + call->first_param, 0);
+			ok = PQsendQueryPrepared(
+			    c->pg, sql_name(call->stmt), call->n_params,
+			    job->values + call->first_param, job->lengths + call->first_param,
+			    job->formats + call->first_param, sql_result_format(call->stmt));
 	}
 	if (!ok || !PQpipelineSync(c->pg)) {
 		conn_lost(c, PQerrorMessage(c->pg));

@@ -22,11 +22,13 @@
 #include "conn.h"
 #include "dispatch.h"
 #include "key.h"
+#include "log.h"
 #include "merkle.h"
 #include "query.h"
 #include "sequencer.h"
 #include "tilecache.h"
 #include "tlog.h"
+#include "tlog_rows.h"
 
 #define MAX_TILES	 (2 * MERKLE_PROOF_MAX)
 #define ENTRIES_MAX	 1000
@@ -243,7 +245,8 @@ static void on_inclusion_tiles(struct query *q, const struct db_job *job)
 	struct tiles t = {.size = ctx->size, .memo = &ctx->memo};
 	const PGresult *entry;
 	size_t count = 0, len = 0;
-	unsigned char *bytes;
+	uint8_t *bytes = NULL;
+	char err[TLOG_ERR_MAX];
 
 	if (ctx->tiles_read)
 		t.rows = db_job_result(job, next++);
@@ -257,7 +260,12 @@ static void on_inclusion_tiles(struct query *q, const struct db_job *job)
 		return;
 	}
 	tiles_release(&t);
-	bytes = PQunescapeBytea((const unsigned char *)PQgetvalue(entry, 0, 1), &len);
+	if (tlog_rows_entry(entry, 0, &bytes, &len, err, sizeof(err)) != CU_OK) {
+		log_error("inclusion proof: %s", err);
+		req_fail(q->req, CUSTODY__ERROR_CODE__INTERNAL,
+			 "the stored log entry %" PRIu64 " is damaged", ctx->index);
+		return;
+	}
 	proof_refs(proof, count, hashes);
 	r.index = ctx->index;
 	r.tree_size = t.size;
@@ -269,7 +277,7 @@ static void on_inclusion_tiles(struct query *q, const struct db_job *job)
 	resp.body_case = CUSTODY__RESPONSE__BODY_INCLUSION;
 	resp.inclusion = &r;
 	req_reply(q->req, &resp);
-	PQfreemem(bytes);
+	free(bytes);
 }
 
 /*
@@ -312,9 +320,8 @@ static void prove_inclusion(struct req *req, uint64_t index, uint64_t size, cons
 		ctx->tiles_read = true;
 	}
 	snprintf(ctx->note, sizeof(ctx->note), "%s", note);
-	db_job_add(next, SQL_LOG_ENTRIES);
+	db_job_add(next, SQL_LOG_ENTRY);
 	db_param_i64(next, (int64_t)index);
-	db_param_i64(next, (int64_t)index + 1);
 	query_submit(next);
 }
 
@@ -550,6 +557,35 @@ void h_consistency(struct req *req, const Custody__Request *msg)
 
 /* ---- entries ------------------------------------------------------------- */
 
+/* Frees the n rebuilt entries of rebuild_entries and the array. */
+static void free_entries(ProtobufCBinaryData *entries, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(entries[i].data);
+	free(entries);
+}
+
+/*
+ * The leaves of the SQL_LOG_ENTRIES rows, rebuilt from their stubs
+ * (tlog_rows_entry) into entries[] (one per row, zeroed by the caller).
+ * A damaged entry is logged once and fails them all.
+ */
+static int rebuild_entries(const PGresult *res, ProtobufCBinaryData *entries)
+{
+	char err[TLOG_ERR_MAX];
+
+	for (int i = 0; i < PQntuples(res); i++) {
+		int rc =
+		    tlog_rows_entry(res, i, &entries[i].data, &entries[i].len, err, sizeof(err));
+
+		if (rc != CU_OK) {
+			log_error("entries: %s", err);
+			return rc;
+		}
+	}
+	return CU_OK;
+}
+
 static void on_entries(struct query *q, const struct db_job *job)
 {
 	const PGresult *res = db_job_result(job, 0);
@@ -564,11 +600,10 @@ static void on_entries(struct query *q, const struct db_job *job)
 		req_fail(q->req, CUSTODY__ERROR_CODE__INTERNAL, "out of memory");
 		return;
 	}
-	for (int i = 0; i < n; i++) {
-		entries[i].data =
-		    PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 1), &entries[i].len);
-		if (entries[i].data == NULL)
-			entries[i].len = 0;
+	if (rebuild_entries(res, entries) != CU_OK) {
+		free_entries(entries, n);
+		req_fail(q->req, CUSTODY__ERROR_CODE__INTERNAL, "the stored log is damaged");
+		return;
 	}
 	r.start = start;
 	r.entries = entries;
@@ -576,9 +611,7 @@ static void on_entries(struct query *q, const struct db_job *job)
 	resp.body_case = CUSTODY__RESPONSE__BODY_ENTRIES;
 	resp.entries = &r;
 	req_reply(q->req, &resp);
-	for (int i = 0; i < n; i++)
-		PQfreemem(entries[i].data);
-	free(entries);
+	free_entries(entries, n);
 }
 
 void h_entries(struct req *req, const Custody__Request *msg)

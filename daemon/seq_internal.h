@@ -50,8 +50,9 @@ struct item {
 	size_t n_alerts;
 
 	/* the verifiable log */
-	bool logged;	/* appended in this batch */
-	uint8_t *entry; /* its LogEntry bytes, until the batch is written (owned) */
+	bool logged; /* appended in this batch */
+	uint8_t
+	    *entry; /* its stored entry (stub, log_entry.h), until the batch is written (owned) */
 	size_t entry_len;
 	uint64_t log_index;    /* its leaf index */
 	uint64_t receipt_size; /* tree size of the receipt; 0 = none */

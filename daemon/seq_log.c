@@ -1,22 +1,31 @@
 /*
  * seq_log.c - the verifiable log's part of a batch: each stored submission
  * becomes a LogEntry leaf, and the batch's transaction also stores the
- * entries, the tiles they changed and the signed checkpoint of the new
- * tree (DESIGN section 5). tlog.c keeps the tree's right edge in memory;
- * this file turns it into rows.
+ * entries (as stubs, without the envelope: log_entry.h), the tiles they
+ * changed and the signed checkpoint of the new tree (DESIGN section 5).
+ * tlog.c keeps the tree's right edge in memory; this file turns it into
+ * rows.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "enums.h"
+#include "log_entry.h"
 #include "seq_internal.h"
 
-/* The LogEntry of a stored item, packed into a new buffer (*out, *len). */
-static int pack_entry(const struct item *it, uint8_t **out, size_t *len)
+/*
+ * The LogEntry of a stored item: *full, the leaf the tree hashes, and
+ * *stub, the row log_entries stores (the same entry without the envelope
+ * that the item's events or admin_actions row holds; log_entry.h). Both
+ * are new buffers; on error neither is set.
+ */
+static int pack_entry(const struct item *it, uint8_t **full, size_t *full_len, uint8_t **stub,
+		      size_t *stub_len)
 {
 	Custody__LogEntry e = CUSTODY__LOG_ENTRY__INIT;
 	Custody__SignedEnvelope env = CUSTODY__SIGNED_ENVELOPE__INIT;
 	Custody__RuleHit hits[RULES_MAX_HITS], *ptrs[RULES_MAX_HITS];
+	int rc;
 
 	env.body.data = it->body;
 	env.body.len = it->body_len;
@@ -26,7 +35,6 @@ static int pack_entry(const struct item *it, uint8_t **out, size_t *len)
 	env.sig.len = 64;
 	e.kind = it->is_admin ? CUSTODY__ENTRY_KIND__ENTRY_ADMIN : CUSTODY__ENTRY_KIND__ENTRY_EVENT;
 	e.seq = it->seq;
-	e.envelope = &env;
 	e.recorded_at_ms = it->recorded_ms;
 	if (!it->is_admin) {
 		e.verdict = it->verdict.reject	     ? CUSTODY__VERDICT__REJECT
@@ -42,34 +50,39 @@ static int pack_entry(const struct item *it, uint8_t **out, size_t *len)
 		e.rules = ptrs;
 		e.n_rules = it->verdict.n_hits;
 	}
-	*len = custody__log_entry__get_packed_size(&e);
-	*out = malloc(*len);
-	if (*out == NULL)
-		return CU_ERR_NOMEM;
-	custody__log_entry__pack(&e, *out);
-	return CU_OK;
+	rc = log_entry_pack(&e, stub, stub_len);
+	if (rc != CU_OK)
+		return rc;
+	e.envelope = &env;
+	rc = log_entry_pack(&e, full, full_len);
+	if (rc != CU_OK) {
+		free(*stub);
+		*stub = NULL;
+	}
+	return rc;
 }
 
 int seq_log_append(struct item *it, const struct seq_ctx *ctx)
 {
-	uint8_t *entry = NULL;
-	size_t len = 0;
-	int rc = pack_entry(it, &entry, &len);
+	uint8_t *full = NULL, *stub = NULL;
+	size_t full_len = 0, stub_len = 0;
+	int rc = pack_entry(it, &full, &full_len, &stub, &stub_len);
 
 	if (rc == CU_OK)
-		rc = tlog_append(ctx->tlog, entry, len, &it->log_index);
+		rc = tlog_append(ctx->tlog, full, full_len, &it->log_index);
+	free(full);
 	if (rc != CU_OK) {
-		free(entry);
+		free(stub);
 		return rc;
 	}
 	free(it->entry);
-	it->entry = entry;
-	it->entry_len = len;
+	it->entry = stub;
+	it->entry_len = stub_len;
 	it->logged = true;
 	return CU_OK;
 }
 
-/* One SQL_INSERT_ENTRY with the entry of every logged item of batch. */
+/* One SQL_INSERT_ENTRY with the stored entry (the stub) of every logged item of batch. */
 static int add_entries(struct item *batch, struct db_job *job)
 {
 	size_t n = 0, i = 0;

@@ -72,6 +72,7 @@ enum sql_stmt {
 	SQL_EVENT_SCOPE,
 	SQL_LOG_TILES_AT,
 	SQL_LOG_ENTRIES,
+	SQL_LOG_ENTRY,
 	SQL_LOG_FIND_FACILITY,
 	SQL_LOG_FIND_KEY,
 	SQL_LOG_FIND_KEY_CHANGE,
@@ -86,6 +87,15 @@ enum sql_stmt {
 
 /* The SQL text of stmt. */
 const char *sql_text(enum sql_stmt stmt);
+
+/*
+ * 1 if stmt's result comes in binary format (integers big-endian, bytea
+ * raw), else 0 (text). Binary: SQL_LOG_LEAVES, SQL_LOG_ENTRIES and
+ * SQL_LOG_ENTRY, whose byteas (an envelope per entry) the start-up check
+ * reads by the million; in text they would be hex-encoded by PostgreSQL
+ * and decoded again here.
+ */
+int sql_result_format(enum sql_stmt stmt);
 
 /* The prepared-statement name of stmt ("custody_<n>"). */
 const char *sql_name(enum sql_stmt stmt);

@@ -9,6 +9,51 @@
 #include <string.h>
 
 #include "db.h"
+#include "log_entry.h"
+
+/* Column c of row r of a binary result: its bytes (NULL for SQL NULL) and length. */
+static const uint8_t *binary_col(const PGresult *res, int r, int c, size_t *len)
+{
+	*len = 0;
+	if (PQgetisnull(res, r, c))
+		return NULL;
+	*len = (size_t)PQgetlength(res, r, c);
+	return (const uint8_t *)PQgetvalue(res, r, c);
+}
+
+/* Column c of row r of a binary result, a bigint, into *v; CU_ERR_INVALID if it is none. */
+static int binary_u64(const PGresult *res, int r, int c, uint64_t *v)
+{
+	size_t len = 0;
+	const uint8_t *p = binary_col(res, r, c, &len);
+
+	*v = 0;
+	if (p == NULL || len != 8)
+		return CU_ERR_INVALID;
+	for (size_t i = 0; i < 8; i++)
+		*v = *v << 8 | p[i];
+	return CU_OK;
+}
+
+uint64_t tlog_rows_index(const PGresult *res, int r)
+{
+	uint64_t idx = 0;
+
+	return binary_u64(res, r, 0, &idx) == CU_OK ? idx : UINT64_MAX;
+}
+
+/* The kind column (text, binary format: its bytes) as its enum; 0 for anything else. */
+static Custody__EntryKind entry_kind(const PGresult *res, int r)
+{
+	size_t len = 0;
+	const uint8_t *v = binary_col(res, r, 1, &len);
+
+	if (v != NULL && len == 11 && memcmp(v, "ENTRY_EVENT", 11) == 0)
+		return CUSTODY__ENTRY_KIND__ENTRY_EVENT;
+	if (v != NULL && len == 11 && memcmp(v, "ENTRY_ADMIN", 11) == 0)
+		return CUSTODY__ENTRY_KIND__ENTRY_ADMIN;
+	return CUSTODY__ENTRY_KIND__ENTRY_KIND_UNSPECIFIED;
+}
 
 /* The rows of SQL_LOG_EDGE into tiles[] (room for all of them). */
 static int read_edge(const PGresult *edge, struct tlog_tile *tiles, size_t *n, char *err,
@@ -66,4 +111,34 @@ int tlog_rows_head(const struct tlog *t, const PGresult *head, const PGresult *e
 		return CU_ERR_NOMEM;
 	}
 	return read_edge(edge, *tiles, n, err, err_size);
+}
+
+int tlog_rows_entry(const PGresult *res, int r, uint8_t **out, size_t *len, char *err,
+		    size_t err_size)
+{
+	struct log_envelope env;
+	enum log_entry_fault fault = LOG_ENTRY_FAULT_NONE;
+	uint64_t idx = tlog_rows_index(res, r), seq = 0;
+	size_t stub_len = 0;
+	const uint8_t *stub = binary_col(res, r, 3, &stub_len);
+	int rc = binary_u64(res, r, 2, &seq);
+
+	*out = NULL;
+	*len = 0;
+	env.body = binary_col(res, r, 4, &env.body_len);
+	env.signer = binary_col(res, r, 5, &env.signer_len);
+	env.sig = binary_col(res, r, 6, &env.sig_len);
+	if (rc == CU_OK && stub == NULL)
+		rc = CU_ERR_INVALID;
+	if (rc == CU_OK)
+		rc = log_entry_rebuild(stub, stub_len, entry_kind(res, r), seq,
+				       env.body != NULL ? &env : NULL, out, len, &fault);
+	if (rc == CU_ERR_NOMEM)
+		snprintf(err, err_size, "out of memory");
+	else if (rc != CU_OK)
+		snprintf(err, err_size, "log entry %llu (seq %llu) cannot be rebuilt: %s",
+			 (unsigned long long)idx, (unsigned long long)seq,
+			 fault != LOG_ENTRY_FAULT_NONE ? log_entry_fault_str(fault)
+						       : "a column is malformed");
+	return rc;
 }

@@ -2,8 +2,10 @@
  * tlog_rows.h - the stored log's head as the daemon and its tools read it
  * before appending: the latest checkpoint checked against the log's key
  * and the stored entry count, and the right-edge tiles of SQL_LOG_EDGE as
- * struct tlog_tile (what tlog_load takes). The sequencer's start-up check
- * (seq_logload.c) and tests/bench/custody-logfill share it.
+ * struct tlog_tile (what tlog_load takes), and the leaf bytes of a row of
+ * the log's entries (SQL_LOG_LEAVES, SQL_LOG_ENTRIES, SQL_LOG_ENTRY). The
+ * sequencer's start-up check (seq_logload.c), the proofs (h_proof.c) and
+ * tests/bench/custody-logfill share it.
  */
 #ifndef CUSTODY_TLOG_ROWS_H
 #define CUSTODY_TLOG_ROWS_H
@@ -26,5 +28,20 @@
 CU_MUST_USE int tlog_rows_head(const struct tlog *t, const PGresult *head, const PGresult *edge,
 			       uint64_t *size, uint8_t root[MERKLE_HASH_SIZE],
 			       struct tlog_tile **tiles, size_t *n, char *err, size_t err_size);
+
+/* The index (idx) of row r of an entries result (below); UINT64_MAX if malformed. */
+uint64_t tlog_rows_index(const PGresult *res, int r);
+
+/*
+ * The leaf bytes of row r of SQL_LOG_LEAVES, SQL_LOG_ENTRIES or
+ * SQL_LOG_ENTRY (idx, kind, seq, stub, body, signer, sig; binary format,
+ * sql_result_format):
+ * the stub with its submission's envelope attached (log_entry_rebuild).
+ * *out is a new buffer of *len bytes (the caller frees it). CU_ERR_INVALID
+ * when a column is malformed or the entry cannot be rebuilt, err says
+ * which and why; CU_ERR_NOMEM.
+ */
+CU_MUST_USE int tlog_rows_entry(const PGresult *res, int r, uint8_t **out, size_t *len, char *err,
+				size_t err_size);
 
 #endif

@@ -19,11 +19,17 @@
  * a custodyd started afterwards accepts, and an interrupted fill loses only
  * its last chunk.
  *
- * Each entry is a well-formed LogEntry (ENTRY_EVENT, seq 10^12 + index,
- * far above any real event's, verdict ACCEPT) of exactly B bytes whose
- * envelope holds random bytes (randombytes_buf): its body is no event and
- * its signature verifies nothing. B defaults to the mean size of a real
- * single-device event's entry.
+ * Each entry is the leaf of a synthetic event, stored as the sequencer
+ * stores one: its events row (ATTEST, the next event seq as the sequencer
+ * would assign it, verdict ACCEPT, a random 32-byte id, actor the first
+ * party) and its log_entries row, the stub without the envelope that the
+ * events row holds (daemon/log_entry.h), so custodyd's start-up check
+ * and proofs rebuild it. The whole LogEntry, hashed into the tree, is
+ * exactly B bytes; its body, signer and signature are random bytes
+ * (randombytes_buf): the body is no event and the signature verifies
+ * nothing. B defaults to the mean size of a real single-device event's
+ * entry. A database without a party first gets one (custody-logfill), by
+ * a synthetic register_party admin action, logged like the events.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -40,6 +46,7 @@
 #include "config.h"
 #include "custody.pb-c.h"
 #include "key.h"
+#include "log_entry.h"
 #include "sql.h"
 #include "tlog.h"
 #include "tlog_rows.h"
@@ -52,7 +59,6 @@
 #define DEFAULT_ENTRY_BYTES 256
 #define DEFAULT_CHUNK	    65536
 #define MAX_ENTRY_BYTES	    (1 << 20)
-#define SEQ_BASE	    1000000000000ULL /* synthetic seqs: 10^12 + index */
 #define COPY_FLUSH_BYTES    (1 << 20)
 #define PROGRESS_EVERY_S    5.0
 
@@ -75,11 +81,15 @@ struct fill {
 	PGconn *pg;
 	struct tlog *log;
 	struct cu_key *key;
-	char epoch[24];	     /* our sequencer epoch, as text */
-	size_t body_len;     /* envelope body bytes that make an entry entry_bytes long */
-	uint8_t *entry;	     /* one packed entry */
-	uint8_t *body;	     /* its envelope's random body */
-	struct copybuf copy; /* the COPY being written */
+	char epoch[24];	   /* our sequencer epoch, as text */
+	uint64_t next_seq; /* the next event's seq (SQL_MAX_SEQS + 1) */
+	size_t body_len;   /* envelope body bytes that make an entry entry_bytes long */
+	uint8_t *entry;	   /* one packed entry */
+	uint8_t *body;	   /* its envelope's random body */
+	uint8_t signer[KEY_PUBLIC_BYTES], sig[KEY_SIG_BYTES], id[32]; /* and the rest, random */
+	char actor[128];      /* the events' actor_id ('' until write_chunk registers one) */
+	struct copybuf copy;  /* the COPY being written (events, then tiles) */
+	struct copybuf stubs; /* the chunk's log_entries rows, sent after its events */
 };
 
 static void usage(FILE *out)
@@ -295,26 +305,34 @@ static int copy_end(struct fill *f, const char *target)
 
 /* ---- the entries ---------------------------------------------------------- */
 
-/* The LogEntry of index with the current random body, packed into f->entry; its size. */
-static size_t pack_entry(struct fill *f, uint64_t index, size_t body_len, bool pack)
+/* The synthetic event seq with the current random envelope into *e (env its). */
+static void event_entry(struct fill *f, uint64_t seq, size_t body_len, int64_t recorded_ms,
+			Custody__LogEntry *e, Custody__SignedEnvelope *env)
 {
-	Custody__LogEntry e = CUSTODY__LOG_ENTRY__INIT;
-	Custody__SignedEnvelope env = CUSTODY__SIGNED_ENVELOPE__INIT;
-	uint8_t *body = f->body;
+	custody__log_entry__init(e);
+	custody__signed_envelope__init(env);
+	env->body.data = f->body;
+	env->body.len = body_len;
+	env->signer.data = f->signer;
+	env->signer.len = KEY_PUBLIC_BYTES;
+	env->sig.data = f->sig;
+	env->sig.len = KEY_SIG_BYTES;
+	e->kind = CUSTODY__ENTRY_KIND__ENTRY_EVENT;
+	e->seq = seq;
+	e->envelope = env;
+	e->recorded_at_ms = recorded_ms;
+	e->verdict = CUSTODY__VERDICT__ACCEPT;
+}
 
-	env.body.data = body;
-	env.body.len = body_len;
-	env.signer.data = body;
-	env.signer.len = KEY_PUBLIC_BYTES;
-	env.sig.data = body;
-	env.sig.len = KEY_SIG_BYTES;
-	e.kind = CUSTODY__ENTRY_KIND__ENTRY_EVENT;
-	e.seq = SEQ_BASE + index;
-	e.envelope = &env;
-	e.recorded_at_ms = wall_ms();
-	e.verdict = CUSTODY__VERDICT__ACCEPT;
-	return pack ? custody__log_entry__pack(&e, f->entry)
-		    : custody__log_entry__get_packed_size(&e);
+/* The size of a whole entry with a body of body_len bytes. */
+static size_t entry_size(struct fill *f, size_t body_len)
+{
+	Custody__LogEntry e;
+	Custody__SignedEnvelope env;
+
+	/* the largest seq of the fill: its entries are never longer than sized */
+	event_entry(f, f->next_seq + f->o->entries, body_len, wall_ms(), &e, &env);
+	return custody__log_entry__get_packed_size(&e);
 }
 
 /*
@@ -325,43 +343,99 @@ static int size_entries(struct fill *f)
 {
 	size_t want = f->o->entry_bytes, len, body = 0;
 
-	f->body = malloc(want + KEY_SIG_BYTES);
+	f->body = malloc(want + 1);
 	f->entry = malloc(want + 64);
 	if (f->body == NULL || f->entry == NULL)
 		return CU_ERR_NOMEM;
-	len = pack_entry(f, 0, 0, false);
-	if (len + KEY_SIG_BYTES + KEY_PUBLIC_BYTES > want) {
-		fprintf(stderr, "custody-logfill: --entry-bytes must be at least %zu\n",
-			len + KEY_SIG_BYTES + KEY_PUBLIC_BYTES);
+	len = entry_size(f, 0);
+	if (len > want) {
+		fprintf(stderr, "custody-logfill: --entry-bytes must be at least %zu\n", len);
 		return CU_ERR_INVALID;
 	}
 	body = want - len;
-	while (body > 0 && pack_entry(f, 0, body, false) > want)
+	while (body > 0 && entry_size(f, body) > want)
 		body--;
 	f->body_len = body;
 	return CU_OK;
 }
 
-/* Appends one random entry to the tree and the COPY of log_entries. */
+/* Microseconds since 2000-01-01 UTC: a timestamptz in binary COPY. */
+static uint64_t pg_time(int64_t unix_ms)
+{
+	return (uint64_t)((unix_ms - 946684800000LL) * 1000);
+}
+
+/* The stub of e (without its envelope) as a log_entries row of index into f->stubs. */
+static int add_stub(struct fill *f, Custody__LogEntry *e, uint64_t index, const char *kind)
+{
+	Custody__SignedEnvelope *env = e->envelope;
+	size_t len, kind_len = strlen(kind);
+	int rc;
+
+	e->envelope = NULL;
+	len = custody__log_entry__get_packed_size(e);
+	rc = copy_reserve(&f->stubs, 2 + 12 + 4 + kind_len + 12 + 4 + len);
+	if (rc == CU_OK) {
+		put_row(&f->stubs, 4);
+		put_int(&f->stubs, index, 8);
+		put_bytes(&f->stubs, kind, kind_len);
+		put_int(&f->stubs, e->seq, 8);
+		put_be(&f->stubs, len, 4);
+		f->stubs.len += custody__log_entry__pack(e, f->stubs.data + f->stubs.len);
+	}
+	e->envelope = env;
+	return rc;
+}
+
+/* The events row of the synthetic event e into the COPY of events. */
+static int add_event_row(struct fill *f, const Custody__LogEntry *e)
+{
+	const Custody__SignedEnvelope *env = e->envelope;
+	size_t actor_len = strlen(f->actor);
+	uint64_t at = pg_time(e->recorded_at_ms);
+	int rc = copy_reserve(&f->copy, 2 + 12 + 36 + 10 + 4 + actor_len + 36 + 2 * 12 + 4 +
+					    env->body.len + 68 + 10);
+
+	if (rc != CU_OK)
+		return rc;
+	put_row(&f->copy, 10);
+	put_int(&f->copy, e->seq, 8);
+	put_bytes(&f->copy, f->id, sizeof(f->id));
+	put_bytes(&f->copy, "ATTEST", 6);
+	put_bytes(&f->copy, f->actor, actor_len);
+	put_bytes(&f->copy, env->signer.data, env->signer.len);
+	put_int(&f->copy, at, 8); /* occurred_at */
+	put_int(&f->copy, at, 8); /* recorded_at */
+	put_bytes(&f->copy, env->body.data, env->body.len);
+	put_bytes(&f->copy, env->sig.data, env->sig.len);
+	put_bytes(&f->copy, "ACCEPT", 6);
+	return copy_flush(f, false);
+}
+
+/*
+ * Appends one random event to the tree: its events row to the COPY of
+ * events, its stub to f->stubs.
+ */
 static int add_entry(struct fill *f)
 {
 	uint64_t index = tlog_size(f->log);
+	Custody__LogEntry e;
+	Custody__SignedEnvelope env;
 	size_t len;
 	int rc;
 
-	randombytes_buf(f->body, f->body_len > KEY_SIG_BYTES ? f->body_len : KEY_SIG_BYTES);
-	len = pack_entry(f, index, f->body_len, true);
+	randombytes_buf(f->body, f->body_len);
+	randombytes_buf(f->signer, sizeof(f->signer));
+	randombytes_buf(f->sig, sizeof(f->sig));
+	randombytes_buf(f->id, sizeof(f->id));
+	event_entry(f, f->next_seq++, f->body_len, wall_ms(), &e, &env);
+	len = custody__log_entry__pack(&e, f->entry);
 	rc = tlog_append(f->log, f->entry, len, NULL);
 	if (rc == CU_OK)
-		rc = copy_reserve(&f->copy, 2 + 12 + 15 + 12 + 4 + len);
-	if (rc != CU_OK)
-		return rc;
-	put_row(&f->copy, 4);
-	put_int(&f->copy, index, 8);
-	put_bytes(&f->copy, "ENTRY_EVENT", 11);
-	put_int(&f->copy, SEQ_BASE + index, 8);
-	put_bytes(&f->copy, f->entry, len);
-	return copy_flush(f, false);
+		rc = add_event_row(f, &e);
+	if (rc == CU_OK)
+		rc = add_stub(f, &e, index, "ENTRY_EVENT");
+	return rc;
 }
 
 /* COPYs the tiles the appends since the commit point changed (SQL_INSERT_TILE's rows). */
@@ -405,21 +479,135 @@ static int insert_checkpoint(struct fill *f)
 	    PGRES_COMMAND_OK, "insert the checkpoint");
 }
 
-/* One transaction: n entries, their tiles and the checkpoint; then the commit point. */
+/* COPYs the chunk's log_entries rows that add_entry held in f->stubs. */
+static int copy_stubs(struct fill *f)
+{
+	int rc = copy_begin(f, "log_entries (idx, kind, seq, entry)");
+
+	if (rc == CU_OK)
+		rc = copy_flush(f, true);
+	for (size_t off = 0; rc == CU_OK && off < f->stubs.len; off += COPY_FLUSH_BYTES) {
+		size_t n =
+		    f->stubs.len - off < COPY_FLUSH_BYTES ? f->stubs.len - off : COPY_FLUSH_BYTES;
+
+		if (PQputCopyData(f->pg, (const char *)f->stubs.data + off, (int)n) != 1) {
+			fprintf(stderr, "custody-logfill: COPY: %s", PQerrorMessage(f->pg));
+			rc = CU_ERR_IO;
+		}
+	}
+	f->stubs.len = 0;
+	return rc == CU_OK ? copy_end(f, "log_entries") : rc;
+}
+
+/*
+ * The log entry of the synthetic admin action seq, recorded at ms, with
+ * body and f's random signer and sig: the whole entry into the tree, its
+ * stub into f->stubs.
+ */
+static int append_admin_entry(struct fill *f, uint64_t seq, int64_t ms, uint8_t *body,
+			      size_t body_len)
+{
+	Custody__LogEntry e = CUSTODY__LOG_ENTRY__INIT;
+	Custody__SignedEnvelope env = CUSTODY__SIGNED_ENVELOPE__INIT;
+	uint64_t index = tlog_size(f->log);
+	uint8_t *full = NULL;
+	size_t len = 0;
+	int rc;
+
+	env.body = (ProtobufCBinaryData){body_len, body};
+	env.signer = (ProtobufCBinaryData){KEY_PUBLIC_BYTES, f->signer};
+	env.sig = (ProtobufCBinaryData){KEY_SIG_BYTES, f->sig};
+	e.kind = CUSTODY__ENTRY_KIND__ENTRY_ADMIN;
+	e.seq = seq;
+	e.envelope = &env;
+	e.recorded_at_ms = ms;
+	rc = log_entry_pack(&e, &full, &len);
+	if (rc == CU_OK)
+		rc = tlog_append(f->log, full, len, NULL);
+	free(full);
+	return rc == CU_OK ? add_stub(f, &e, index, "ENTRY_ADMIN") : rc;
+}
+
+/*
+ * A party for the events' actor_id, in the chunk's transaction: a
+ * synthetic register_party admin action (random body and signature, as
+ * the events), its log entry and the parties row.
+ */
+static int register_party(struct fill *f)
+{
+	PGresult *res = PQexec(f->pg, "SELECT coalesce(max(seq), 0) + 1 FROM admin_actions");
+	uint8_t body[64];
+	char seq[24] = "", ms[24];
+	const char *admin[8] = {seq,
+				(const char *)f->id,
+				"register_party",
+				(const char *)f->signer,
+				(const char *)body,
+				(const char *)f->sig,
+				ms,
+				ms};
+	const int lens[8] = {0, 32, 0, KEY_PUBLIC_BYTES, sizeof(body), KEY_SIG_BYTES, 0, 0};
+	const int formats[8] = {0, 1, 0, 1, 1, 1, 0, 0};
+	const char *party[9] = {"custody-logfill",
+				"custody-logfill's synthetic events",
+				"US",
+				"US",
+				"US",
+				"exporter",
+				"false",
+				seq,
+				ms};
+	int64_t now = wall_ms();
+	int rc;
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		snprintf(seq, sizeof(seq), "%s", PQgetvalue(res, 0, 0));
+	rc = pg_check(res, PGRES_TUPLES_OK, "the next admin seq");
+	if (rc != CU_OK)
+		return rc;
+	snprintf(ms, sizeof(ms), "%" PRId64, now);
+	randombytes_buf(body, sizeof(body));
+	randombytes_buf(f->signer, sizeof(f->signer));
+	randombytes_buf(f->sig, sizeof(f->sig));
+	randombytes_buf(f->id, sizeof(f->id));
+	rc = append_admin_entry(f, strtoull(seq, NULL, 10), now, body, sizeof(body));
+	if (rc == CU_OK)
+		rc = pg_check(PQexecParams(f->pg, sql_text(SQL_INSERT_ADMIN), 8, NULL, admin, lens,
+					   formats, 0),
+			      PGRES_COMMAND_OK, "insert the register_party admin action");
+	if (rc == CU_OK)
+		rc = pg_run(f, SQL_INSERT_PARTY, 9, party, PGRES_COMMAND_OK, "insert the party");
+	return rc;
+}
+
+/*
+ * One transaction: n entries (first the party they need, if there is
+ * none), their tiles and the checkpoint; then the commit point.
+ */
 static int write_chunk(struct fill *f, uint64_t n)
 {
 	const char *epoch = f->epoch;
+	bool new_party = f->actor[0] == '\0';
+	uint64_t first_seq = f->next_seq;
 	int rc = pg_run(f, SQL_BEGIN, 0, NULL, PGRES_COMMAND_OK, "BEGIN");
 
+	f->stubs.len = 0;
 	if (rc == CU_OK)
 		rc = pg_run(f, SQL_EPOCH_CHECK, 1, &epoch, PGRES_TUPLES_OK,
 			    "the sequencer epoch check");
+	if (rc == CU_OK && new_party) {
+		rc = register_party(f);
+		snprintf(f->actor, sizeof(f->actor), "custody-logfill");
+	}
 	if (rc == CU_OK)
-		rc = copy_begin(f, "log_entries (idx, kind, seq, entry)");
+		rc = copy_begin(f, "events (seq, id, type, actor_id, signer, occurred_at,"
+				   " recorded_at, body, sig, verdict)");
 	for (uint64_t i = 0; rc == CU_OK && i < n; i++)
 		rc = add_entry(f);
 	if (rc == CU_OK)
-		rc = copy_end(f, "log_entries");
+		rc = copy_end(f, "events");
+	if (rc == CU_OK)
+		rc = copy_stubs(f);
 	if (rc == CU_OK)
 		rc = copy_tiles(f);
 	if (rc == CU_OK)
@@ -430,6 +618,9 @@ static int write_chunk(struct fill *f, uint64_t n)
 		tlog_commit(f->log);
 		return CU_OK;
 	}
+	if (new_party)
+		f->actor[0] = '\0';
+	f->next_seq = first_seq;
 	tlog_rollback(f->log);
 	return rc;
 }
@@ -502,6 +693,27 @@ static int load_log(struct fill *f)
 	return rc;
 }
 
+/*
+ * The events' actor, the first party stored ('' if none yet: write_chunk
+ * registers one), and the seq after the newest event's (SQL_MAX_SEQS).
+ */
+static int read_start(struct fill *f)
+{
+	PGresult *res = PQexec(f->pg, "SELECT id FROM parties ORDER BY id LIMIT 1");
+	int rc;
+
+	f->actor[0] = '\0';
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		snprintf(f->actor, sizeof(f->actor), "%s", PQgetvalue(res, 0, 0));
+	rc = pg_check(res, PGRES_TUPLES_OK, "read the parties");
+	if (rc != CU_OK)
+		return rc;
+	res = PQexec(f->pg, sql_text(SQL_MAX_SEQS));
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		f->next_seq = strtoull(PQgetvalue(res, 0, 0), NULL, 10) + 1;
+	return pg_check(res, PGRES_TUPLES_OK, "read the newest seqs");
+}
+
 /* Reads the conf, the log key, connects and loads the stored log into f. */
 static int fill_open(struct fill *f, struct config **cfg)
 {
@@ -532,6 +744,8 @@ static int fill_open(struct fill *f, struct config **cfg)
 	rc = claim_sequencer(f);
 	if (rc == CU_OK)
 		rc = load_log(f);
+	if (rc == CU_OK)
+		rc = read_start(f);
 	return rc == CU_OK ? size_entries(f) : rc;
 }
 
@@ -541,6 +755,7 @@ static void fill_close(struct fill *f)
 	tlog_free(f->log);
 	key_free(f->key);
 	free(f->copy.data);
+	free(f->stubs.data);
 	free(f->entry);
 	free(f->body);
 }
@@ -554,8 +769,7 @@ static int fill_run(struct fill *f)
 
 	printf("custody-logfill: %" PRIu64 " entries stored; appending %" PRIu64
 	       " of %zu bytes, %zu per transaction (epoch %s)\n",
-	       start, f->o->entries, pack_entry(f, start, f->body_len, false), f->o->chunk,
-	       f->epoch);
+	       start, f->o->entries, entry_size(f, f->body_len), f->o->chunk, f->epoch);
 	fflush(stdout);
 	while (rc == CU_OK && done < f->o->entries) {
 		uint64_t n =

@@ -3,8 +3,10 @@
 # accepted or kept as evidence, admin actions) is a leaf in the batch's
 # transaction, with its tiles and a signed checkpoint; the log key is
 # generated 0600 on first start; a restart reloads the log and goes on
-# appending; a stored tile changed behind custodyd's back makes start-up
-# refuse. Receipts are checked through the raw protocol in itest_protocol.
+# appending; a stored entry, tile or logged row changed behind custodyd's
+# back makes start-up refuse. Entries are stored as stubs without their
+# envelope; entries stored whole (before schema 011) are still accepted.
+# Receipts are checked through the raw protocol in itest_protocol.
 set -euo pipefail
 source "$REPO/tests/lib/daemon.sh"
 source "$REPO/tests/lib/check.sh"
@@ -60,6 +62,22 @@ check_eq "checkpoint served after a restart" "$note" "$(ctl checkpoint)"
 exporter register --facility acme-us --kind chip --model H100-SXM C-3 >/dev/null
 check_eq "appended after the restart" "$((entries + 1))" "$(psql_value "SELECT max(size) FROM log_checkpoints")"
 
+# Each envelope is stored once, in its submission's row: log_entries holds stubs (the LogEntry
+# without the envelope, daemon/log_entry.h), and the proofs rebuild the leaves from them.
+envelope_sql="FROM log_entries l LEFT JOIN events e ON l.kind = 'ENTRY_EVENT' AND e.seq = l.seq
+	LEFT JOIN admin_actions a ON l.kind = 'ENTRY_ADMIN' AND a.seq = l.seq"
+check_eq "every entry has its submission's row" 0 \
+	"$(psql_value "SELECT count(*) $envelope_sql WHERE coalesce(e.sig, a.sig) IS NULL")"
+check_eq "no stored entry holds its envelope's signature or body" 0 \
+	"$(psql_value "SELECT count(*) $envelope_sql WHERE position(coalesce(e.sig, a.sig) IN l.entry) > 0
+		OR position(coalesce(e.body, a.body) IN l.entry) > 0")"
+check_eq "stored entries are small" t \
+	"$(psql_value "SELECT max(octet_length(entry)) < 160 AND avg(octet_length(entry)) < 40 FROM log_entries")"
+for d in C-1 C-3; do
+	ctl prove --device "$d" --min-cosignatures 0 -o "$K/$d.bundle" >/dev/null
+	ctl verify --log-key "$vkey" "$K/$d.bundle" >/dev/null || check_fail "the bundle of $d does not verify"
+done
+
 # A byte changed behind custodyd's back (as a superuser, triggers off), in an
 # entry or in a tile: start-up refuses; with the byte put back it starts.
 _daemon_terminate # stopped, its files kept
@@ -71,8 +89,47 @@ flip_entry
 expect_exit 1 "does not match its checkpoint.*an entry was changed" \
 	timeout 20 "$BUILD/daemon/custodyd" -c "$DAEMON_CONF"
 flip_entry
+# So is a changed byte of a logged submission's row, from which its stub's leaf is rebuilt.
+flip_row() {
+	psql -X -q -v ON_ERROR_STOP=1 -d "$ITEST_DB" -c "SET session_replication_role = replica;
+		UPDATE $1 SET $2 = set_byte($2, 7, get_byte($2, 7) # 1) WHERE seq = (SELECT max(seq) FROM $1)" >/dev/null
+}
+for col in "events body" "events sig" "admin_actions signer"; do
+	flip_row $col
+	expect_exit 1 "does not match its checkpoint.*an entry was changed" \
+		timeout 20 "$BUILD/daemon/custodyd" -c "$DAEMON_CONF"
+	flip_row $col
+done
+# Entries stored whole, before schema/011_log_stub.sql, are their leaves as they are: the
+# stubs of seq < 128 made whole again (field 3 after kind and a one-byte seq) pass the check
+# and are served unchanged.
+psql -X -q -v ON_ERROR_STOP=1 -d "$ITEST_DB" >/dev/null <<'SQL'
+SET session_replication_role = replica;
+CREATE FUNCTION pg_temp.varint(n int) RETURNS bytea LANGUAGE sql AS $$
+	SELECT CASE WHEN n < 128 THEN set_byte('\x00'::bytea, 0, n)
+	ELSE set_byte(set_byte('\x0000'::bytea, 0, (n & 127) | 128), 1, n >> 7) END $$;
+UPDATE log_entries l SET entry = substr(l.entry, 1, 4) || '\x1a'::bytea
+	|| pg_temp.varint(length(s.env)) || s.env || substr(l.entry, 5)
+	FROM (SELECT l2.idx, '\x0a'::bytea || pg_temp.varint(length(coalesce(e.body, a.body)))
+		|| coalesce(e.body, a.body) || '\x1220'::bytea || coalesce(e.signer, a.signer)
+		|| '\x1a40'::bytea || coalesce(e.sig, a.sig) AS env
+		FROM log_entries l2 LEFT JOIN events e ON l2.kind = 'ENTRY_EVENT' AND e.seq = l2.seq
+		LEFT JOIN admin_actions a ON l2.kind = 'ENTRY_ADMIN' AND a.seq = l2.seq
+		WHERE l2.seq < 128) s
+	WHERE l.idx = s.idx;
+SQL
+check_eq "entries made whole" t "$(psql_value "SELECT min(octet_length(entry)) > 100 FROM log_entries WHERE seq < 128")"
 _daemon_launch
+grep -q "log: $((entries + 1)) entries, matching the last signed checkpoint" "$DAEMON_LOG" ||
+	check_fail "the log of whole entries does not match its checkpoint"
 exporter where C-3 >/dev/null
+for d in C-1 C-3; do
+	ctl prove --device "$d" --min-cosignatures 0 -o "$K/$d.whole.bundle" >/dev/null
+	ctl verify --log-key "$vkey" "$K/$d.whole.bundle" >/dev/null ||
+		check_fail "the bundle of $d from whole entries does not verify"
+	cmp -s "$K/$d.bundle" "$K/$d.whole.bundle" ||
+		check_fail "the bundle of $d differs when its entries are stored whole"
+done
 _daemon_terminate
 psql -X -q -v ON_ERROR_STOP=1 -d "$ITEST_DB" -c "SET session_replication_role = replica;
 	UPDATE log_tiles SET hashes = overlay(hashes PLACING '\\x00'::bytea FROM 1 FOR 1)
@@ -99,8 +156,8 @@ ITEST_DBNAME=$ITEST_DB ITEST_EXPORTER_KEY=$K/exporter.key ITEST_DAEMON_DIR=$K \
 check_eq "every entry stored" "$(psql_value "SELECT count(*) FROM events")" \
 	"$(psql_value "SELECT count(*) FROM log_entries WHERE kind = 'ENTRY_EVENT'")"
 
-# Start-up reads the leaf hashes in chunks of 65,536 (daemon/seq_logload.c): a restart checks
-# them all, and a byte changed near the end (the second chunk in the default build) is found.
+# Start-up reads the entries in chunks of 8,192 (daemon/seq_logload.c): a restart checks
+# them all, and a byte changed near the end (the last chunk) is found.
 n=$(psql_value "SELECT count(*) FROM log_entries")
 daemon_restart
 grep -q "log: $n entries, matching the last signed checkpoint" "$DAEMON_LOG" ||

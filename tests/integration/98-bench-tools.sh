@@ -41,6 +41,9 @@ out=$("$LOGFILL" --conf "$DAEMON_CONF" --entries 3000 --chunk 700)
 n=$((before + 3000))
 grep -q "logfill-result entries=3000 tree_size=$n " <<<"$out" || check_fail "logfill's result line: $out"
 check_eq "entries stored" "$n" "$(entries)"
+check_eq "each with its events row (the envelope its stored stub lacks)" 3000 \
+	"$(psql_value "SELECT count(*) FROM log_entries l JOIN events e ON e.seq = l.seq
+		WHERE l.kind = 'ENTRY_EVENT' AND l.idx >= $before AND octet_length(l.entry) < 40")"
 check_eq "the last checkpoint covers them" "$n" "$(psql_value "SELECT max(size) FROM log_checkpoints")"
 check_eq "a checkpoint per transaction" 5 \
 	"$(psql_value "SELECT count(*) FROM log_checkpoints WHERE size > $before")"

@@ -12,10 +12,11 @@
  *     the model table of --models (the suite loads no other policy), REJECT
  *     evidence skipped, and must equal the devices table field by field,
  *     with nothing missing or extra;
- *  3. log: the log entries are numbered 0..n-1 without a gap, each holds
- *     exactly the bytes of a stored event or admin action and each of those
- *     has one entry; the newest checkpoint verifies under the log key
- *     (--log-pub, --origin), covers all n entries, and its root equals the
+ *  3. log: the log entries are numbered 0..n-1 without a gap, each is the
+ *     stub of a stored event or admin action (its LogEntry without the
+ *     envelope, which that row completes) and each of those has one entry;
+ *     the newest checkpoint verifies under the log key (--log-pub,
+ *     --origin), covers all n entries, and its root equals the
  *     root recomputed from the entries (proto/merkle.c) and the stored one;
  *  4. --unacked FILE (request frames crash-load could not get answered):
  *     each such event is stored exactly once with the very bytes sent;
@@ -40,6 +41,7 @@
 #include "frame.h"
 #include "hmap.h"
 #include "key.h"
+#include "log_entry.h"
 #include "merkle.h"
 #include "models.h"
 #include "note.h"
@@ -331,26 +333,39 @@ static int check_devices(struct audit *a, const struct models *models)
 	return rc;
 }
 
-/* One log entry: it must hold exactly the bytes of a stored submission. */
-static void check_entry(struct audit *a, uint64_t idx, const uint8_t *bytes, size_t len)
+/*
+ * One log entry: the stub stored (without the envelope, daemon/log_entry.h)
+ * of a stored submission, which its row's envelope completes into the leaf
+ * (*leaf, *leaf_len: a new buffer; NULL with a problem noted if it is not).
+ */
+static void check_entry(struct audit *a, uint64_t idx, const uint8_t *bytes, size_t len,
+			uint8_t **leaf, size_t *leaf_len)
 {
 	Custody__LogEntry *e = custody__log_entry__unpack(NULL, len, bytes);
 	struct stored *s = NULL;
+	struct log_envelope env;
+	enum log_entry_fault fault = LOG_ENTRY_FAULT_NONE;
 
-	if (e == NULL || e->envelope == NULL) {
-		problem(a, "log entry %llu does not decode", (unsigned long long)idx);
+	*leaf = NULL;
+	if (e == NULL || e->envelope != NULL) {
+		problem(a, "log entry %llu is not a stub (a LogEntry without its envelope)",
+			(unsigned long long)idx);
 		goto fail;
 	}
 	if (e->kind == CUSTODY__ENTRY_KIND__ENTRY_EVENT)
 		s = find_seq(a->ev, a->n_ev, e->seq);
 	else if (e->kind == CUSTODY__ENTRY_KIND__ENTRY_ADMIN)
 		s = find_seq(a->adm, a->n_adm, e->seq);
-	if (s == NULL || e->envelope->body.len != s->body_len ||
-	    memcmp(e->envelope->body.data, s->body, s->body_len) != 0 ||
-	    e->envelope->signer.len != 32 || memcmp(e->envelope->signer.data, s->signer, 32) ||
-	    e->envelope->sig.len != 64 || memcmp(e->envelope->sig.data, s->sig, 64) != 0) {
-		problem(a, "log entry %llu (seq %llu) is not a stored submission's bytes",
-			(unsigned long long)idx, (unsigned long long)e->seq);
+	if (s != NULL) {
+		env = (struct log_envelope){s->body, s->body_len, s->signer, 32, s->sig, 64};
+		if (log_entry_rebuild(bytes, len, e->kind, e->seq, &env, leaf, leaf_len, &fault) !=
+		    CU_OK)
+			s = NULL;
+	}
+	if (s == NULL) {
+		problem(a, "log entry %llu (seq %llu) is not a stored submission's: %s",
+			(unsigned long long)idx, (unsigned long long)e->seq,
+			log_entry_fault_str(fault));
 		goto fail;
 	}
 	s->log_entries++;
@@ -416,14 +431,21 @@ static int check_log(struct audit *a)
 	for (int i = 0; i < n; i++) {
 		const uint8_t *entry = (const uint8_t *)PQgetvalue(r, i, 1);
 		size_t len = (size_t)PQgetlength(r, i, 1);
+		uint8_t *full = NULL;
+		size_t full_len = 0;
 
 		if (be64(PQgetvalue(r, i, 0)) != (uint64_t)i) {
 			problem(a, "log entry %d is numbered %llu", i,
 				(unsigned long long)be64(PQgetvalue(r, i, 0)));
 			break;
 		}
-		check_entry(a, (uint64_t)i, entry, len);
-		merkle_leaf_hash(entry, len, leaf);
+		check_entry(a, (uint64_t)i, entry, len, &full, &full_len);
+		/* not rebuilt (a problem already): the stub itself, a leaf no root has */
+		if (full != NULL)
+			merkle_leaf_hash(full, full_len, leaf);
+		else
+			merkle_leaf_hash(entry, len, leaf);
+		free(full);
 		if (merkle_range_append(&range, leaf, NULL, NULL) != CU_OK)
 			break;
 	}
