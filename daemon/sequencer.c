@@ -45,6 +45,14 @@
 
 #define RESYNC_RETRY_MS 2000
 /*
+ * A stored log that does not match its checkpoint after a reconnect is
+ * checked again after 2 s, then twice as long each time, up to
+ * MISMATCH_RETRY_MAX_MS: each check reads every entry (about 30 s of the
+ * database's time at 10,000,000 entries), and a log changed behind the
+ * daemon's back stays so until an operator acts.
+ */
+#define MISMATCH_RETRY_MAX_MS (5 * 60 * 1000)
+/*
  * At start-up a held sequencer lock is asked for again every
  * LOCK_RETRY_MS for LOCK_WAIT_MS before custodyd gives up: the backend of
  * a custodyd killed a moment ago holds it until PostgreSQL has finished
@@ -94,6 +102,7 @@ static struct {
 	char holder[96]; /* names this daemon in the epoch it claims */
 	bool ever_ready;
 	int lock_waited_ms;	    /* start-up: how long the lock has been held by another */
+	int mismatch_retry_ms;	    /* the next check of a mismatched log; 0 = none failed */
 	bool log_loaded;	    /* the stored log matched its checkpoint */
 	int64_t write_sent_us;	    /* the batch's write transaction was sent (monotonic) */
 	int64_t last_checkpoint_ms; /* wall time the last checkpoint was stored */
@@ -825,6 +834,15 @@ static struct tally *load_tally(const PGresult *alloc, const PGresult *usage)
 }
 
 static void retry_resync_later(void);
+static void retry_resync_in(int ms);
+
+/* 2 s after the first mismatch, then twice the last wait, at most MISMATCH_RETRY_MAX_MS. */
+static int next_mismatch_retry(int last_ms)
+{
+	if (last_ms == 0)
+		return RESYNC_RETRY_MS;
+	return last_ms >= MISMATCH_RETRY_MAX_MS / 2 ? MISMATCH_RETRY_MAX_MS : last_ms * 2;
+}
 
 /* What a sync loaded, installed once the log check (seq_logload.c) passes. */
 static struct {
@@ -864,12 +882,15 @@ static void on_log_loaded(int rc, const char *err)
 				 "the stored log does not match its checkpoint: %s", err);
 			seq.opt.on_fatal(why);
 		} else {
-			log_error("the stored log does not match its checkpoint: %s; not writing",
-				  err);
-			retry_resync_later();
+			seq.mismatch_retry_ms = next_mismatch_retry(seq.mismatch_retry_ms);
+			log_error("the stored log does not match its checkpoint: %s; not writing "
+				  "(checking again in %d s)",
+				  err, seq.mismatch_retry_ms / 1000);
+			retry_resync_in(seq.mismatch_retry_ms);
 		}
 		return;
 	}
+	seq.mismatch_retry_ms = 0;
 	log_info("log: %llu entries, matching the last signed checkpoint",
 		 (unsigned long long)tlog_size(seq.tlog));
 	registry_free(seq.reg);

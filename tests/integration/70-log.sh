@@ -130,6 +130,34 @@ for d in C-1 C-3; do
 	cmp -s "$K/$d.bundle" "$K/$d.whole.bundle" ||
 		check_fail "the bundle of $d differs when its entries are stored whole"
 done
+
+# Changed behind a running custodyd's back, the log is found out at the next reconnect:
+# custodyd stops writing and checks it again after 2 s, then 4 s, twice as long each time
+# (each check reads every entry); once the byte is back, the next check passes.
+wait_log() { # PATTERN SECONDS: until custodyd's log has a line matching PATTERN
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		grep -qE -- "$1" "$DAEMON_LOG" && return 0
+		sleep 0.1
+	done
+	check_fail "custodyd's log has no /$1/ after $2 s"
+}
+readies=$(grep -c "sequencer ready" "$DAEMON_LOG")
+flip_entry
+psql_value "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+	WHERE usename = '$DAEMON_DB_ROLE'" >/dev/null
+wait_log "does not match its checkpoint.*not writing \\(checking again in 2 s\\)" 20
+wait_log "does not match its checkpoint.*not writing \\(checking again in 4 s\\)" 20
+expect_exit 1 "UNAVAILABLE" exporter register --facility acme-us --kind chip --model H100-SXM C-4
+flip_entry
+for ((i = 0; i < 150; i++)); do
+	[ "$(grep -c "sequencer ready" "$DAEMON_LOG")" -gt "$readies" ] && break
+	sleep 0.1
+done
+[ "$(grep -c "sequencer ready" "$DAEMON_LOG")" -gt "$readies" ] ||
+	check_fail "custodyd did not write again once the log was put back"
+grep -q "checking again in 8 s" "$DAEMON_LOG" && check_fail "checked a third time after the fix"
+exporter register --facility acme-us --kind chip --model H100-SXM C-4 >/dev/null
 _daemon_terminate
 psql -X -q -v ON_ERROR_STOP=1 -d "$ITEST_DB" -c "SET session_replication_role = replica;
 	UPDATE log_tiles SET hashes = overlay(hashes PLACING '\\x00'::bytea FROM 1 FOR 1)
