@@ -103,6 +103,7 @@ static struct {
 	bool ever_ready;
 	int lock_waited_ms;	    /* start-up: how long the lock has been held by another */
 	int mismatch_retry_ms;	    /* the next check of a mismatched log; 0 = none failed */
+	bool sweep_due;		    /* the timer fired during a batch: sweep before the next */
 	bool log_loaded;	    /* the stored log matched its checkpoint */
 	int64_t write_sent_us;	    /* the batch's write transaction was sent (monotonic) */
 	int64_t last_checkpoint_ms; /* wall time the last checkpoint was stored */
@@ -317,6 +318,7 @@ static void fail_all(struct item *list, Custody__ErrorCode code, const char *why
 /* ---- the batch lifecycle ------------------------------------------------ */
 
 static void kick(void);
+static void start_sweep(void);
 static void arm_sweep(void);
 static void apply_reconfigure(void);
 
@@ -608,6 +610,11 @@ static void kick(void)
 {
 	struct timeval tv;
 
+	if (seq.state == SEQ_IDLE && seq.sweep_due && !seq.draining) {
+		seq.sweep_due = false;
+		start_sweep(); /* its end kicks again */
+		return;
+	}
 	while (seq.state == SEQ_IDLE && seq.head != NULL) {
 		if (seq.opt.linger_ms > 0 && seq.pending < seq.opt.batch_max) {
 			if (!evtimer_pending(seq.linger, NULL)) {
@@ -1132,14 +1139,12 @@ static void on_swept(struct db_job *job, void *arg)
 }
 
 /* Runs the timer rules when the sequencer is free; else tries again later. */
-static void on_sweep(evutil_socket_t fd, short what, void *arg)
+/* Runs the timer rules now, as the write lane's next job; the sequencer is idle. */
+static void start_sweep(void)
 {
-	struct db_job *job;
+	struct db_job *job = db_job_new(on_swept, NULL);
 
-	(void)fd;
-	(void)what;
-	(void)arg;
-	if (seq.state != SEQ_IDLE || seq.draining || (job = db_job_new(on_swept, NULL)) == NULL) {
+	if (job == NULL) {
 		arm_sweep();
 		return;
 	}
@@ -1157,6 +1162,30 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 		seq.state = SEQ_DOWN;
 		arm_sweep();
 	}
+}
+
+/*
+ * The timer: the rules run now if the sequencer is idle, else between the
+ * batch in flight and the next (kick): under a steady load it is never idle
+ * when the timer fires, and the overdue shipments and dark accelerators
+ * must not wait for the load to stop.
+ */
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (seq.draining)
+		return;
+	if (seq.state == SEQ_IDLE) {
+		start_sweep();
+		return;
+	}
+	if (seq.state == SEQ_LOADING || seq.state == SEQ_WRITING) {
+		seq.sweep_due = true;
+		return;
+	}
+	arm_sweep(); /* down, syncing or stopped: try again later */
 }
 
 /* ---- set-up and tear-down -------------------------------------------------- */

@@ -13,7 +13,7 @@ trap 'daemon_stop || exit 1' EXIT
 
 export ITEST_DB=itest_bench_tools
 pg_createdb "$ITEST_DB"
-daemon_start bench-tools "$ITEST_DB" 'key_rate_per_s = 0'
+daemon_start bench-tools "$ITEST_DB" 'key_rate_per_s = 0' 'timer_interval_ms = 200'
 K=$DAEMON_DIR
 LOGFILL=$BUILD/tests/bench/custody-logfill
 QBENCH=$BUILD/tests/bench/custody-qbench
@@ -91,4 +91,27 @@ check_eq "the mix packs servers of 8 chips" 8 \
 	"$(psql_value "SELECT max(n) FROM (SELECT count(*) AS n FROM event_devices l
 		JOIN events e ON e.seq = l.seq WHERE e.actor_id = 'bench-tbmix'
 		AND l.via IS NOT NULL GROUP BY l.seq) x")"
+# The timer rules run under a steady load too: the sequencer is never idle when the timer
+# fires then, and a shipment that falls overdue during the load is alerted during it, between
+# two batches (it used to wait for the load to stop).
+admin register-facility acme-jp --name "Acme JP" --owner acme --operator acme --country JP >/dev/null
+exporter register --facility acme-us --kind chip --model H100-SXM SWEEP-1 >/dev/null
+"$BENCH" --server "$DAEMON_TCP" --server-key "$CUSTODY_SERVER_KEY" --admin-key "$CUSTODY_ADMIN_KEY" \
+	--tag tbsweep --events 120000 --no-limits --single >"$K/sweep-bench.out" 2>&1 &
+bench_pid=$!
+bench_events() { psql_value "SELECT count(*) FROM events WHERE actor_id = 'bench-tbsweep'"; }
+for ((i = 0; i < 600; i++)); do
+	[ "$(bench_events)" -gt 2000 ] && break
+	sleep 0.1
+done
+[ "$(bench_events)" -gt 2000 ] || check_fail "custody-bench's load did not start: $(cat "$K/sweep-bench.out")"
+exporter ship --to acme-jp --deadline "$(date -u -d '+2 seconds' +%Y-%m-%dT%H:%M:%SZ)" SWEEP-1 >/dev/null
+wait "$bench_pid" || check_fail "custody-bench (under the timer) failed: $(cat "$K/sweep-bench.out")"
+deadline=$(psql_value "SELECT custody_ms(deadline) FROM devices WHERE serial = 'SWEEP-1'")
+ended=$(psql_value "SELECT custody_ms(max(recorded_at)) FROM events WHERE actor_id = 'bench-tbsweep'")
+[ $((ended - deadline)) -gt 1000 ] ||
+	check_fail "the load ended $((ended - deadline)) ms after the deadline: too soon to show the sweep"
+check_eq "the overdue shipment is alerted while the load still runs" 1 \
+	"$(psql_value "SELECT count(*) FROM alerts WHERE rule = 'handoff.overdue' AND device = 'SWEEP-1'
+		AND custody_ms(raised_at) < $ended")"
 echo "bench-tools: all checks passed"
