@@ -50,6 +50,19 @@ exporter register --facility nw-us-hillsboro --kind server --model DGX-H100 SRV-
 # shellcheck disable=SC2086
 exporter pack --container SRV-0001 $gpus >/dev/null
 expect_exit 1 "REJECTED.*state.contained" exporter ship --to nw-jp-inzai GPU-0003
+# An event naming a facility or party nobody registered is refused (NOT_FOUND, naming it) and
+# stores nothing: the sequencer's check is the only one (schema/010_checked_refs.sql dropped
+# the foreign keys behind it).
+stored() { psql_value "SELECT (SELECT count(*) FROM events) || '/' || (SELECT count(*) FROM event_devices)
+	|| '/' || (SELECT count(*) FROM log_entries) || '/' || (SELECT string_agg(serial || status
+	|| facility_id || coalesce(dest_facility_id, ''), ',' ORDER BY serial) FROM devices)"; }
+before=$(stored)
+expect_exit 1 "NOT_FOUND.*facility nowhere-9 is not registered" exporter ship --to nowhere-9 SRV-0001
+expect_exit 1 "NOT_FOUND.*party no-such-carrier is not registered" \
+	exporter ship --to nw-jp-inzai --carrier no-such-carrier SRV-0001
+expect_exit 1 "NOT_FOUND.*facility nowhere-8 is not registered" \
+	exporter move --facility nowhere-8 --location hall-1 SRV-0001
+check_eq "unregistered facilities and parties: nothing stored" "$before" "$(stored)"
 out=$(exporter --json ship --to nw-jp-inzai --deadline "$(date -u -d '+14 days' +%Y-%m-%dT%H:%M:%SZ)" SRV-0001)
 check_eq "ship accepted" SHIP "$(jget "$out" 'd["type"]')"
 out=$(ctl --json where GPU-0005)

@@ -790,38 +790,6 @@ static void test_destroyed_device(void **state)
 	custody__response__free_unpacked(resp, NULL);
 }
 
-/*
- * An event naming a facility or party nobody registered is refused
- * (NOT_FOUND, naming it) and stores nothing: the sequencer's check is the
- * only one (schema/010_checked_refs.sql dropped the foreign keys behind it).
- */
-static void test_unregistered_refs(void **state)
-{
-	uint8_t head[32];
-	const char *serial = new_chip(head);
-	struct snapshot before = snap();
-	struct ev ev;
-
-	(void)state;
-	ev_init(&ev, CUSTODY__EVENT_TYPE__SHIP, "us-1");
-	ev.e.to_facility = "nowhere-9";
-	ev_add(&ev, serial, head);
-	expect_refusal(submit(exporter_key, &ev.e), CUSTODY__ERROR_CODE__NOT_FOUND,
-		       "facility nowhere-9 is not registered");
-	ev_init(&ev, CUSTODY__EVENT_TYPE__SHIP, "us-1");
-	ev.e.to_facility = "jp-1";
-	ev.e.carrier = "no-such-carrier";
-	ev_add(&ev, serial, head);
-	expect_refusal(submit(exporter_key, &ev.e), CUSTODY__ERROR_CODE__NOT_FOUND,
-		       "party no-such-carrier is not registered");
-	ev_init(&ev, CUSTODY__EVENT_TYPE__MOVE, "nowhere-8");
-	ev.e.location = "hall-1";
-	ev_add(&ev, serial, head);
-	expect_refusal(submit(exporter_key, &ev.e), CUSTODY__ERROR_CODE__NOT_FOUND,
-		       "facility nowhere-8 is not registered");
-	assert_unchanged(before);
-}
-
 static void test_contained_device(void **state)
 {
 	uint8_t chip_head[32], srv_head[32];
@@ -1509,7 +1477,6 @@ int main(void)
 	    cmocka_unit_test(test_pipelined_conflict),
 	    cmocka_unit_test(test_pipelined_chain),
 	    cmocka_unit_test(test_destroyed_device),
-	    cmocka_unit_test(test_unregistered_refs),
 	    cmocka_unit_test(test_contained_device),
 	    cmocka_unit_test(test_pipelining),
 	    cmocka_unit_test(test_append_only),
