@@ -312,7 +312,7 @@ static void mark_stored(struct item *batch, const struct db_job *loaded)
 	uint8_t id[32];
 
 	for (int r = 0; r < PQntuples(found); r++) {
-		long part = strtol(PQgetvalue(found, r, 0), NULL, 10);
+		int64_t part = db_value_i64(found, r, 0);
 
 		if (db_value_bytes(found, r, 1, id, 32) != CU_OK)
 			continue;

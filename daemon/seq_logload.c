@@ -144,7 +144,7 @@ static void read_chunk(void)
 		finish(CU_ERR_NOMEM);
 		return;
 	}
-	db_job_add(job, SQL_LOG_LEAVES);
+	db_job_add(job, SQL_LOG_ENTRIES);
 	db_param_i64(job, (int64_t)ll.read);
 	db_param_i64(job, (int64_t)(ll.read + LOGLOAD_CHUNK));
 	if (db_submit(ll.db, DB_LANE_WRITE, job) != CU_OK) {

@@ -1138,7 +1138,6 @@ static void on_swept(struct db_job *job, void *arg)
 	batch_end(db_job_status(job) == DB_ERR_CONN ? SEQ_DOWN : SEQ_IDLE);
 }
 
-/* Runs the timer rules when the sequencer is free; else tries again later. */
 /* Runs the timer rules now, as the write lane's next job; the sequencer is idle. */
 static void start_sweep(void)
 {

@@ -86,28 +86,22 @@ static const char *const texts[SQL_COUNT] = {
     /* level, index, width, hashes: the rightmost (widest) tile of each level */
     [SQL_LOG_EDGE] = "SELECT DISTINCT ON (level) level, idx, width, hashes FROM log_tiles"
 		     " ORDER BY level, idx DESC, width DESC",
-    /* entries [$1, $2) as LOG_ENTRY_ROWS, in order: the start-up recomputation */
-    [SQL_LOG_LEAVES] = LOG_ENTRY_ROWS("l.idx >= $1::bigint AND l.idx < $2::bigint ORDER BY l.idx"),
 
     [SQL_BEGIN] = "BEGIN",
     /* First in every write transaction: fails SQL_STATE_SUPERSEDED unless $1 is newest. */
     [SQL_EPOCH_CHECK] = "SELECT custody_epoch_check($1::bigint)",
     [SQL_COMMIT] = "COMMIT",
     /*
-     * id, seq, recorded_at, verdict of the events of ids $1 already stored.
+     * Which of the batch's ids ($1) were stored before, with what they were
+     * stored with, in one statement (rules and alerts only for the ids
+     * found, which is almost never any): part 0 is an event (id, seq,
+     * recorded_at, verdict), part 1 one of its rule hits (id, -, -, rule,
+     * severity, reason, in order), part 2 one of its alerts (id, alert id).
      * One unique-index probe per id, whatever the planner believes of the
      * table: a LATERAL subquery with LIMIT is never flattened into a join,
      * and `id = ANY(...)` on a table with stale statistics (one growing from
      * empty) became a sequential scan comparing every row with every id,
-     * 16.8 ms a batch at 20,000 events. The same holds for the two below.
-     */
-    /*
-     * Which of the batch's ids ($1) were stored before, with what they were
-     * stored with, in one statement (one probe per id; rules and alerts
-     * only for the ids found, which is almost never any): part 0 is an
-     * event (id, seq, recorded_at, verdict), part 1 one of its rule hits
-     * (id, -, -, rule, severity, reason, in order), part 2 one of its
-     * alerts (id, alert id).
+     * 16.8 ms a batch at 20,000 events.
      */
     [SQL_FIND_EVENTS] =
 	"WITH f AS MATERIALIZED (SELECT e.id, e.seq, e.recorded_at, e.verdict"
@@ -554,7 +548,10 @@ static const char *const texts[SQL_COUNT] = {
 			 " FROM log_tiles t JOIN unnest($1::int[], $2::bigint[]) AS w(level, idx)"
 			 " ON t.level = w.level AND t.idx = w.idx"
 			 " ORDER BY t.level, t.idx, t.width DESC",
-    /* entries [$1, $2) as LOG_ENTRY_ROWS, in order: served to clients rebuilt */
+    /*
+     * entries [$1, $2) as LOG_ENTRY_ROWS, in order: served to clients
+     * rebuilt, and read chunk by chunk by the start-up check
+     */
     [SQL_LOG_ENTRIES] = LOG_ENTRY_ROWS("l.idx >= $1::bigint AND l.idx < $2::bigint"
 				       " ORDER BY l.idx"),
     /*
@@ -615,7 +612,7 @@ const char *sql_text(enum sql_stmt stmt)
 
 int sql_result_format(enum sql_stmt stmt)
 {
-	return stmt == SQL_LOG_LEAVES || stmt == SQL_LOG_ENTRIES || stmt == SQL_LOG_ENTRY ? 1 : 0;
+	return stmt == SQL_LOG_ENTRIES || stmt == SQL_LOG_ENTRY ? 1 : 0;
 }
 
 const char *sql_name(enum sql_stmt stmt)

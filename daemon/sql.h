@@ -18,7 +18,6 @@ enum sql_stmt {
 	SQL_LOAD_USAGE,
 	SQL_LOG_HEAD,
 	SQL_LOG_EDGE,
-	SQL_LOG_LEAVES,
 	/* sequencer: batches */
 	SQL_BEGIN,
 	SQL_EPOCH_CHECK,
@@ -90,10 +89,9 @@ const char *sql_text(enum sql_stmt stmt);
 
 /*
  * 1 if stmt's result comes in binary format (integers big-endian, bytea
- * raw), else 0 (text). Binary: SQL_LOG_LEAVES, SQL_LOG_ENTRIES and
- * SQL_LOG_ENTRY, whose byteas (an envelope per entry) the start-up check
- * reads by the million; in text they would be hex-encoded by PostgreSQL
- * and decoded again here.
+ * raw), else 0 (text). Binary: SQL_LOG_ENTRIES and SQL_LOG_ENTRY, whose
+ * byteas (an envelope per entry) the start-up check reads by the million;
+ * in text they would be hex-encoded by PostgreSQL and decoded again here.
  */
 int sql_result_format(enum sql_stmt stmt);
 

@@ -3,8 +3,8 @@
  * before appending: the latest checkpoint checked against the log's key
  * and the stored entry count, and the right-edge tiles of SQL_LOG_EDGE as
  * struct tlog_tile (what tlog_load takes), and the leaf bytes of a row of
- * the log's entries (SQL_LOG_LEAVES, SQL_LOG_ENTRIES, SQL_LOG_ENTRY). The
- * sequencer's start-up check (seq_logload.c), the proofs (h_proof.c) and
+ * the log's entries (SQL_LOG_ENTRIES, SQL_LOG_ENTRY). The sequencer's
+ * start-up check (seq_logload.c), the proofs (h_proof.c) and
  * tests/bench/custody-logfill share it.
  */
 #ifndef CUSTODY_TLOG_ROWS_H
@@ -33,10 +33,9 @@ CU_MUST_USE int tlog_rows_head(const struct tlog *t, const PGresult *head, const
 uint64_t tlog_rows_index(const PGresult *res, int r);
 
 /*
- * The leaf bytes of row r of SQL_LOG_LEAVES, SQL_LOG_ENTRIES or
- * SQL_LOG_ENTRY (idx, kind, seq, stub, body, signer, sig; binary format,
- * sql_result_format):
- * the stub with its submission's envelope attached (log_entry_rebuild).
+ * The leaf bytes of row r of SQL_LOG_ENTRIES or SQL_LOG_ENTRY (idx, kind,
+ * seq, stub, body, signer, sig; binary format, sql_result_format): the
+ * stub with its submission's envelope attached (log_entry_rebuild).
  * *out is a new buffer of *len bytes (the caller frees it). CU_ERR_INVALID
  * when a column is malformed or the entry cannot be rebuilt, err says
  * which and why; CU_ERR_NOMEM.
