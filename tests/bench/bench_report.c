@@ -183,23 +183,19 @@ void bench_report_print(const struct bench_report *r)
 	const struct bench_workload *wl = r->wl;
 	const struct bench_load_result *res = r->res;
 	const struct bench_limits *l = r->lim;
-	char model[256];
+	char model[256], units[96];
 
 	cpu_model(model, sizeof(model));
 	printf("\nmachine: %ld cores (%s), %.1f GiB RAM\n", cores, model,
 	       (double)pages * (double)page / (1024.0 * 1024 * 1024));
 	if (wl->single)
-		printf("load: %zu connections, window %u, %s, %zu single-device events over %zu "
-		       "lone chips\n",
-		       r->n_conns, r->load->window,
-		       r->load->rate_per_s > 0 ? "paced" : "as fast as answers come", wl->n,
-		       wl->n_devices);
+		snprintf(units, sizeof(units), "single-device events over %zu lone chips",
+			 wl->n_devices);
 	else
-		printf("load: %zu connections, window %u, %s, %zu events over %zu servers (%zu "
-		       "devices)\n",
-		       r->n_conns, r->load->window,
-		       r->load->rate_per_s > 0 ? "paced" : "as fast as answers come", wl->n,
-		       wl->n_servers, wl->n_devices);
+		snprintf(units, sizeof(units), "events over %zu servers (%zu devices)",
+			 wl->n_servers, wl->n_devices);
+	printf("load: %zu connections, window %u, %s, %zu %s\n", r->n_conns, r->load->window,
+	       r->load->rate_per_s > 0 ? "paced" : "as fast as answers come", wl->n, units);
 	if (r->load->rate_per_s > 0)
 		printf("offered load: %.0f events/s\n", r->load->rate_per_s);
 	print_result(r, cores);
