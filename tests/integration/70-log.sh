@@ -134,13 +134,13 @@ done
 # Changed behind a running custodyd's back, the log is found out at the next reconnect:
 # custodyd stops writing and checks it again after 2 s, then 4 s, twice as long each time
 # (each check reads every entry); once the byte is back, the next check passes.
-wait_log() { # PATTERN SECONDS: until custodyd's log has a line matching PATTERN
+wait_log() { # PATTERN SECONDS [N]: until N (1) lines of custodyd's log match PATTERN
 	local i
 	for ((i = 0; i < $2 * 10; i++)); do
-		grep -qE -- "$1" "$DAEMON_LOG" && return 0
+		[ "$(grep -cE -- "$1" "$DAEMON_LOG" || true)" -ge "${3:-1}" ] && return 0
 		sleep 0.1
 	done
-	check_fail "custodyd's log has no /$1/ after $2 s"
+	check_fail "custodyd's log has no ${3:-1} line(s) matching /$1/ after $2 s"
 }
 readies=$(grep -c "sequencer ready" "$DAEMON_LOG")
 flip_entry
@@ -150,12 +150,7 @@ wait_log "does not match its checkpoint.*not writing \\(checking again in 2 s\\)
 wait_log "does not match its checkpoint.*not writing \\(checking again in 4 s\\)" 20
 expect_exit 1 "UNAVAILABLE" exporter register --facility acme-us --kind chip --model H100-SXM C-4
 flip_entry
-for ((i = 0; i < 150; i++)); do
-	[ "$(grep -c "sequencer ready" "$DAEMON_LOG")" -gt "$readies" ] && break
-	sleep 0.1
-done
-[ "$(grep -c "sequencer ready" "$DAEMON_LOG")" -gt "$readies" ] ||
-	check_fail "custodyd did not write again once the log was put back"
+wait_log "sequencer ready" 15 $((readies + 1)) # writing again once the log is put back
 grep -q "checking again in 8 s" "$DAEMON_LOG" && check_fail "checked a third time after the fix"
 exporter register --facility acme-us --kind chip --model H100-SXM C-4 >/dev/null
 _daemon_terminate
