@@ -1,8 +1,8 @@
 /*
  * seq_events.c - deciding and writing a batch of custody events.
  *
- * Load: which of the batch's event ids are already stored (idempotency),
- * and the rows of every named device plus everything inside them. Decide:
+ * Load: which of the batch's event ids are already stored (idempotency;
+ * only those the filter of stored ids cannot rule out), and the rows of every named device plus everything inside them. Decide:
  * in arrival order, each event is checked for who signed it (registry),
  * what it refers to (facilities, parties) and what it does (state.c)
  * against the working set as the batch's earlier events left it. Write:
@@ -18,6 +18,7 @@
 #include "devcache.h"
 #include "enums.h"
 #include "hmap.h"
+#include "idfilter.h"
 #include "key.h"
 #include "log.h"
 #include "metrics.h"
@@ -38,8 +39,9 @@ static int add_serial(struct hmap *seen, const char **list, size_t *n, const cha
 	return CU_OK;
 }
 
-struct db_job *seq_events_load_job(struct item *batch, struct devcache *cache,
-				   struct state_ws **ws_out, db_done_fn done, void *arg)
+struct db_job *seq_events_load_job(struct item *batch, const struct idfilter *stored_ids,
+				   struct devcache *cache, struct state_ws **ws_out,
+				   db_done_fn done, void *arg)
 {
 	size_t n_items = 0, n_refs = 0, n_serials = 0, n_missed = 0;
 	const uint8_t **ids = NULL;
@@ -60,7 +62,8 @@ struct db_job *seq_events_load_job(struct item *batch, struct devcache *cache,
 		rc = CU_ERR_NOMEM;
 	n_items = 0;
 	for (struct item *it = batch; it != NULL && rc == CU_OK; it = it->next) {
-		ids[n_items++] = it->id;
+		if (stored_ids == NULL || idfilter_maybe(stored_ids, it->id))
+			ids[n_items++] = it->id;
 		for (size_t i = 0; i < it->ev->n_devices && rc == CU_OK; i++)
 			rc = add_serial(seen, serials, &n_serials, it->ev->devices[i]->serial);
 		if (it->ev->container != NULL && rc == CU_OK)

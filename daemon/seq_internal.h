@@ -27,6 +27,7 @@
 
 struct req;
 struct devcache;
+struct idfilter;
 
 /* One queued submission and, once decided, its verdict. */
 struct item {
@@ -139,6 +140,12 @@ void seq_cols_free(struct seq_cols *c);
 typedef void (*seq_logload_fn)(int rc, const char *err);
 void seq_logload_start(struct db *db, struct tlog *tlog, const PGresult *head, const PGresult *edge,
 		       seq_logload_fn done);
+/*
+ * From done, when the check passed: the filter of the ids of every event
+ * entry it read (the caller owns it; NULL if it ran out of memory), *n of
+ * them.
+ */
+struct idfilter *seq_logload_take_ids(uint64_t *n);
 
 /* Events: what an alert of hit h is about (device, facility, its country). */
 const char *seq_hit_device(const struct item *item, const struct rule_hit *h);
@@ -153,13 +160,14 @@ CU_MUST_USE int seq_rows_add(struct db_job *job, struct item *batch, const struc
 			     const struct seq_ctx *ctx);
 
 /*
- * Events: the load job (existing ids, and the closure of every named
- * device not in cache). *ws is set to a new working set holding the
- * cached rows; the caller owns it (with the job) and passes it to
- * seq_events_decide.
+ * Events: the load job (the ids stored ids may hold, all of them when it
+ * is NULL, and the closure of every named device not in cache). *ws is
+ * set to a new working set holding the cached rows; the caller owns it
+ * (with the job) and passes it to seq_events_decide.
  */
-struct db_job *seq_events_load_job(struct item *batch, struct devcache *cache, struct state_ws **ws,
-				   db_done_fn done, void *arg);
+struct db_job *seq_events_load_job(struct item *batch, const struct idfilter *stored_ids,
+				   struct devcache *cache, struct state_ws **ws, db_done_fn done,
+				   void *arg);
 
 /*
  * Events: decides every item from the load job's results and returns the

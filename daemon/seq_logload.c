@@ -11,6 +11,10 @@
  * the other on the write lane, and folded into a merkle_range as they
  * come: memory stays a few megabytes for a log of any size (a chunk of
  * rows in binary format), and the loop serves requests between chunks.
+ *
+ * Every event entry's id goes into a filter of stored ids (idfilter.h) on
+ * the way: the sequencer then asks PostgreSQL whether an event was stored
+ * before only when the filter cannot rule it out.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +22,7 @@
 
 #include <sodium.h>
 
+#include "idfilter.h"
 #include "log.h"
 #include "merkle.h"
 #include "seq_internal.h"
@@ -40,6 +45,8 @@ static struct {
 	struct tlog_tile *tiles; /* the stored right edge */
 	size_t n_tiles;
 	struct merkle_range range;
+	struct idfilter *ids; /* the event ids read so far; NULL when out of memory */
+	uint64_t n_ids;
 	char err[TLOG_ERR_MAX];
 } ll;
 
@@ -52,7 +59,39 @@ static void finish(int rc)
 	ll.tiles = NULL;
 	ll.n_tiles = 0;
 	ll.busy = false;
+	if (rc != CU_OK) {
+		idfilter_free(ll.ids);
+		ll.ids = NULL;
+	}
 	done(rc, ll.err);
+	idfilter_free(ll.ids); /* unless done took it */
+	ll.ids = NULL;
+}
+
+struct idfilter *seq_logload_take_ids(uint64_t *n)
+{
+	struct idfilter *f = ll.ids;
+
+	*n = ll.n_ids;
+	ll.ids = NULL;
+	return f;
+}
+
+/* Adds the id of row r, if it is an event's, to the filter (given up when out of memory). */
+static void note_id(const PGresult *res, int r)
+{
+	uint8_t id[32];
+
+	if (ll.ids == NULL || !tlog_rows_event_id(res, r, id))
+		return;
+	if (idfilter_add(ll.ids, id) != CU_OK) {
+		log_warn("out of memory for the filter of stored event ids: every batch looks "
+			 "its ids up in the database");
+		idfilter_free(ll.ids);
+		ll.ids = NULL;
+		return;
+	}
+	ll.n_ids++;
 }
 
 /* Every leaf is folded in: the two roots must match the checkpoint's. */
@@ -127,6 +166,7 @@ static void on_chunk(struct db_job *job, void *arg)
 			finish(CU_ERR_INVALID);
 			return;
 		}
+		note_id(res, r);
 	}
 	if (ll.read < ll.size) {
 		read_chunk();
@@ -171,12 +211,16 @@ void seq_logload_start(struct db *db, struct tlog *tlog, const PGresult *head, c
 	ll.done = done;
 	ll.read = 0;
 	merkle_range_init(&ll.range);
+	ll.n_ids = 0;
+	idfilter_free(ll.ids);
+	ll.ids = NULL;
 	rc = tlog_rows_head(tlog, head, edge, &ll.size, ll.root, &ll.tiles, &ll.n_tiles, ll.err,
 			    sizeof(ll.err));
 	if (rc != CU_OK) {
 		finish(rc);
 		return;
 	}
+	ll.ids = idfilter_new(ll.size + ll.size / 2);
 	if (ll.size == 0) {
 		finish(load_edge());
 		return;

@@ -37,6 +37,7 @@
 #include "conn.h"
 #include "devcache.h"
 #include "enums.h"
+#include "idfilter.h"
 #include "key.h"
 #include "log.h"
 #include "seq_internal.h"
@@ -94,9 +95,10 @@ static struct {
 	uint64_t batch_first_seq, batch_first_admin_seq, batch_first_alert_id;
 	struct item *head, *tail; /* queued */
 	int pending;
-	struct item *batch;	/* in flight */
-	struct state_ws *ws;	/* its devices (event batches) */
-	struct devcache *cache; /* device rows as the last batches left them */
+	struct item *batch;	     /* in flight */
+	struct state_ws *ws;	     /* its devices (event batches) */
+	struct devcache *cache;	     /* device rows as the last batches left them */
+	struct idfilter *stored_ids; /* ids of every stored event; NULL: look each up */
 	struct event *linger, *retry, *sweep;
 	int64_t epoch;	 /* claimed with the lock; 0 before */
 	char holder[96]; /* names this daemon in the epoch it claims */
@@ -435,6 +437,19 @@ static int64_t mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* The committed batch's events are stored: their ids go into the filter. */
+static void note_stored(const struct item *batch)
+{
+	for (const struct item *it = batch; it != NULL && seq.stored_ids != NULL; it = it->next) {
+		if (!it->written || it->is_admin || idfilter_add(seq.stored_ids, it->id) == CU_OK)
+			continue;
+		log_warn("out of memory for the filter of stored event ids: every batch looks its "
+			 "ids up in the database until the next start-up check");
+		idfilter_free(seq.stored_ids);
+		seq.stored_ids = NULL;
+	}
+}
+
 static void on_written(struct db_job *job, void *arg)
 {
 	(void)arg;
@@ -456,6 +471,7 @@ static void on_written(struct db_job *job, void *arg)
 	tlog_commit(seq.tlog);
 	if (seq.ws != NULL)
 		devcache_store(seq.cache, seq.ws);
+	note_stored(seq.batch);
 	for (struct item *it = seq.batch; it != NULL; it = it->next) {
 		if (!it->written)
 			continue;
@@ -579,9 +595,9 @@ static void start_batch(void)
 	seq.batch_first_seq = seq.next_seq;
 	seq.batch_first_admin_seq = seq.next_admin_seq;
 	seq.batch_first_alert_id = seq.next_alert_id;
-	load = seq.batch->is_admin
-		   ? seq_admin_load_job(seq.batch, on_loaded, NULL)
-		   : seq_events_load_job(seq.batch, seq.cache, &seq.ws, on_loaded, NULL);
+	load = seq.batch->is_admin ? seq_admin_load_job(seq.batch, on_loaded, NULL)
+				   : seq_events_load_job(seq.batch, seq.stored_ids, seq.cache,
+							 &seq.ws, on_loaded, NULL);
 	if (load == NULL) {
 		fail_all(seq.batch, CUSTODY__ERROR_CODE__INTERNAL, "out of memory");
 		batch_end(SEQ_IDLE);
@@ -842,6 +858,7 @@ static struct tally *load_tally(const PGresult *alloc, const PGresult *usage)
 
 static void retry_resync_later(void);
 static void retry_resync_in(int ms);
+static void install_stored_ids(void);
 
 /* 2 s after the first mismatch, then twice the last wait, at most MISMATCH_RETRY_MAX_MS. */
 static int next_mismatch_retry(int last_ms)
@@ -900,6 +917,7 @@ static void on_log_loaded(int rc, const char *err)
 	seq.mismatch_retry_ms = 0;
 	log_info("log: %llu entries, matching the last signed checkpoint",
 		 (unsigned long long)tlog_size(seq.tlog));
+	install_stored_ids();
 	registry_free(seq.reg);
 	seq.reg = synced.reg;
 	policy_store_free(seq.policy);
@@ -923,6 +941,31 @@ static void on_log_loaded(int rc, const char *err)
 			seq.opt.on_ready();
 	}
 	kick();
+}
+
+/*
+ * The check's filter of stored ids replaces the one before, if it holds
+ * every stored event: one id per sequence number. Otherwise (events stored
+ * without log entries, or no memory for it) every batch looks its ids up.
+ */
+static void install_stored_ids(void)
+{
+	uint64_t n = 0;
+	struct idfilter *ids = seq_logload_take_ids(&n);
+
+	idfilter_free(seq.stored_ids);
+	seq.stored_ids = NULL;
+	if (ids != NULL && n != synced.next_seq - 1) {
+		log_warn("the log holds %llu events, the events table %llu: every batch looks its "
+			 "ids up in the database",
+			 (unsigned long long)n, (unsigned long long)(synced.next_seq - 1));
+		idfilter_free(ids);
+		return;
+	}
+	seq.stored_ids = ids;
+	if (ids != NULL)
+		log_info("stored event ids: %llu in a filter of %zu KiB", (unsigned long long)n,
+			 idfilter_bytes(ids) / 1024);
 }
 
 static void retry_resync_in(int ms)
@@ -1239,6 +1282,7 @@ void sequencer_free(void)
 	tlog_free(seq.tlog);
 	state_ws_free(seq.ws);
 	devcache_free(seq.cache);
+	idfilter_free(seq.stored_ids);
 	memset(&seq, 0, sizeof(seq));
 }
 

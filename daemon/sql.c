@@ -20,17 +20,17 @@
 /*
  * Log entries as stored, with the envelope of their submission
  * (tlog_rows_entry rebuilds the leaf; log_entry.h): idx, kind, seq, entry
- * (the stub), body, signer, sig (the last three NULL when no row has the
- * entry's kind and seq), in binary format (sql_result_format). Each entry
+ * (the stub), body, signer, sig and the submission's id (the last four NULL
+ * when no row has the entry's kind and seq), in binary format (sql_result_format). Each entry
  * is one probe of events_pkey or admin_actions_pkey (a LATERAL subquery
  * with LIMIT, never flattened into a join of whole tables); the UNION's
  * other branch is cut by its kind.
  */
 #define LOG_ENTRY_ROWS(where)                                                                      \
-	"SELECT l.idx, l.kind, l.seq, l.entry, s.body, s.signer, s.sig FROM log_entries l"         \
-	" LEFT JOIN LATERAL (SELECT e.body, e.signer, e.sig FROM events e"                         \
+	"SELECT l.idx, l.kind, l.seq, l.entry, s.body, s.signer, s.sig, s.id FROM log_entries l"   \
+	" LEFT JOIN LATERAL (SELECT e.body, e.signer, e.sig, e.id FROM events e"                   \
 	"  WHERE l.kind = 'ENTRY_EVENT' AND e.seq = l.seq"                                         \
-	"  UNION ALL SELECT a.body, a.signer, a.sig FROM admin_actions a"                          \
+	"  UNION ALL SELECT a.body, a.signer, a.sig, a.id FROM admin_actions a"                    \
 	"  WHERE l.kind = 'ENTRY_ADMIN' AND a.seq = l.seq LIMIT 1) s ON true"                      \
 	" WHERE " where
 

@@ -142,3 +142,14 @@ int tlog_rows_entry(const PGresult *res, int r, uint8_t **out, size_t *len, char
 						       : "a column is malformed");
 	return rc;
 }
+
+bool tlog_rows_event_id(const PGresult *res, int r, uint8_t id[32])
+{
+	size_t len = 0;
+	const uint8_t *v = binary_col(res, r, 7, &len);
+
+	if (entry_kind(res, r) != CUSTODY__ENTRY_KIND__ENTRY_EVENT || v == NULL || len != 32)
+		return false;
+	memcpy(id, v, 32);
+	return true;
+}

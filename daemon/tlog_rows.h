@@ -10,6 +10,7 @@
 #ifndef CUSTODY_TLOG_ROWS_H
 #define CUSTODY_TLOG_ROWS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,7 +35,7 @@ uint64_t tlog_rows_index(const PGresult *res, int r);
 
 /*
  * The leaf bytes of row r of SQL_LOG_ENTRIES or SQL_LOG_ENTRY (idx, kind,
- * seq, stub, body, signer, sig; binary format, sql_result_format): the
+ * seq, stub, body, signer, sig, id; binary format, sql_result_format): the
  * stub with its submission's envelope attached (log_entry_rebuild).
  * *out is a new buffer of *len bytes (the caller frees it). CU_ERR_INVALID
  * when a column is malformed or the entry cannot be rebuilt, err says
@@ -42,5 +43,11 @@ uint64_t tlog_rows_index(const PGresult *res, int r);
  */
 CU_MUST_USE int tlog_rows_entry(const PGresult *res, int r, uint8_t **out, size_t *len, char *err,
 				size_t err_size);
+
+/*
+ * The id of the event row r stores (its events row's id column) into id;
+ * false if the row is not an event's or its id is not 32 bytes.
+ */
+bool tlog_rows_event_id(const PGresult *res, int r, uint8_t id[32]);
 
 #endif

@@ -191,6 +191,13 @@ expect_exit 2 "cannot open" exporter import-epcis "$WORK/none.json"
 # the server records nothing new.
 out=$(exporter import-epcis "$WORK/exp.json")
 check_eq "re-import is idempotent" 4 "$(grep -c "(already recorded)" <<<"$out")"
+# After a restart the filter of stored event ids (daemon/idfilter.h) is the start-up check's,
+# read from the log: every stored event in it, and a re-import is still idempotent.
+daemon_restart
+check_eq "the start-up check filters every stored event id" 1 \
+	"$(grep -c "stored event ids: $(psql_value "SELECT count(*) FROM events") in a filter" "$DAEMON_LOG")"
+out=$(exporter import-epcis "$WORK/exp.json")
+check_eq "re-import after a restart is idempotent" 4 "$(grep -c "(already recorded)" <<<"$out")"
 # Registrations of the same devices at another time: the server refuses the first event, and
 # the import stops there and says so.
 make_doc exporter "$((b2 + 5000))" "$WORK/exp2.json"
