@@ -15,7 +15,10 @@
 #   * for 30 s, while one well-behaved TCP (Noise) client sends a request every 20 ms,
 #     alternating its next signed event and a where request, and measures each latency.
 #
-# Asserted: the well-behaved client got every answer, OK, with p99 <= 100 ms; no held
+# Asserted: the well-behaved client got every answer, OK, with p99 <= 250 ms (it measured 72
+# and 88 ms on one machine, 106 to 157 ms in 7 runs on a slower one, code of 2026-12-06 and
+# 2026-12-07 alike: the bound catches starvation, 296 to 653 ms before the fixes in
+# docs/reliability.md, without timing the machine); no held
 # connection was closed; every hostile kind was refused as documented; the slow clients
 # were closed within their limits; custodyd's VmRSS (sampled every 200 ms) stayed under
 # RSS_LIMIT_KB; custodyd is alive at the end and exits 0 on SIGTERM.
@@ -32,7 +35,7 @@ source "$REPO/tests/lib/check.sh"
 trap 'rc=$?; daemon_stop || rc=1; exit $rc' EXIT
 
 HOSTILE=$BUILD/tests/reliability/custody-hostile
-P99_LIMIT_MS=${HOSTILE_P99_LIMIT_MS:-100}
+P99_LIMIT_MS=${HOSTILE_P99_LIMIT_MS:-250}
 RSS_LIMIT_KB=${HOSTILE_RSS_LIMIT_KB:-131072}
 SECONDS_HOSTILE=${HOSTILE_SECONDS:-30}
 HOLD_UNIX=${HOSTILE_HOLD_UNIX:-4000}

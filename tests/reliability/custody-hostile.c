@@ -177,30 +177,32 @@ static int bad_frames(const struct bench_workload *wl, uint8_t ***frames, uint32
 static void print_report(const struct hostile_result *r, const struct good_result *g)
 {
 	printf("well-behaved: %zu requests, %zu ok, %zu errors; latency p50 %.2f ms, p99 %.2f "
-	       "ms, max %.2f ms (p99 of submissions %.2f ms, of where %.2f ms)\n",
+	       "ms, max %.2f ms (p99 of submissions %.2f ms, of where %.2f ms); connected after "
+	       "%zu lost handshakes\n",
 	       g->requests, g->ok, g->errors, g->p50_ms, g->p99_ms, g->max_ms, g->submit_p99_ms,
-	       g->where_p99_ms);
+	       g->where_p99_ms, g->connect_retries);
 	printf("custodyd VmRSS: %ld KiB at start, %ld KiB peak, %ld KiB at end\n", r->rss_start_kb,
 	       r->rss_peak_kb, r->rss_end_kb);
-	printf("hostile: held_unix=%zu held_tcp=%zu held_lost=%zu held_min_open=%zu "
-	       "keepalive_sent=%zu keepalive_ok=%zu "
-	       "slow_hs_conns=%zu slow_hs_closed=%zu slow_hs_age_ms=%.0f slow_hs_open_ms=%.0f "
-	       "slow_frame_conns=%zu slow_frame_closed=%zu slow_frame_age_ms=%.0f "
-	       "slow_frame_open_ms=%.0f "
-	       "oversized_sent=%zu oversized_errors=%zu oversized_closed=%zu "
-	       "garbage_sent=%zu garbage_errors=%zu garbage_closed=%zu "
-	       "tcp_garbage_sent=%zu tcp_garbage_closed=%zu "
-	       "badsig_sent=%zu badsig_refused=%zu badsig_other=%zu "
-	       "good_requests=%zu good_ok=%zu good_errors=%zu good_p50_ms=%.2f good_p99_ms=%.2f "
-	       "good_max_ms=%.2f rss_start_kb=%ld rss_peak_kb=%ld rss_end_kb=%ld daemon_alive=%d\n",
-	       r->held_unix, r->held_tcp, r->held_lost, r->held_min_open, r->keepalive_sent,
-	       r->keepalive_ok, r->slow_hs_conns, r->slow_hs_closed, r->slow_hs_age_ms,
-	       r->slow_hs_open_ms, r->slow_frame_conns, r->slow_frame_closed, r->slow_frame_age_ms,
-	       r->slow_frame_open_ms, r->oversized_sent, r->oversized_errors, r->oversized_closed,
-	       r->garbage_sent, r->garbage_errors, r->garbage_closed, r->tcp_garbage_sent,
-	       r->tcp_garbage_closed, r->badsig_sent, r->badsig_refused, r->badsig_other,
-	       g->requests, g->ok, g->errors, g->p50_ms, g->p99_ms, g->max_ms, r->rss_start_kb,
-	       r->rss_peak_kb, r->rss_end_kb, r->daemon_alive);
+	printf(
+	    "hostile: held_unix=%zu held_tcp=%zu held_lost=%zu held_min_open=%zu "
+	    "keepalive_sent=%zu keepalive_ok=%zu "
+	    "slow_hs_conns=%zu slow_hs_closed=%zu slow_hs_age_ms=%.0f slow_hs_open_ms=%.0f "
+	    "slow_frame_conns=%zu slow_frame_closed=%zu slow_frame_age_ms=%.0f "
+	    "slow_frame_open_ms=%.0f "
+	    "oversized_sent=%zu oversized_errors=%zu oversized_closed=%zu "
+	    "garbage_sent=%zu garbage_errors=%zu garbage_closed=%zu "
+	    "tcp_garbage_sent=%zu tcp_garbage_closed=%zu "
+	    "badsig_sent=%zu badsig_refused=%zu badsig_other=%zu "
+	    "good_requests=%zu good_ok=%zu good_errors=%zu good_p50_ms=%.2f good_p99_ms=%.2f "
+	    "good_max_ms=%.2f good_connect_retries=%zu rss_start_kb=%ld rss_peak_kb=%ld rss_end_kb=%ld daemon_alive=%d\n",
+	    r->held_unix, r->held_tcp, r->held_lost, r->held_min_open, r->keepalive_sent,
+	    r->keepalive_ok, r->slow_hs_conns, r->slow_hs_closed, r->slow_hs_age_ms,
+	    r->slow_hs_open_ms, r->slow_frame_conns, r->slow_frame_closed, r->slow_frame_age_ms,
+	    r->slow_frame_open_ms, r->oversized_sent, r->oversized_errors, r->oversized_closed,
+	    r->garbage_sent, r->garbage_errors, r->garbage_closed, r->tcp_garbage_sent,
+	    r->tcp_garbage_closed, r->badsig_sent, r->badsig_refused, r->badsig_other, g->requests,
+	    g->ok, g->errors, g->p50_ms, g->p99_ms, g->max_ms, g->connect_retries, r->rss_start_kb,
+	    r->rss_peak_kb, r->rss_end_kb, r->daemon_alive);
 }
 
 /* Runs the hostile phase with the well-behaved client beside it. */

@@ -46,6 +46,7 @@ struct hostile_opts {
 /* Figures of the well-behaved client (hostile_good.c). */
 struct good_result {
 	size_t requests, ok, errors;
+	size_t connect_retries; /* handshakes lost to the flood before one succeeded */
 	double p50_ms, p99_ms, max_ms;
 	double submit_p99_ms, where_p99_ms; /* the two kinds of request apart */
 };
