@@ -10,11 +10,12 @@
  * A batch needs each named device with everything inside it. Every entry
  * keeps the serials of its children, and a lookup hits only when the
  * device and all its descendants are cached; otherwise the whole closure
- * is loaded from the database. Rows enter only from a committed batch's
- * working set, which holds the closure of everything it loaded, so the
- * children lists are complete when stored; an entry whose children may
- * have changed without it (a device moved out of it by a batch that did
- * not load it) is dropped.
+ * is loaded from the database. Rows enter only from the working set of a
+ * batch sent to be written (the sequencer clears the cache if that write
+ * fails, so the next batch can be decided while it commits), which holds
+ * the closure of everything it loaded, so the children lists are complete
+ * when stored; an entry whose children may have changed without it (a
+ * device moved out of it by a batch that did not load it) is dropped.
  */
 #ifndef CUSTODY_DEVCACHE_H
 #define CUSTODY_DEVCACHE_H
@@ -46,8 +47,8 @@ CU_MUST_USE int devcache_fill(struct devcache *c, const char *serial, struct sta
 			      bool *hit);
 
 /*
- * After the batch of ws committed: stores the row of every device in ws
- * as the batch left it. Out of memory only caches less.
+ * Once the batch of ws is sent to be written: stores the row of every
+ * device in ws as the batch left it. Out of memory only caches less.
  */
 void devcache_store(struct devcache *c, const struct state_ws *ws);
 

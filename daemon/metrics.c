@@ -45,6 +45,7 @@ static struct {
 	uint64_t rule_alerts[METRICS_MAX_RULES + 1]; /* the last: "other" */
 	size_t n_rules;
 	struct histogram batch_size, commit_seconds;
+	uint64_t batches_behind;
 } m;
 
 void metrics_init(const char *version, int64_t start_ms)
@@ -105,6 +106,11 @@ void metrics_batch(size_t items, int64_t commit_us)
 {
 	observe(&m.batch_size, (double)items);
 	observe(&m.commit_seconds, (double)commit_us / 1e6);
+}
+
+void metrics_batch_behind(void)
+{
+	m.batches_behind++;
 }
 
 /* ---- rendering ------------------------------------------------------------ */
@@ -332,6 +338,9 @@ int metrics_render(const struct metrics_gauges *g, char **out, size_t *len)
 	put_histogram(&o, "custody_batch_commit_seconds",
 		      "Time from sending a batch's write transaction to its COMMIT.",
 		      &m.commit_seconds);
+	put_head(&o, "custody_batches_behind_total", "counter",
+		 "Batches decided while the batch ahead of them was being written.");
+	put(&o, "custody_batches_behind_total %llu\n", (unsigned long long)m.batches_behind);
 	put_queues(&o, g);
 	put_database(&o, g);
 	put_log_and_process(&o, g);

@@ -47,6 +47,9 @@ void metrics_alert(const char *rule);
 /* One committed write transaction of items submissions taking commit_us microseconds. */
 void metrics_batch(size_t items, int64_t commit_us);
 
+/* One batch decided while the batch ahead of it was being written (sequencer.c). */
+void metrics_batch_behind(void);
+
 /* A database lane as the scraper sees it. */
 struct metrics_lane {
 	const char *name; /* "write", "read" */

@@ -39,9 +39,19 @@ static int add_serial(struct hmap *seen, const char **list, size_t *n, const cha
 	return CU_OK;
 }
 
+/* True if an item of list has this id. */
+static bool has_id(const struct item *list, const uint8_t id[32])
+{
+	for (const struct item *it = list; it != NULL; it = it->next) {
+		if (memcmp(it->id, id, 32) == 0)
+			return true;
+	}
+	return false;
+}
+
 struct db_job *seq_events_load_job(struct item *batch, const struct idfilter *stored_ids,
-				   struct devcache *cache, struct state_ws **ws_out,
-				   db_done_fn done, void *arg)
+				   struct devcache *cache, const struct seq_ahead *ahead,
+				   struct state_ws **ws_out, db_done_fn done, void *arg)
 {
 	size_t n_items = 0, n_refs = 0, n_serials = 0, n_missed = 0;
 	const uint8_t **ids = NULL;
@@ -62,8 +72,12 @@ struct db_job *seq_events_load_job(struct item *batch, const struct idfilter *st
 		rc = CU_ERR_NOMEM;
 	n_items = 0;
 	for (struct item *it = batch; it != NULL && rc == CU_OK; it = it->next) {
-		if (stored_ids == NULL || idfilter_maybe(stored_ids, it->id))
+		if (stored_ids == NULL || idfilter_maybe(stored_ids, it->id)) {
 			ids[n_items++] = it->id;
+			/* A resend of an event the batch ahead is writing: found only after its COMMIT. */
+			if (ahead != NULL && has_id(ahead->items, it->id))
+				*ahead->after_write = true;
+		}
 		for (size_t i = 0; i < it->ev->n_devices && rc == CU_OK; i++)
 			rc = add_serial(seen, serials, &n_serials, it->ev->devices[i]->serial);
 		if (it->ev->container != NULL && rc == CU_OK)
@@ -72,8 +86,12 @@ struct db_job *seq_events_load_job(struct item *batch, const struct idfilter *st
 	/* Cached closures go to the working set; the database loads the rest. */
 	for (size_t i = 0; i < n_serials && rc == CU_OK; i++) {
 		rc = devcache_fill(cache, serials[i], ws, &hit);
-		if (rc == CU_OK && !hit)
-			serials[n_missed++] = serials[i];
+		if (rc != CU_OK || hit)
+			continue;
+		serials[n_missed++] = serials[i];
+		/* Changed (or registered) by the batch ahead but not cached: its row is not stored yet. */
+		if (ahead != NULL && state_ws_get(ahead->ws, serials[i]) != NULL)
+			*ahead->after_write = true;
 	}
 	if (rc == CU_OK) {
 		db_job_add(job, SQL_FIND_EVENTS);
@@ -91,6 +109,17 @@ struct db_job *seq_events_load_job(struct item *batch, const struct idfilter *st
 	}
 	*ws_out = ws;
 	return job;
+}
+
+bool seq_events_loaded_stale(const struct db_job *loaded, const struct state_ws *ahead)
+{
+	const PGresult *res = db_job_result(loaded, 1);
+
+	for (int r = 0; r < PQntuples(res); r++) {
+		if (state_ws_get(ahead, PQgetvalue(res, r, 0)) != NULL)
+			return true;
+	}
+	return false;
 }
 
 /* ---- decide ------------------------------------------------------------ */
@@ -421,7 +450,7 @@ static int decide_one(struct item *it, struct state_ws *ws, struct hmap *in_batc
 	it->seq = (*ctx->next_seq)++;
 	it->recorded_ms = ctx->now_ms;
 	it->written = true;
-	return seq_log_append(it, ctx);
+	return seq_log_prepare(it);
 }
 
 void seq_events_publish(const struct item *it, const struct registry *reg)
@@ -472,10 +501,6 @@ struct db_job *seq_events_decide(struct item *batch, const struct db_job *loaded
 	}
 	if (rc == CU_OK && accepted > 0)
 		rc = seq_rows_add(job, batch, ws, ctx);
-	if (rc == CU_OK && accepted > 0)
-		rc = seq_log_finish(ctx, batch, job);
-	if (rc == CU_OK)
-		db_job_add(job, SQL_COMMIT);
 	hmap_free(in_batch, NULL);
 	if (rc != CU_OK || accepted == 0) {
 		db_job_free(job);
@@ -483,6 +508,21 @@ struct db_job *seq_events_decide(struct item *batch, const struct db_job *loaded
 		return NULL;
 	}
 	return job;
+}
+
+int seq_events_finish(struct item *batch, struct db_job *job, const struct seq_ctx *ctx)
+{
+	int rc = CU_OK;
+
+	for (struct item *it = batch; it != NULL && rc == CU_OK; it = it->next) {
+		if (it->written)
+			rc = seq_log_append(it, ctx);
+	}
+	if (rc == CU_OK)
+		rc = seq_log_finish(ctx, batch, job);
+	if (rc == CU_OK)
+		db_job_add(job, SQL_COMMIT);
+	return rc;
 }
 
 void seq_events_count(const struct item *batch, int64_t commit_us)

@@ -51,7 +51,9 @@ struct item {
 	size_t n_alerts;
 
 	/* the verifiable log */
-	bool logged; /* appended in this batch */
+	bool logged;	  /* appended in this batch */
+	bool prepared;	  /* entry and leaf hash made (seq_log_prepare), not yet appended */
+	uint8_t leaf[32]; /* its leaf hash, once prepared */
 	uint8_t
 	    *entry; /* its stored entry (stub, log_entry.h), until the batch is written (owned) */
 	size_t entry_len;
@@ -160,23 +162,52 @@ CU_MUST_USE int seq_rows_add(struct db_job *job, struct item *batch, const struc
 			     const struct seq_ctx *ctx);
 
 /*
+ * A batch taken while the one ahead of it is still being written
+ * (sequencer.c): its items and working set, already decided but not
+ * stored. A load that depends on them sets *after_write: it must run after
+ * that batch's COMMIT, on the write lane.
+ */
+struct seq_ahead {
+	const struct item *items;
+	const struct state_ws *ws;
+	bool *after_write;
+};
+
+/*
  * Events: the load job (the ids stored ids may hold, all of them when it
  * is NULL, and the closure of every named device not in cache). *ws is
  * set to a new working set holding the cached rows; the caller owns it
- * (with the job) and passes it to seq_events_decide.
+ * (with the job) and passes it to seq_events_decide. ahead: the batch
+ * being written, or NULL when there is none.
  */
 struct db_job *seq_events_load_job(struct item *batch, const struct idfilter *stored_ids,
-				   struct devcache *cache, struct state_ws **ws, db_done_fn done,
-				   void *arg);
+				   struct devcache *cache, const struct seq_ahead *ahead,
+				   struct state_ws **ws, db_done_fn done, void *arg);
+
+/*
+ * Events: true if the load job, run beside the write of the batch ahead
+ * (the read lane), read a device row that batch changes: the row it read
+ * is the one before.
+ */
+bool seq_events_loaded_stale(const struct db_job *loaded, const struct state_ws *ahead);
 
 /*
  * Events: decides every item from the load job's results and returns the
- * write job (NULL with *nothing_to_write when all were refused or
- * duplicates; NULL otherwise means out of memory).
+ * write job without its log rows and COMMIT (seq_events_finish adds them);
+ * NULL with *nothing_to_write when all were refused or duplicates, NULL
+ * otherwise means out of memory. The log is not touched: a batch decided
+ * while the one ahead commits is logged after it.
  */
 struct db_job *seq_events_decide(struct item *batch, const struct db_job *loaded,
 				 struct state_ws *ws, const struct seq_ctx *ctx, db_done_fn done,
 				 void *arg, bool *nothing_to_write);
+
+/*
+ * Events: appends the decided batch's stored items to the log, then adds
+ * their log rows, tiles, the signed checkpoint and COMMIT to job.
+ */
+CU_MUST_USE int seq_events_finish(struct item *batch, struct db_job *job,
+				  const struct seq_ctx *ctx);
 
 /* Admin: the load job (has this action been applied?). */
 struct db_job *seq_admin_load_job(struct item *item, db_done_fn done, void *arg);
@@ -192,7 +223,14 @@ struct db_job *seq_admin_decide(struct item *item, const struct db_job *loaded,
  */
 int seq_admin_commit(struct item *item, struct registry *reg, struct policy_store *policy);
 
-/* Log: appends a stored item to the tree; its entry row waits for seq_log_finish. */
+/*
+ * Log: makes a stored item's entry (the stub its row keeps) and leaf hash,
+ * which depend on nothing but the item: done while a batch is decided, so
+ * appending it after the batch ahead commits costs only the tree's nodes.
+ */
+CU_MUST_USE int seq_log_prepare(struct item *item);
+
+/* Log: appends a stored item to the tree (preparing it first if need be); its entry row waits for seq_log_finish. */
 CU_MUST_USE int seq_log_append(struct item *item, const struct seq_ctx *ctx);
 
 /*

@@ -11,6 +11,7 @@
 
 #include "enums.h"
 #include "log_entry.h"
+#include "merkle.h"
 #include "seq_internal.h"
 
 /*
@@ -62,22 +63,32 @@ static int pack_entry(const struct item *it, uint8_t **full, size_t *full_len, u
 	return rc;
 }
 
-int seq_log_append(struct item *it, const struct seq_ctx *ctx)
+int seq_log_prepare(struct item *it)
 {
 	uint8_t *full = NULL, *stub = NULL;
 	size_t full_len = 0, stub_len = 0;
 	int rc = pack_entry(it, &full, &full_len, &stub, &stub_len);
 
-	if (rc == CU_OK)
-		rc = tlog_append(ctx->tlog, full, full_len, &it->log_index);
-	free(full);
-	if (rc != CU_OK) {
-		free(stub);
+	if (rc != CU_OK)
 		return rc;
-	}
+	merkle_leaf_hash(full, full_len, it->leaf);
+	free(full);
 	free(it->entry);
 	it->entry = stub;
 	it->entry_len = stub_len;
+	it->prepared = true;
+	return CU_OK;
+}
+
+int seq_log_append(struct item *it, const struct seq_ctx *ctx)
+{
+	int rc = it->prepared ? CU_OK : seq_log_prepare(it);
+
+	if (rc == CU_OK)
+		rc = tlog_append_leaf(ctx->tlog, it->leaf, &it->log_index);
+	if (rc != CU_OK)
+		return rc;
+	it->prepared = false;
 	it->logged = true;
 	return CU_OK;
 }

@@ -9,8 +9,12 @@
  *            every reconnect, since a batch in doubt may or may not have
  *            committed)
  *   IDLE     waiting for submissions (or for the linger timer)
- *   LOADING  batch: reading ids and device rows
- *   WRITING  batch: transaction in flight; answers go out after COMMIT
+ *   LOADING  batch: reading ids and device rows (or, its predecessor
+ *            committed, waiting for the load of the batch behind it)
+ *   WRITING  batch: transaction in flight; answers go out after COMMIT.
+ *            The next batch may be taken, loaded and decided meanwhile
+ *            (take_behind), and is logged and sent the moment this one
+ *            commits; if this one fails, that one gets the same answer
  *   SWEEPING timer rules: their one statement in flight
  *   STOPPED  superseded: another custodyd claimed a newer epoch; never
  *            writes again (submissions get UNAVAILABLE) and asks to stop
@@ -40,6 +44,7 @@
 #include "idfilter.h"
 #include "key.h"
 #include "log.h"
+#include "metrics.h"
 #include "seq_internal.h"
 #include "sql.h"
 #include "watch.h"
@@ -76,6 +81,28 @@ enum seq_state {
 #define SUPERSEDED_REPLY                                                                           \
 	"this server no longer writes: another custodyd has taken over the database"
 
+/*
+ * A batch of submissions, and where its sequence numbers and tally adds
+ * began (to rewind them if it fails). Two may be in flight: the one being
+ * written and the one decided behind it (take_behind).
+ */
+struct batch {
+	struct item *items;
+	struct state_ws *ws; /* its devices (event batches) */
+	uint64_t first_seq, first_admin_seq, first_alert_id;
+	size_t tally_mark;    /* the tally's undoable adds before this batch's */
+	struct db_job *write; /* decided behind: sent once the batch ahead commits */
+	int64_t sent_us;      /* its write was sent (monotonic) */
+	uint64_t last_seq;    /* its last event's sequence number, once sent */
+	bool is_admin;
+	bool read_lane; /* behind: loaded on the read lane, beside the write ahead */
+	bool decided;	/* behind: decided; write (NULL: nothing to write) waits */
+	bool committed; /* written, and kept for the check of the load behind it */
+	bool voided;	/* behind: the batch ahead failed; answered so when loaded */
+	Custody__ErrorCode void_code;
+	const char *void_why;
+};
+
 /* Most alerts one sweep raises; the next sweep takes the rest. */
 #define SWEEP_MAX_ALERTS 1000
 
@@ -92,11 +119,12 @@ static struct {
 	uint64_t checkpoint_size;		    /* its tree size */
 	char batch_checkpoint[TLOG_CHECKPOINT_MAX]; /* signed for the batch in flight */
 	uint64_t next_seq, next_admin_seq, next_alert_id;
-	uint64_t batch_first_seq, batch_first_admin_seq, batch_first_alert_id;
 	struct item *head, *tail; /* queued */
 	int pending;
-	struct item *batch;	     /* in flight */
-	struct state_ws *ws;	     /* its devices (event batches) */
+	struct batch slots[2];
+	struct batch *cur;	     /* in flight: loading, or being written */
+	struct batch *behind;	     /* taken while cur is written (take_behind); NULL if none */
+	enum seq_state after_void;   /* where batch_end was going when it waited for behind */
 	struct devcache *cache;	     /* device rows as the last batches left them */
 	struct idfilter *stored_ids; /* ids of every stored event; NULL: look each up */
 	struct event *linger, *retry, *sweep;
@@ -107,7 +135,6 @@ static struct {
 	int mismatch_retry_ms;	    /* the next check of a mismatched log; 0 = none failed */
 	bool sweep_due;		    /* the timer fired during a batch: sweep before the next */
 	bool log_loaded;	    /* the stored log matched its checkpoint */
-	int64_t write_sent_us;	    /* the batch's write transaction was sent (monotonic) */
 	int64_t last_checkpoint_ms; /* wall time the last checkpoint was stored */
 	bool draining;
 	void (*drained)(void);
@@ -323,16 +350,62 @@ static void kick(void);
 static void start_sweep(void);
 static void arm_sweep(void);
 static void apply_reconfigure(void);
+static void on_loaded(struct db_job *job, void *arg);
+static void on_written(struct db_job *job, void *arg);
+static void resync(void);
 
-/*
- * Ends the batch in flight (its items already answered) and moves to next:
- * IDLE takes the next batch, DOWN waits for the write lane to come back.
- */
-static void batch_end(enum seq_state next)
+/* The free one of the two batch slots, cleared. */
+static struct batch *batch_get(void)
 {
-	seq.batch = NULL;
-	state_ws_free(seq.ws);
-	seq.ws = NULL;
+	struct batch *b =
+	    seq.cur == &seq.slots[0] || seq.behind == &seq.slots[0] ? &seq.slots[1] : &seq.slots[0];
+
+	memset(b, 0, sizeof(*b));
+	return b;
+}
+
+/* Forgets a batch whose items are answered (any left are failed, never dropped). */
+static void batch_clear(struct batch *b)
+{
+	fail_all(b->items, CUSTODY__ERROR_CODE__INTERNAL, "the server dropped the batch");
+	state_ws_free(b->ws);
+	db_job_free(b->write);
+	memset(b, 0, sizeof(*b));
+}
+
+/* The decision context of the batch being decided now. */
+static void make_ctx(struct seq_ctx *ctx)
+{
+	*ctx = (struct seq_ctx){
+	    .reg = seq.reg,
+	    .policy = seq.policy,
+	    .tally = seq.tally,
+	    .rules = &seq.opt.rules,
+	    .ship_deadline_ms = seq.opt.ship_deadline_ms,
+	    .rma_deadline_ms = seq.opt.rma_deadline_ms,
+	    .admin_key = seq.opt.admin_key,
+	    .next_seq = &seq.next_seq,
+	    .next_admin_seq = &seq.next_admin_seq,
+	    .next_alert_id = &seq.next_alert_id,
+	    .tlog = seq.tlog,
+	    .checkpoint = seq.batch_checkpoint,
+	    .now_ms = codec_now_ms(),
+	    .epoch = seq.epoch,
+	};
+}
+
+/* Where b's sequence numbers and tally adds begin, before it is decided. */
+static void batch_mark(struct batch *b)
+{
+	b->first_seq = seq.next_seq;
+	b->first_admin_seq = seq.next_admin_seq;
+	b->first_alert_id = seq.next_alert_id;
+	b->tally_mark = tally_mark(seq.tally);
+}
+
+/* The state is next: a reconfiguration or a drain waiting for it goes ahead, then the queue. */
+static void settle(enum seq_state next)
+{
 	seq.state = next;
 	apply_reconfigure();
 	if (seq.draining && seq.drained != NULL) {
@@ -345,16 +418,81 @@ static void batch_end(enum seq_state next)
 	kick();
 }
 
-/* Forgets the sequence numbers the failed batch had taken. */
-static void batch_rewind(void)
+/*
+ * Ends the batch in flight (its items already answered) and moves to next:
+ * IDLE takes the next batch, DOWN waits for the write lane to come back.
+ * A batch behind it whose load is still out (voided: it is answered with
+ * this batch's error when it comes back) is waited for first.
+ */
+static void batch_end(enum seq_state next)
 {
-	seq.next_seq = seq.batch_first_seq;
-	seq.next_admin_seq = seq.batch_first_admin_seq;
-	seq.next_alert_id = seq.batch_first_alert_id;
+	if (seq.cur != NULL)
+		batch_clear(seq.cur);
+	seq.cur = NULL;
+	if (seq.behind != NULL) {
+		seq.after_void = next;
+		seq.state = SEQ_LOADING;
+		return;
+	}
+	settle(next);
+}
+
+/*
+ * Forgets what the failed batch in flight had taken: its sequence numbers,
+ * its tally adds and log appends (and those of the batch decided behind
+ * it), and the device rows both left in the cache.
+ */
+static void batch_rewind(const struct batch *b)
+{
+	seq.next_seq = b->first_seq;
+	seq.next_admin_seq = b->first_admin_seq;
+	seq.next_alert_id = b->first_alert_id;
 	if (seq.tally != NULL)
 		tally_rollback(seq.tally);
 	tlog_rollback(seq.tlog);
 	seq.batch_checkpoint[0] = '\0';
+	devcache_clear(seq.cache);
+}
+
+/*
+ * The batch in flight failed: the batch behind it, decided on what it
+ * would have stored, gets the same answer (at once if decided, when its
+ * load comes back otherwise).
+ */
+static void drop_behind(Custody__ErrorCode code, const char *why)
+{
+	struct batch *b = seq.behind;
+
+	if (b == NULL)
+		return;
+	log_warn("the batch behind the failed one is not stored either: %s", why);
+	if (!b->decided) {
+		b->voided = true;
+		b->void_code = code;
+		b->void_why = why;
+		return;
+	}
+	fail_all(b->items, code, why);
+	b->items = NULL;
+	batch_clear(b);
+	seq.behind = NULL;
+}
+
+/* Puts items, never decided, back at the head of the queue. */
+static void requeue(struct item *items)
+{
+	struct item *last = items;
+	int n = 1;
+
+	if (items == NULL)
+		return;
+	for (; last->next != NULL; last = last->next)
+		n++;
+	last->next = seq.head;
+	seq.head = items;
+	if (seq.tail == NULL)
+		seq.tail = last;
+	seq.pending += n;
 }
 
 void seq_begin(struct db_job *job, const struct seq_ctx *ctx)
@@ -402,31 +540,38 @@ static void stop_superseded(int64_t newest)
 		seq.opt.on_stop(why);
 }
 
+/* Fails the batch in flight and the one behind it with one answer, then ends it. */
+static void fail_batch(Custody__ErrorCode code, const char *why, enum seq_state next)
+{
+	fail_all(seq.cur->items, code, why);
+	seq.cur->items = NULL;
+	drop_behind(code, why);
+	batch_end(next);
+}
+
 /* Ends the batch in flight with a database failure. */
 static void batch_failed(const struct db_job *job)
 {
 	bool lost = db_job_status(job) == DB_ERR_CONN;
 	int64_t newest;
 
-	batch_rewind();
+	batch_rewind(seq.cur);
 	if (superseded(job, &newest)) {
-		fail_all(seq.batch, CUSTODY__ERROR_CODE__UNAVAILABLE,
-			 SUPERSEDED_REPLY "; it was not stored");
-		batch_end(SEQ_STOPPED);
+		fail_batch(CUSTODY__ERROR_CODE__UNAVAILABLE, SUPERSEDED_REPLY "; it was not stored",
+			   SEQ_STOPPED);
 		stop_superseded(newest);
 		return;
 	}
 	if (lost) {
 		log_warn("batch failed, database unavailable: %s", db_job_error(job));
-		fail_all(seq.batch, CUSTODY__ERROR_CODE__UNAVAILABLE,
-			 "database unavailable; resend the same request to retry");
-	} else {
-		log_error("batch failed: %s", db_job_error(job));
-		fail_all(seq.batch, CUSTODY__ERROR_CODE__INTERNAL,
-			 "the server failed to store the batch; it was not stored");
+		fail_batch(CUSTODY__ERROR_CODE__UNAVAILABLE,
+			   "database unavailable; resend the same request to retry", SEQ_DOWN);
+		/* sequencer_lane(up) resynchronizes. */
+		return;
 	}
-	/* After a lost connection, sequencer_lane(up) resynchronizes. */
-	batch_end(lost ? SEQ_DOWN : SEQ_IDLE);
+	log_error("batch failed: %s", db_job_error(job));
+	fail_batch(CUSTODY__ERROR_CODE__INTERNAL,
+		   "the server failed to store the batch; it was not stored", SEQ_IDLE);
 }
 
 static int64_t mono_us(void)
@@ -437,7 +582,11 @@ static int64_t mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* The committed batch's events are stored: their ids go into the filter. */
+/*
+ * The written batch's events are (about to be) stored: their ids go into
+ * the filter, which may hold ids of a batch that then failed (a lookup
+ * finds nothing for them), never lack a stored one.
+ */
 static void note_stored(const struct item *batch)
 {
 	for (const struct item *it = batch; it != NULL && seq.stored_ids != NULL; it = it->next) {
@@ -450,17 +599,230 @@ static void note_stored(const struct item *batch)
 	}
 }
 
+static void take_behind(void);
+
+/* Sends the write of the batch in flight (seq.cur), decided and logged. */
+static void send_write(struct db_job *write)
+{
+	struct batch *b = seq.cur;
+	int rc;
+
+	seq.state = SEQ_WRITING;
+	b->sent_us = mono_us();
+	rc = db_submit(seq.db, DB_LANE_WRITE, write);
+	if (rc != CU_OK) {
+		db_job_free(write);
+		batch_rewind(b);
+		if (rc == CU_ERR_IO) {
+			fail_batch(CUSTODY__ERROR_CODE__UNAVAILABLE,
+				   "database unavailable; resend the same request to retry",
+				   SEQ_DOWN);
+			return;
+		}
+		/* Out of memory building it: nothing was sent, the lane is fine. */
+		log_error("batch not written: out of memory building its statements");
+		fail_batch(CUSTODY__ERROR_CODE__INTERNAL,
+			   "the server failed to store the batch; it was not stored", SEQ_IDLE);
+		return;
+	}
+	/*
+	 * The next batch starts from what this one leaves (batch_rewind
+	 * forgets it if the write fails), so it can be decided during this
+	 * write.
+	 */
+	if (b->ws != NULL)
+		devcache_store(seq.cache, b->ws);
+	if (!b->is_admin)
+		note_stored(b->items);
+	/* The receipts prove inclusion in this batch's checkpoint, before the next appends. */
+	for (struct item *it = b->items; it != NULL; it = it->next)
+		seq_log_receipt(it, seq.tlog);
+	b->last_seq = seq.next_seq - 1;
+	take_behind();
+}
+
+/* The batch in flight, decided behind the one before it, is logged and sent. */
+static void finish_and_send(struct db_job *write)
+{
+	struct seq_ctx ctx;
+
+	make_ctx(&ctx);
+	if (seq_events_finish(seq.cur->items, write, &ctx) != CU_OK) {
+		db_job_free(write);
+		batch_rewind(seq.cur);
+		fail_batch(CUSTODY__ERROR_CODE__INTERNAL, "out of memory", SEQ_IDLE);
+		return;
+	}
+	send_write(write);
+}
+
+/* Decides the batch in flight from its load and sends its write. */
+static void decide_and_send(const struct db_job *loaded)
+{
+	struct batch *b = seq.cur;
+	struct seq_ctx ctx;
+	struct db_job *write;
+	bool nothing = false;
+
+	make_ctx(&ctx);
+	batch_mark(b);
+	if (b->is_admin) {
+		write = seq_admin_decide(b->items, loaded, &ctx, on_written, NULL, &nothing);
+	} else {
+		write =
+		    seq_events_decide(b->items, loaded, b->ws, &ctx, on_written, NULL, &nothing);
+		if (write != NULL && seq_events_finish(b->items, write, &ctx) != CU_OK) {
+			db_job_free(write);
+			write = NULL;
+		}
+	}
+	if (write != NULL) {
+		send_write(write);
+		return;
+	}
+	if (nothing) {
+		tally_commit(seq.tally); /* nothing was added */
+		reply_all(b->items);
+		b->items = NULL;
+		batch_end(SEQ_IDLE);
+		return;
+	}
+	batch_rewind(b);
+	fail_batch(CUSTODY__ERROR_CODE__INTERNAL, "out of memory", SEQ_IDLE);
+}
+
+/*
+ * Decides the batch behind while the one in flight is being written: its
+ * write (log rows, checkpoint and COMMIT still to come) waits for that
+ * COMMIT.
+ */
+static void decide_behind(const struct db_job *loaded)
+{
+	struct batch *b = seq.behind;
+	struct seq_ctx ctx;
+	bool nothing = false;
+
+	make_ctx(&ctx);
+	batch_mark(b);
+	b->write = seq_events_decide(b->items, loaded, b->ws, &ctx, on_written, NULL, &nothing);
+	if (b->write == NULL && !nothing) {
+		seq.next_seq = b->first_seq;
+		seq.next_admin_seq = b->first_admin_seq;
+		seq.next_alert_id = b->first_alert_id;
+		tally_rollback_to(seq.tally, b->tally_mark);
+		fail_all(b->items, CUSTODY__ERROR_CODE__INTERNAL, "out of memory");
+		b->items = NULL;
+		batch_clear(b);
+		seq.behind = NULL;
+		return;
+	}
+	b->decided = true;
+	metrics_batch_behind();
+}
+
+/*
+ * The load of the batch behind read a row the batch in flight changes:
+ * it is read again after that batch's COMMIT, on the write lane.
+ */
+static void reload_after_write(struct batch *b)
+{
+	struct db_job *load;
+
+	state_ws_free(b->ws);
+	b->ws = NULL;
+	b->read_lane = false;
+	load = seq_events_load_job(b->items, seq.stored_ids, seq.cache, NULL, &b->ws, on_loaded, b);
+	if (load != NULL && db_submit(seq.db, DB_LANE_WRITE, load) == CU_OK)
+		return;
+	db_job_free(load);
+	fail_all(b->items, CUSTODY__ERROR_CODE__UNAVAILABLE,
+		 "database unavailable; resend the same request to retry");
+	b->items = NULL;
+	batch_clear(b);
+	seq.behind = NULL;
+	if (seq.cur != NULL && seq.cur->committed)
+		batch_end(SEQ_IDLE);
+}
+
+/* A load came back: of the batch in flight, or of the batch behind it. */
+static void on_loaded(struct db_job *job, void *arg)
+{
+	struct batch *b = arg;
+
+	if (b == seq.behind && b->voided) {
+		fail_all(b->items, b->void_code, b->void_why);
+		b->items = NULL;
+		batch_clear(b);
+		seq.behind = NULL;
+		if (seq.cur != NULL)
+			return;
+		/* The write lane may have come back while this load was out. */
+		if (seq.after_void == SEQ_DOWN && db_lane_up(seq.db, DB_LANE_WRITE)) {
+			resync();
+			return;
+		}
+		settle(seq.after_void);
+		return;
+	}
+	if (db_job_status(job) != DB_OK) {
+		if (b != seq.behind) {
+			batch_failed(job);
+			return;
+		}
+		fail_all(b->items, CUSTODY__ERROR_CODE__UNAVAILABLE,
+			 "database unavailable; resend the same request to retry");
+		b->items = NULL;
+		batch_clear(b);
+		seq.behind = NULL;
+		if (seq.cur != NULL && seq.cur->committed)
+			batch_end(SEQ_IDLE);
+		return;
+	}
+	if (b == seq.behind) {
+		if (b->read_lane && seq_events_loaded_stale(job, seq.cur->ws)) {
+			reload_after_write(b);
+			return;
+		}
+		if (!seq.cur->committed) {
+			decide_behind(job);
+			return;
+		}
+		/* The batch ahead committed while this one loaded: this one is next. */
+		batch_clear(seq.cur);
+		seq.cur = b;
+		seq.behind = NULL;
+	}
+	decide_and_send(job);
+}
+
+/* The committed events go to the watchers (the admin actions took effect at COMMIT). */
+static void publish(const struct item *items)
+{
+	for (const struct item *it = items; it != NULL; it = it->next) {
+		if (it->written && !it->is_admin)
+			seq_events_publish(it, seq.reg);
+	}
+}
+
 static void on_written(struct db_job *job, void *arg)
 {
+	struct batch *b = seq.cur, *next = seq.behind;
+	struct item *items;
+	int64_t t0 = mono_us();
+
 	(void)arg;
 	if (db_job_status(job) != DB_OK) {
 		batch_failed(job);
 		return;
 	}
-	tally_commit(seq.tally);
-	seq_events_count(seq.batch, mono_us() - seq.write_sent_us);
-	for (struct item *it = seq.batch; it != NULL; it = it->next)
-		seq_log_receipt(it, seq.tlog);
+	/* The batch behind, if decided, added to the tally too: its adds stay undoable. */
+	if (next != NULL && next->decided) {
+		tally_commit_to(seq.tally, next->tally_mark);
+		next->tally_mark = 0;
+	} else {
+		tally_commit(seq.tally);
+	}
+	seq_events_count(b->items, t0 - b->sent_us);
 	/* Published only once stored: a failed batch's checkpoint is never served. */
 	if (seq.batch_checkpoint[0] != '\0') {
 		memcpy(seq.checkpoint, seq.batch_checkpoint, sizeof(seq.checkpoint));
@@ -469,82 +831,38 @@ static void on_written(struct db_job *job, void *arg)
 		seq.last_checkpoint_ms = codec_now_ms();
 	}
 	tlog_commit(seq.tlog);
-	if (seq.ws != NULL)
-		devcache_store(seq.cache, seq.ws);
-	note_stored(seq.batch);
-	for (struct item *it = seq.batch; it != NULL; it = it->next) {
-		if (!it->written)
-			continue;
-		if (!it->is_admin)
-			seq_events_publish(it, seq.reg);
-		else if (seq_admin_commit(it, seq.reg, seq.policy) != CU_OK)
+	for (struct item *it = b->items; b->is_admin && it != NULL; it = it->next) {
+		if (it->written && seq_admin_commit(it, seq.reg, seq.policy) != CU_OK)
 			log_error(
 			    "out of memory updating the registry or policy; restart custodyd");
 	}
-	log_debug("batch committed: seq up to %llu", (unsigned long long)seq.next_seq - 1);
-	reply_all(seq.batch);
-	batch_end(SEQ_IDLE);
-}
+	log_debug("batch committed: seq up to %llu", (unsigned long long)b->last_seq);
+	items = b->items;
+	b->items = NULL;
+	if (next != NULL && next->decided) {
+		/* Decided during this write: logged and sent at once, before b is answered. */
+		batch_clear(b);
+		seq.cur = next;
+		seq.behind = NULL;
+		if (next->write != NULL) {
+			struct db_job *write = next->write;
 
-static void on_loaded(struct db_job *job, void *arg)
-{
-	struct seq_ctx ctx = {
-	    .reg = seq.reg,
-	    .policy = seq.policy,
-	    .tally = seq.tally,
-	    .rules = &seq.opt.rules,
-	    .ship_deadline_ms = seq.opt.ship_deadline_ms,
-	    .rma_deadline_ms = seq.opt.rma_deadline_ms,
-	    .admin_key = seq.opt.admin_key,
-	    .next_seq = &seq.next_seq,
-	    .next_admin_seq = &seq.next_admin_seq,
-	    .next_alert_id = &seq.next_alert_id,
-	    .tlog = seq.tlog,
-	    .checkpoint = seq.batch_checkpoint,
-	    .now_ms = codec_now_ms(),
-	    .epoch = seq.epoch,
-	};
-	struct db_job *write;
-	bool nothing = false;
-	int rc;
-
-	(void)arg;
-	if (db_job_status(job) != DB_OK) {
-		batch_failed(job);
-		return;
-	}
-	write = seq.batch->is_admin
-		    ? seq_admin_decide(seq.batch, job, &ctx, on_written, NULL, &nothing)
-		    : seq_events_decide(seq.batch, job, seq.ws, &ctx, on_written, NULL, &nothing);
-	if (write == NULL) {
-		if (nothing) {
-			tally_commit(seq.tally); /* nothing was added */
-			reply_all(seq.batch);
+			next->write = NULL;
+			finish_and_send(write);
 		} else {
-			batch_rewind();
-			fail_all(seq.batch, CUSTODY__ERROR_CODE__INTERNAL, "out of memory");
+			reply_all(next->items); /* all refused or duplicates: nothing to write */
+			next->items = NULL;
+			batch_end(SEQ_IDLE);
 		}
-		batch_end(SEQ_IDLE);
-		return;
+	} else if (next != NULL) {
+		/* Kept until the load behind it is back: it checks that load against b's rows. */
+		b->committed = true;
+		seq.state = SEQ_LOADING;
 	}
-	seq.state = SEQ_WRITING;
-	seq.write_sent_us = mono_us();
-	rc = db_submit(seq.db, DB_LANE_WRITE, write);
-	if (rc != CU_OK) {
-		db_job_free(write);
-		batch_rewind();
-		if (rc == CU_ERR_IO) {
-			fail_all(seq.batch, CUSTODY__ERROR_CODE__UNAVAILABLE,
-				 "database unavailable; resend the same request to retry");
-			batch_end(SEQ_DOWN);
-			return;
-		}
-		/* Out of memory building it: nothing was sent, the lane is fine. */
-		log_error("batch not written: out of memory building its statements");
-		fail_all(seq.batch, CUSTODY__ERROR_CODE__INTERNAL,
-			 "the server failed to store the batch; it was not stored");
+	publish(items);
+	reply_all(items);
+	if (next == NULL)
 		batch_end(SEQ_IDLE);
-	}
 }
 
 /* Devices an item names: its own and its container. */
@@ -556,22 +874,22 @@ static size_t item_devices(const struct item *it)
 }
 
 /*
- * Takes the next batch off the queue: one admin action, or events, at most
- * batch_max of them naming at most batch_max_devices devices (the batch's
- * working set, statements and results grow with its devices: a batch of
- * 4,096-chip REGISTERs would otherwise hold hundreds of MiB at once).
+ * Takes the next batch off the queue into b: one admin action, or events,
+ * at most batch_max of them naming at most batch_max_devices devices (the
+ * batch's working set, statements and results grow with its devices: a
+ * batch of 4,096-chip REGISTERs would otherwise hold hundreds of MiB at
+ * once).
  */
-static void take_batch(void)
+static void take_batch(struct batch *b)
 {
-	struct item **tail = &seq.batch;
+	struct item **tail = &b->items;
 	size_t devices = 0;
 	int n = 0;
 
-	seq.batch = NULL;
 	while (seq.head != NULL && n < seq.opt.batch_max) {
 		struct item *it = seq.head;
 
-		if (n > 0 && (it->is_admin || seq.batch->is_admin))
+		if (n > 0 && (it->is_admin || b->is_admin))
 			break;
 		devices += item_devices(it);
 		if (n > 0 && devices > (size_t)seq.opt.batch_max_devices)
@@ -580,6 +898,7 @@ static void take_batch(void)
 		it->next = NULL;
 		*tail = it;
 		tail = &it->next;
+		b->is_admin = it->is_admin;
 		n++;
 		seq.pending--;
 	}
@@ -589,27 +908,66 @@ static void take_batch(void)
 
 static void start_batch(void)
 {
+	struct batch *b = batch_get();
 	struct db_job *load;
 
-	take_batch();
-	seq.batch_first_seq = seq.next_seq;
-	seq.batch_first_admin_seq = seq.next_admin_seq;
-	seq.batch_first_alert_id = seq.next_alert_id;
-	load = seq.batch->is_admin ? seq_admin_load_job(seq.batch, on_loaded, NULL)
-				   : seq_events_load_job(seq.batch, seq.stored_ids, seq.cache,
-							 &seq.ws, on_loaded, NULL);
+	seq.cur = b;
+	take_batch(b);
+	batch_mark(b); /* what a failed load rewinds to */
+	load = b->is_admin ? seq_admin_load_job(b->items, on_loaded, b)
+			   : seq_events_load_job(b->items, seq.stored_ids, seq.cache, NULL, &b->ws,
+						 on_loaded, b);
 	if (load == NULL) {
-		fail_all(seq.batch, CUSTODY__ERROR_CODE__INTERNAL, "out of memory");
-		batch_end(SEQ_IDLE);
+		fail_batch(CUSTODY__ERROR_CODE__INTERNAL, "out of memory", SEQ_IDLE);
 		return;
 	}
 	seq.state = SEQ_LOADING;
 	if (db_submit(seq.db, DB_LANE_WRITE, load) != CU_OK) {
 		db_job_free(load);
-		fail_all(seq.batch, CUSTODY__ERROR_CODE__UNAVAILABLE,
-			 "database unavailable; resend the same request to retry");
-		batch_end(SEQ_DOWN);
+		fail_batch(CUSTODY__ERROR_CODE__UNAVAILABLE,
+			   "database unavailable; resend the same request to retry", SEQ_DOWN);
 	}
+}
+
+/*
+ * While a batch of events is being written and a whole batch is queued,
+ * the next one is taken and decided behind it (DESIGN section 7): its
+ * load runs on the read lane beside the write, against the device rows
+ * the batch in flight leaves (in the cache) and the ids it stores (in the
+ * filter). A load that needs that batch's stored rows or ids (a resend of
+ * one of its events; a device it changed that is not cached) runs on the
+ * write lane after it instead. Not while a sweep, a reconfiguration or a
+ * drain waits for the sequencer to be idle, nor without the filter.
+ */
+static void take_behind(void)
+{
+	struct batch *b;
+	struct db_job *load;
+	struct seq_ahead ahead;
+	bool after_write = false;
+
+	if (seq.state != SEQ_WRITING || seq.behind != NULL || seq.cur == NULL ||
+	    seq.cur->is_admin || seq.head == NULL || seq.head->is_admin ||
+	    seq.pending < seq.opt.batch_max / 4 || seq.sweep_due || seq.reconfigure ||
+	    seq.draining || seq.stored_ids == NULL)
+		return;
+	b = batch_get();
+	take_batch(b);
+	ahead = (struct seq_ahead){
+	    .items = seq.cur->items, .ws = seq.cur->ws, .after_write = &after_write};
+	load =
+	    seq_events_load_job(b->items, seq.stored_ids, seq.cache, &ahead, &b->ws, on_loaded, b);
+	b->read_lane = !after_write;
+	if (load == NULL ||
+	    db_submit(seq.db, b->read_lane ? DB_LANE_READ : DB_LANE_WRITE, load) != CU_OK) {
+		/* Taken later, the usual way. */
+		db_job_free(load);
+		requeue(b->items);
+		b->items = NULL;
+		batch_clear(b);
+		return;
+	}
+	seq.behind = b;
 }
 
 static void on_linger(evutil_socket_t fd, short what, void *arg)
@@ -621,11 +979,15 @@ static void on_linger(evutil_socket_t fd, short what, void *arg)
 		start_batch();
 }
 
-/* Starts a batch if the sequencer is idle and work is queued. */
+/* Starts a batch if the sequencer is idle and work is queued (or takes one behind a write). */
 static void kick(void)
 {
 	struct timeval tv;
 
+	if (seq.state == SEQ_WRITING) {
+		take_behind();
+		return;
+	}
 	if (seq.state == SEQ_IDLE && seq.sweep_due && !seq.draining) {
 		seq.sweep_due = false;
 		start_sweep(); /* its end kicks again */
@@ -1280,7 +1642,8 @@ void sequencer_free(void)
 	tally_free(seq.tally);
 	synced_clear();
 	tlog_free(seq.tlog);
-	state_ws_free(seq.ws);
+	batch_clear(&seq.slots[0]);
+	batch_clear(&seq.slots[1]);
 	devcache_free(seq.cache);
 	idfilter_free(seq.stored_ids);
 	memset(&seq, 0, sizeof(seq));

@@ -92,8 +92,28 @@ void tally_commit(struct tally *t)
 
 void tally_rollback(struct tally *t)
 {
+	tally_rollback_to(t, 0);
+}
+
+size_t tally_mark(const struct tally *t)
+{
+	return t->n_undo;
+}
+
+void tally_commit_to(struct tally *t, size_t mark)
+{
+	if (mark >= t->n_undo) {
+		t->n_undo = 0;
+		return;
+	}
+	memmove(t->undo, t->undo + mark, (t->n_undo - mark) * sizeof(*t->undo));
+	t->n_undo -= mark;
+}
+
+void tally_rollback_to(struct tally *t, size_t mark)
+{
 	/* Counters created by the undone adds stay, at their old value 0. */
-	while (t->n_undo > 0) {
+	while (t->n_undo > mark) {
 		struct undo *u = &t->undo[--t->n_undo];
 
 		u->c->value -= u->delta;

@@ -43,6 +43,16 @@ void tally_commit(struct tally *t);
 void tally_rollback(struct tally *t);
 
 /*
+ * Two batches in flight (the second decided while the first commits): a
+ * mark is the adds not yet final when it is taken. tally_commit_to makes
+ * the adds before mark final and leaves the later ones undoable;
+ * tally_rollback_to undoes only the adds since mark.
+ */
+size_t tally_mark(const struct tally *t);
+void tally_commit_to(struct tally *t, size_t mark);
+void tally_rollback_to(struct tally *t, size_t mark);
+
+/*
  * Iterates over the counters whose key starts with prefix: *pos starts at
  * 0; returns the key (borrowed) or NULL at the end, value in *value.
  */

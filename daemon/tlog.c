@@ -480,12 +480,19 @@ static void store_node(void *arg, unsigned level, uint64_t index,
 int tlog_append(struct tlog *t, const uint8_t *entry, size_t len, uint64_t *index)
 {
 	uint8_t leaf[MERKLE_HASH_SIZE];
-	uint64_t at = t->range.size;
-	int rc;
 
 	if (entry == NULL && len > 0) {
 		return CU_ERR_INVALID;
 	}
+	merkle_leaf_hash(entry, len, leaf);
+	return tlog_append_leaf(t, leaf, index);
+}
+
+int tlog_append_leaf(struct tlog *t, const uint8_t leaf[MERKLE_HASH_SIZE], uint64_t *index)
+{
+	uint64_t at = t->range.size;
+	int rc;
+
 	if (at == UINT64_MAX) {
 		return CU_ERR_TOO_BIG;
 	}
@@ -493,7 +500,6 @@ int tlog_append(struct tlog *t, const uint8_t *entry, size_t len, uint64_t *inde
 	if (rc != CU_OK) {
 		return rc;
 	}
-	merkle_leaf_hash(entry, len, leaf);
 	rc = merkle_range_append(&t->range, leaf, store_node, t);
 	if (rc != CU_OK) {
 		levels_drop_empty(t->levels);

@@ -90,6 +90,10 @@ CU_MUST_USE int tlog_load(struct tlog *t, uint64_t size, const struct tlog_tile 
  */
 CU_MUST_USE int tlog_append(struct tlog *t, const uint8_t *entry, size_t len, uint64_t *index);
 
+/* tlog_append of an entry whose leaf hash (merkle_leaf_hash) is already made. */
+CU_MUST_USE int tlog_append_leaf(struct tlog *t, const uint8_t leaf[MERKLE_HASH_SIZE],
+				 uint64_t *index);
+
 /* Leaves in the tree, appended ones included. */
 uint64_t tlog_size(const struct tlog *t);
 

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The reliability suite's load client and auditor (sourced after daemon.sh, not run):
+# The reliability suite's load client and auditor (sourced after daemon.sh and check.sh, not run):
 #
 #   daemon_start NAME DBNAME ...
 #   load_start DBNAME [crash-load option...]   # background load against $DAEMON_TCP
@@ -7,6 +7,7 @@
 #   load_audit [crash-audit option...]         # audit DBNAME now (while the load runs)
 #   load_stop                                  # SIGTERM: drain, resend, exit; its status
 #   load_stat KEY                              # a figure of the stopped client
+#   load_final_strict                          # load_stop, the final audit, nothing went wrong
 #
 # crash-load (tests/reliability/crash_load.c) records what it was told in $LOAD_DIR (acked,
 # unacked.bin, stats); crash-audit (crash_audit.c) checks the database against that record and
@@ -94,6 +95,24 @@ load_stop()
 load_stat()
 {
 	sed -n "s/^$1=//p" "$LOAD_DIR/stats"
+}
+
+# load_final_strict: for a --strict load: stop it (it must exit 0), audit everything it sent
+# with its resends (--final: prints "final: ..." and it must end ", final: ok"), and check it
+# saw no error answer, timeout, disconnect or recorded unacknowledged event.
+load_final_strict()
+{
+	local out k
+	load_stop || check_fail "crash-load failed (an error answer, a timeout or a lost connection)"
+	out=$(load_audit --unacked "$LOAD_DIR/unacked.bin" --final) || {
+		echo "$out"
+		check_fail "final audit"
+	}
+	echo "final: $out"
+	grep -q ', final: ok$' <<<"$out" || check_fail "final audit not ok"
+	for k in errors timeouts disconnects unacked_recorded; do
+		check_eq "crash-load $k" 0 "$(load_stat "$k")"
+	done
 }
 
 # load_cleanup: stop the client if it runs, keep its log in $CUSTODY_TEST_LOGDIR, remove

@@ -73,16 +73,7 @@ done
 [ "$(grep -c 'database write lane is up' "$DAEMON_LOG")" -gt "$RESTARTS" ] ||
 	check_fail "the write lane did not come back after each restart"
 
-load_stop || check_fail "crash-load failed (an error answer, a timeout or a lost connection)"
-out=$(load_audit --unacked "$LOAD_DIR/unacked.bin" --final) || {
-	echo "$out"
-	check_fail "final audit"
-}
-echo "final: $out"
-grep -q ', final: ok$' <<<"$out" || check_fail "final audit not ok"
-for k in errors timeouts disconnects unacked_recorded; do
-	check_eq "crash-load $k" 0 "$(load_stat "$k")"
-done
+load_final_strict
 
 printf 'db-restart-load: %d PostgreSQL restarts (fast and immediate) under load;' "$RESTARTS"
 printf ' %s events acknowledged (%s as duplicates of a retry), %s UNAVAILABLE answers retried,' \
