@@ -2,8 +2,8 @@
  * seq_events.c - deciding and writing a batch of custody events.
  *
  * Load: which of the batch's event ids are already stored (idempotency;
- * only those the filter of stored ids cannot rule out), and the rows of every named device plus everything inside them. Decide:
- * in arrival order, each event is checked for who signed it (registry),
+ * only those the filter of stored ids cannot rule out), and the rows of
+ * every named device plus everything inside them. Decide: in arrival order, each event is checked for who signed it (registry),
  * what it refers to (facilities, parties) and what it does (state.c)
  * against the working set as the batch's earlier events left it. Write:
  * one transaction with the accepted events, their device links and the

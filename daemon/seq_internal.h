@@ -97,6 +97,34 @@ void seq_refuse(struct item *item, Custody__ErrorCode code, const char *fmt, ...
     __attribute__((format(printf, 3, 4)));
 
 /*
+ * Synchronizing (seq_load.c): the rows of SQL_LOAD_PARTIES, SQL_LOAD_KEYS
+ * and SQL_LOAD_FACILITIES into reg (CU_ERR_NOMEM, or CU_ERR_INVALID for a
+ * malformed key row); the policy store, built-in loads first, then every
+ * stored one of SQL_LOAD_POLICY in order (NULL, logged, if one cannot be
+ * read back); the tally from SQL_LOAD_ALLOC and SQL_LOAD_USAGE (NULL when
+ * out of memory).
+ */
+int seq_load_parties(struct registry *reg, const PGresult *res);
+int seq_load_keys(struct registry *reg, const PGresult *res);
+int seq_load_facilities(struct registry *reg, const PGresult *res);
+struct policy_store *seq_load_policy(const PGresult *res, const Custody__PolicyLoad *const *builtin,
+				     size_t n_builtin);
+struct tally *seq_load_tally(const PGresult *alloc, const PGresult *usage);
+
+/* Answers (seq_reply.c). Frees an item (NULL is fine). */
+void seq_item_free(struct item *item);
+
+/*
+ * Answers every item of a list from its verdict (a duplicate from its
+ * original's), with checkpoint, the batch's signed checkpoint, in the log
+ * receipts; then frees them.
+ */
+void seq_reply_all(struct item *list, const char *checkpoint);
+
+/* Fails every item of a list with one error and frees them. */
+void seq_fail_all(struct item *list, Custody__ErrorCode code, const char *why);
+
+/*
  * Keys (seq_keys.c). seq_key_usable refuses the item (UNAUTHENTICATED,
  * naming the key and why) if key, which signed it, is revoked, expired or
  * not yet valid at ctx->now_ms, or at the item's own date (an event's
@@ -144,10 +172,10 @@ void seq_logload_start(struct db *db, struct tlog *tlog, const PGresult *head, c
 		       seq_logload_fn done);
 /*
  * From done, when the check passed: the filter of the ids of every event
- * entry it read (the caller owns it; NULL if it ran out of memory), *n of
- * them.
+ * entry it read (idfilter_count: how many; the caller owns it), NULL if it
+ * ran out of memory.
  */
-struct idfilter *seq_logload_take_ids(uint64_t *n);
+struct idfilter *seq_logload_take_ids(void);
 
 /* Events: what an alert of hit h is about (device, facility, its country). */
 const char *seq_hit_device(const struct item *item, const struct rule_hit *h);

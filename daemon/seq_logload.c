@@ -46,7 +46,6 @@ static struct {
 	size_t n_tiles;
 	struct merkle_range range;
 	struct idfilter *ids; /* the event ids read so far; NULL when out of memory */
-	uint64_t n_ids;
 	char err[TLOG_ERR_MAX];
 } ll;
 
@@ -59,20 +58,15 @@ static void finish(int rc)
 	ll.tiles = NULL;
 	ll.n_tiles = 0;
 	ll.busy = false;
-	if (rc != CU_OK) {
-		idfilter_free(ll.ids);
-		ll.ids = NULL;
-	}
 	done(rc, ll.err);
 	idfilter_free(ll.ids); /* unless done took it */
 	ll.ids = NULL;
 }
 
-struct idfilter *seq_logload_take_ids(uint64_t *n)
+struct idfilter *seq_logload_take_ids(void)
 {
 	struct idfilter *f = ll.ids;
 
-	*n = ll.n_ids;
 	ll.ids = NULL;
 	return f;
 }
@@ -89,9 +83,7 @@ static void note_id(const PGresult *res, int r)
 			 "its ids up in the database");
 		idfilter_free(ll.ids);
 		ll.ids = NULL;
-		return;
 	}
-	ll.n_ids++;
 }
 
 /* Every leaf is folded in: the two roots must match the checkpoint's. */
@@ -211,7 +203,6 @@ void seq_logload_start(struct db *db, struct tlog *tlog, const PGresult *head, c
 	ll.done = done;
 	ll.read = 0;
 	merkle_range_init(&ll.range);
-	ll.n_ids = 0;
 	idfilter_free(ll.ids);
 	ll.ids = NULL;
 	rc = tlog_rows_head(tlog, head, edge, &ll.size, ll.root, &ll.tiles, &ll.n_tiles, ll.err,

@@ -1,6 +1,8 @@
 /*
- * sequencer.c - the queue, the batch lifecycle and the answers (see
- * sequencer.h; deciding lives in seq_events.c and seq_admin.c).
+ * sequencer.c - the queue, the batch lifecycle and resynchronizing (see
+ * sequencer.h; deciding lives in seq_events.c and seq_admin.c, the answers
+ * in seq_reply.c, reading back the registry, policy and tally in
+ * seq_load.c).
  *
  * States:
  *   DOWN     write lane down: submissions get UNAVAILABLE at once
@@ -28,7 +30,6 @@
  */
 #include "sequencer.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,6 @@
 #include "codec.h"
 #include "conn.h"
 #include "devcache.h"
-#include "enums.h"
 #include "idfilter.h"
 #include "key.h"
 #include "log.h"
@@ -76,6 +76,9 @@ enum seq_state {
 	SEQ_SWEEPING, /* timer rules: overdue shipments, dark accelerators */
 	SEQ_STOPPED,
 };
+
+/* What submissions caught by a lost database connection are told (resending is idempotent). */
+#define RESEND_REPLY "database unavailable; resend the same request to retry"
 
 /* What superseded submissions are told. */
 #define SUPERSEDED_REPLY                                                                           \
@@ -142,208 +145,6 @@ static struct {
 	bool reconfigure;
 } seq;
 
-/* ---- items and answers -------------------------------------------------- */
-
-static void item_free(struct item *it)
-{
-	if (it == NULL)
-		return;
-	if (it->ev != NULL)
-		custody__event__free_unpacked(it->ev, NULL);
-	if (it->act != NULL)
-		custody__admin_action__free_unpacked(it->act, NULL);
-	state_result_clear(&it->res);
-	free(it->body);
-	free(it->entry);
-	free(it);
-}
-
-void seq_refuse(struct item *it, Custody__ErrorCode code, const char *fmt, ...)
-{
-	va_list ap;
-
-	it->res.code = code;
-	va_start(ap, fmt);
-	vsnprintf(it->res.message, sizeof(it->res.message), fmt, ap);
-	va_end(ap);
-}
-
-/* Points hits[i] at the verdict's rule hits (or the state machine's one rule). */
-static size_t fill_hits(const struct item *v, Custody__RuleHit *hits, Custody__RuleHit **ptrs,
-			bool alerts_only)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < v->verdict.n_hits; i++) {
-		const struct rule_hit *h = &v->verdict.hits[i];
-
-		if (alerts_only && h->severity != CUSTODY__SEVERITY__SEVERITY_ALERT)
-			continue;
-		custody__rule_hit__init(&hits[n]);
-		hits[n].rule = (char *)h->rule;
-		hits[n].severity = h->severity;
-		hits[n].reason = (char *)h->reason;
-		ptrs[n] = &hits[n];
-		n++;
-	}
-	if (n == 0 && !alerts_only && v->res.rule[0] != '\0') {
-		custody__rule_hit__init(&hits[0]);
-		hits[0].rule = (char *)v->res.rule;
-		hits[0].severity = CUSTODY__SEVERITY__SEVERITY_REJECT;
-		hits[0].reason = (char *)v->res.message;
-		ptrs[0] = &hits[0];
-		n = 1;
-	}
-	return n;
-}
-
-/* Points r at v's receipt (its proof and the batch's checkpoint); false if none. */
-static bool fill_receipt(const struct item *v, Custody__LogReceipt *r, ProtobufCBinaryData *hashes)
-{
-	if (!v->logged || v->receipt_size == 0)
-		return false;
-	custody__log_receipt__init(r);
-	r->index = v->log_index;
-	r->tree_size = v->receipt_size;
-	for (size_t i = 0; i < v->proof_count; i++) {
-		hashes[i].data = (uint8_t *)v->proof + i * MERKLE_HASH_SIZE;
-		hashes[i].len = MERKLE_HASH_SIZE;
-	}
-	r->proof = hashes;
-	r->n_proof = v->proof_count;
-	r->checkpoint = seq.checkpoint;
-	return true;
-}
-
-/* The alert ids of v, into ids (RULES_MAX_HITS). */
-static size_t fill_alert_ids(const struct item *v, uint64_t *ids)
-{
-	size_t n = v->n_alerts < RULES_MAX_HITS ? v->n_alerts : RULES_MAX_HITS;
-
-	for (size_t i = 0; i < n; i++)
-		ids[i] = v->first_alert_id + i;
-	return n;
-}
-
-/*
- * Answers a refused item from v (itself, or the earlier copy of the same
- * bytes): the error with its rules, or the conflicting heads.
- */
-static void reply_error(struct item *it, const struct item *v)
-{
-	const struct state_result *res = &v->res;
-	Custody__Error err = CUSTODY__ERROR__INIT;
-	Custody__Response resp = CUSTODY__RESPONSE__INIT;
-	Custody__RuleHit hits[RULES_MAX_HITS], *hit_ptrs[RULES_MAX_HITS];
-	uint64_t alert_ids[RULES_MAX_HITS];
-	Custody__DeviceRef *refs = NULL, **ref_ptrs = NULL;
-	Custody__LogReceipt receipt;
-	ProtobufCBinaryData hashes[MERKLE_PROOF_MAX];
-
-	err.code = res->code;
-	if (fill_receipt(v, &receipt, hashes))
-		err.receipt = &receipt;
-	err.message = (char *)res->message;
-	err.n_rules = fill_hits(v, hits, hit_ptrs, false);
-	err.rules = hit_ptrs;
-	if (v->evidence) {
-		err.recorded_seq = v->seq;
-		err.event_id.data = it->id;
-		err.event_id.len = 32;
-		err.n_alert_ids = fill_alert_ids(v, alert_ids);
-		err.alert_ids = alert_ids;
-	}
-	if (res->n_heads > 0) {
-		refs = calloc(res->n_heads, sizeof(*refs));
-		ref_ptrs = calloc(res->n_heads, sizeof(*ref_ptrs));
-	}
-	for (size_t i = 0; refs != NULL && ref_ptrs != NULL && i < res->n_heads; i++) {
-		custody__device_ref__init(&refs[i]);
-		refs[i].serial = (char *)res->heads[i].serial;
-		refs[i].prev.data = (uint8_t *)res->heads[i].head_id;
-		refs[i].prev.len = STATE_ID_BYTES;
-		ref_ptrs[i] = &refs[i];
-		err.n_heads = i + 1;
-	}
-	err.heads = ref_ptrs;
-	resp.body_case = CUSTODY__RESPONSE__BODY_ERROR;
-	resp.error = &err;
-	req_reply(it->req, &resp);
-	free(refs);
-	free(ref_ptrs);
-}
-
-/* Answers an item from its verdict (or from the earlier copy's). */
-static void reply(struct item *it)
-{
-	const struct item *v = it->dup_of != NULL ? it->dup_of : it;
-	Custody__Response resp = CUSTODY__RESPONSE__INIT;
-	Custody__SubmitResult sub = CUSTODY__SUBMIT_RESULT__INIT;
-	Custody__AdminResult adm = CUSTODY__ADMIN_RESULT__INIT;
-	Custody__RuleHit hits[RULES_MAX_HITS], *hit_ptrs[RULES_MAX_HITS];
-	uint64_t alert_ids[RULES_MAX_HITS];
-	Custody__LogReceipt receipt;
-	ProtobufCBinaryData hashes[MERKLE_PROOF_MAX];
-	bool has_receipt = fill_receipt(v, &receipt, hashes);
-
-	if (v->res.code != 0) {
-		reply_error(it, v);
-		return;
-	}
-	if (it->is_admin) {
-		adm.action_id.data = it->id;
-		adm.action_id.len = 32;
-		adm.seq = v->seq;
-		adm.duplicate = v->duplicate;
-		adm.unchanged = v->unchanged;
-		adm.receipt = has_receipt ? &receipt : NULL;
-		resp.body_case = CUSTODY__RESPONSE__BODY_ADMIN;
-		resp.admin = &adm;
-	} else {
-		sub.event_id.data = it->id;
-		sub.event_id.len = 32;
-		sub.seq = v->seq;
-		sub.duplicate = v->duplicate || it->dup_of != NULL;
-		sub.recorded_at_ms = v->recorded_ms;
-		sub.n_rules = fill_hits(v, hits, hit_ptrs, true);
-		sub.rules = hit_ptrs;
-		sub.verdict = sub.n_rules > 0 ? CUSTODY__VERDICT__ACCEPT_WITH_ALERTS
-					      : CUSTODY__VERDICT__ACCEPT;
-		sub.n_alert_ids = fill_alert_ids(v, alert_ids);
-		sub.alert_ids = alert_ids;
-		sub.receipt = has_receipt ? &receipt : NULL;
-		resp.body_case = CUSTODY__RESPONSE__BODY_SUBMIT;
-		resp.submit = &sub;
-	}
-	req_reply(it->req, &resp);
-}
-
-/* Answers every item of a list and frees them. */
-static void reply_all(struct item *list)
-{
-	struct item *it = list, *next;
-
-	/* Answer first, free after: a duplicate's verdict lives in its original. */
-	for (; it != NULL; it = it->next)
-		reply(it);
-	for (it = list; it != NULL; it = next) {
-		next = it->next;
-		item_free(it);
-	}
-}
-
-/* Fails every item of a list with one error and frees them. */
-static void fail_all(struct item *list, Custody__ErrorCode code, const char *why)
-{
-	struct item *next;
-
-	for (; list != NULL; list = next) {
-		next = list->next;
-		req_fail(list->req, code, "%s", why);
-		item_free(list);
-	}
-}
-
 /* ---- the batch lifecycle ------------------------------------------------ */
 
 static void kick(void);
@@ -367,7 +168,7 @@ static struct batch *batch_get(void)
 /* Forgets a batch whose items are answered (any left are failed, never dropped). */
 static void batch_clear(struct batch *b)
 {
-	fail_all(b->items, CUSTODY__ERROR_CODE__INTERNAL, "the server dropped the batch");
+	seq_fail_all(b->items, CUSTODY__ERROR_CODE__INTERNAL, "the server dropped the batch");
 	state_ws_free(b->ws);
 	db_job_free(b->write);
 	memset(b, 0, sizeof(*b));
@@ -454,6 +255,26 @@ static void batch_rewind(const struct batch *b)
 	devcache_clear(seq.cache);
 }
 
+/* Answers every item of the batch behind with one error and forgets it. */
+static void fail_behind(Custody__ErrorCode code, const char *why)
+{
+	seq_fail_all(seq.behind->items, code, why);
+	seq.behind->items = NULL;
+	batch_clear(seq.behind);
+	seq.behind = NULL;
+}
+
+/*
+ * The load of the batch behind failed: it is answered UNAVAILABLE (resend),
+ * and a batch ahead kept only for that load ends.
+ */
+static void behind_load_failed(void)
+{
+	fail_behind(CUSTODY__ERROR_CODE__UNAVAILABLE, RESEND_REPLY);
+	if (seq.cur != NULL && seq.cur->committed)
+		batch_end(SEQ_IDLE);
+}
+
 /*
  * The batch in flight failed: the batch behind it, decided on what it
  * would have stored, gets the same answer (at once if decided, when its
@@ -472,10 +293,7 @@ static void drop_behind(Custody__ErrorCode code, const char *why)
 		b->void_why = why;
 		return;
 	}
-	fail_all(b->items, code, why);
-	b->items = NULL;
-	batch_clear(b);
-	seq.behind = NULL;
+	fail_behind(code, why);
 }
 
 /* Puts items, never decided, back at the head of the queue. */
@@ -531,7 +349,7 @@ static void stop_superseded(int64_t newest)
 	seq.head = seq.tail = NULL;
 	seq.pending = 0;
 	seq.state = SEQ_STOPPED;
-	fail_all(queued, CUSTODY__ERROR_CODE__UNAVAILABLE, SUPERSEDED_REPLY);
+	seq_fail_all(queued, CUSTODY__ERROR_CODE__UNAVAILABLE, SUPERSEDED_REPLY);
 	snprintf(why, sizeof(why),
 		 "another custodyd (epoch %lld) has taken over this database; this one (epoch "
 		 "%lld) stops",
@@ -543,7 +361,7 @@ static void stop_superseded(int64_t newest)
 /* Fails the batch in flight and the one behind it with one answer, then ends it. */
 static void fail_batch(Custody__ErrorCode code, const char *why, enum seq_state next)
 {
-	fail_all(seq.cur->items, code, why);
+	seq_fail_all(seq.cur->items, code, why);
 	seq.cur->items = NULL;
 	drop_behind(code, why);
 	batch_end(next);
@@ -564,8 +382,7 @@ static void batch_failed(const struct db_job *job)
 	}
 	if (lost) {
 		log_warn("batch failed, database unavailable: %s", db_job_error(job));
-		fail_batch(CUSTODY__ERROR_CODE__UNAVAILABLE,
-			   "database unavailable; resend the same request to retry", SEQ_DOWN);
+		fail_batch(CUSTODY__ERROR_CODE__UNAVAILABLE, RESEND_REPLY, SEQ_DOWN);
 		/* sequencer_lane(up) resynchronizes. */
 		return;
 	}
@@ -614,9 +431,7 @@ static void send_write(struct db_job *write)
 		db_job_free(write);
 		batch_rewind(b);
 		if (rc == CU_ERR_IO) {
-			fail_batch(CUSTODY__ERROR_CODE__UNAVAILABLE,
-				   "database unavailable; resend the same request to retry",
-				   SEQ_DOWN);
+			fail_batch(CUSTODY__ERROR_CODE__UNAVAILABLE, RESEND_REPLY, SEQ_DOWN);
 			return;
 		}
 		/* Out of memory building it: nothing was sent, the lane is fine. */
@@ -682,7 +497,7 @@ static void decide_and_send(const struct db_job *loaded)
 	}
 	if (nothing) {
 		tally_commit(seq.tally); /* nothing was added */
-		reply_all(b->items);
+		seq_reply_all(b->items, seq.checkpoint);
 		b->items = NULL;
 		batch_end(SEQ_IDLE);
 		return;
@@ -710,10 +525,7 @@ static void decide_behind(const struct db_job *loaded)
 		seq.next_admin_seq = b->first_admin_seq;
 		seq.next_alert_id = b->first_alert_id;
 		tally_rollback_to(seq.tally, b->tally_mark);
-		fail_all(b->items, CUSTODY__ERROR_CODE__INTERNAL, "out of memory");
-		b->items = NULL;
-		batch_clear(b);
-		seq.behind = NULL;
+		fail_behind(CUSTODY__ERROR_CODE__INTERNAL, "out of memory");
 		return;
 	}
 	b->decided = true;
@@ -735,13 +547,7 @@ static void reload_after_write(struct batch *b)
 	if (load != NULL && db_submit(seq.db, DB_LANE_WRITE, load) == CU_OK)
 		return;
 	db_job_free(load);
-	fail_all(b->items, CUSTODY__ERROR_CODE__UNAVAILABLE,
-		 "database unavailable; resend the same request to retry");
-	b->items = NULL;
-	batch_clear(b);
-	seq.behind = NULL;
-	if (seq.cur != NULL && seq.cur->committed)
-		batch_end(SEQ_IDLE);
+	behind_load_failed();
 }
 
 /* A load came back: of the batch in flight, or of the batch behind it. */
@@ -750,10 +556,7 @@ static void on_loaded(struct db_job *job, void *arg)
 	struct batch *b = arg;
 
 	if (b == seq.behind && b->voided) {
-		fail_all(b->items, b->void_code, b->void_why);
-		b->items = NULL;
-		batch_clear(b);
-		seq.behind = NULL;
+		fail_behind(b->void_code, b->void_why);
 		if (seq.cur != NULL)
 			return;
 		/* The write lane may have come back while this load was out. */
@@ -765,17 +568,10 @@ static void on_loaded(struct db_job *job, void *arg)
 		return;
 	}
 	if (db_job_status(job) != DB_OK) {
-		if (b != seq.behind) {
+		if (b != seq.behind)
 			batch_failed(job);
-			return;
-		}
-		fail_all(b->items, CUSTODY__ERROR_CODE__UNAVAILABLE,
-			 "database unavailable; resend the same request to retry");
-		b->items = NULL;
-		batch_clear(b);
-		seq.behind = NULL;
-		if (seq.cur != NULL && seq.cur->committed)
-			batch_end(SEQ_IDLE);
+		else
+			behind_load_failed();
 		return;
 	}
 	if (b == seq.behind) {
@@ -850,7 +646,9 @@ static void on_written(struct db_job *job, void *arg)
 			next->write = NULL;
 			finish_and_send(write);
 		} else {
-			reply_all(next->items); /* all refused or duplicates: nothing to write */
+			seq_reply_all(
+			    next->items,
+			    seq.checkpoint); /* all refused or duplicates: nothing to write */
 			next->items = NULL;
 			batch_end(SEQ_IDLE);
 		}
@@ -860,7 +658,7 @@ static void on_written(struct db_job *job, void *arg)
 		seq.state = SEQ_LOADING;
 	}
 	publish(items);
-	reply_all(items);
+	seq_reply_all(items, seq.checkpoint);
 	if (next == NULL)
 		batch_end(SEQ_IDLE);
 }
@@ -924,8 +722,7 @@ static void start_batch(void)
 	seq.state = SEQ_LOADING;
 	if (db_submit(seq.db, DB_LANE_WRITE, load) != CU_OK) {
 		db_job_free(load);
-		fail_batch(CUSTODY__ERROR_CODE__UNAVAILABLE,
-			   "database unavailable; resend the same request to retry", SEQ_DOWN);
+		fail_batch(CUSTODY__ERROR_CODE__UNAVAILABLE, RESEND_REPLY, SEQ_DOWN);
 	}
 }
 
@@ -1023,7 +820,7 @@ static void enqueue(struct item *it)
 		why = "server busy: too many submissions queued; retry later";
 	if (why != NULL) {
 		req_fail(it->req, CUSTODY__ERROR_CODE__UNAVAILABLE, "%s", why);
-		item_free(it);
+		seq_item_free(it);
 		return;
 	}
 	if (seq.tail != NULL)
@@ -1087,136 +884,6 @@ void sequencer_submit_admin(struct req *req, const Custody__SignedEnvelope *env,
 }
 
 /* ---- resynchronizing ------------------------------------------------------ */
-
-static int load_parties(struct registry *reg, const PGresult *res)
-{
-	struct party p;
-
-	for (int r = 0; r < PQntuples(res); r++) {
-		char roles[256], *save = NULL;
-
-		memset(&p, 0, sizeof(p));
-		snprintf(p.id, sizeof(p.id), "%s", PQgetvalue(res, r, 0));
-		snprintf(p.name, sizeof(p.name), "%s", PQgetvalue(res, r, 1));
-		snprintf(p.country, sizeof(p.country), "%s", PQgetvalue(res, r, 2));
-		snprintf(p.hq_country, sizeof(p.hq_country), "%s", PQgetvalue(res, r, 3));
-		snprintf(p.parent_country, sizeof(p.parent_country), "%s", PQgetvalue(res, r, 4));
-		snprintf(roles, sizeof(roles), "%s", PQgetvalue(res, r, 5));
-		for (char *t = strtok_r(roles, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-			int role = enum_value(&custody__role__descriptor, t);
-
-			if (role != 0)
-				p.roles |= 1u << role;
-		}
-		p.trusted_exporter = db_value_bool(res, r, 6);
-		if (registry_put_party(reg, &p) != CU_OK)
-			return CU_ERR_NOMEM;
-	}
-	return CU_OK;
-}
-
-static int load_keys(struct registry *reg, const PGresult *res)
-{
-	struct key_rec k;
-
-	for (int r = 0; r < PQntuples(res); r++) {
-		memset(&k, 0, sizeof(k));
-		if (db_value_bytes(res, r, 0, k.pubkey, 32) != CU_OK)
-			return CU_ERR_INVALID;
-		snprintf(k.party, sizeof(k.party), "%s", PQgetvalue(res, r, 1));
-		k.role = enum_value(&custody__role__descriptor, PQgetvalue(res, r, 2));
-		if (k.role == 0)
-			return CU_ERR_INVALID;
-		k.valid_from_ms = db_value_i64(res, r, 3);
-		k.valid_until_ms = db_value_i64(res, r, 4);
-		k.valid_from_stated = db_value_bool(res, r, 6);
-		/* revoked_at (column 5) is set with its reason */
-		if (registry_put_key(reg, &k) != CU_OK ||
-		    registry_key_end(reg, k.pubkey, 0, db_value_i64(res, r, 5),
-				     PQgetvalue(res, r, 7)) != CU_OK)
-			return CU_ERR_NOMEM;
-	}
-	return CU_OK;
-}
-
-static int load_facilities(struct registry *reg, const PGresult *res)
-{
-	struct facility f;
-
-	for (int r = 0; r < PQntuples(res); r++) {
-		memset(&f, 0, sizeof(f));
-		snprintf(f.id, sizeof(f.id), "%s", PQgetvalue(res, r, 0));
-		snprintf(f.name, sizeof(f.name), "%s", PQgetvalue(res, r, 1));
-		snprintf(f.owner, sizeof(f.owner), "%s", PQgetvalue(res, r, 2));
-		snprintf(f.operator_, sizeof(f.operator_), "%s", PQgetvalue(res, r, 3));
-		snprintf(f.country, sizeof(f.country), "%s", PQgetvalue(res, r, 4));
-		f.latitude = strtod(PQgetvalue(res, r, 5), NULL);
-		f.longitude = strtod(PQgetvalue(res, r, 6), NULL);
-		f.authorized = db_value_bool(res, r, 7);
-		f.authorized_since_ms = db_value_i64(res, r, 8);
-		if (registry_put_facility(reg, &f) != CU_OK)
-			return CU_ERR_NOMEM;
-	}
-	return CU_OK;
-}
-
-/* The policy store: built-in files first, then every signed load in order. */
-static struct policy_store *load_policy(const PGresult *res)
-{
-	struct policy_store *store = policy_store_new();
-	char err[256];
-
-	for (size_t i = 0; store != NULL && i < seq.opt.n_builtin; i++) {
-		if (policy_store_add(store, seq.opt.builtin[i], 0, err, sizeof(err)) != CU_OK) {
-			log_error("built-in policy data: %s", err);
-			policy_store_free(store);
-			return NULL;
-		}
-	}
-	for (int r = 0; store != NULL && r < PQntuples(res); r++) {
-		uint64_t admin_seq = (uint64_t)db_value_i64(res, r, 0);
-		size_t len = 0;
-		unsigned char *body =
-		    PQunescapeBytea((const unsigned char *)PQgetvalue(res, r, 1), &len);
-		Custody__AdminAction *act =
-		    body != NULL ? custody__admin_action__unpack(NULL, len, body) : NULL;
-		int rc = CU_ERR_INVALID;
-
-		snprintf(err, sizeof(err), "the stored body is not a policy load");
-		if (act != NULL && act->action_case == CUSTODY__ADMIN_ACTION__ACTION_LOAD_POLICY)
-			rc = policy_store_add(store, act->load_policy, admin_seq, err, sizeof(err));
-		if (act != NULL)
-			custody__admin_action__free_unpacked(act, NULL);
-		PQfreemem(body);
-		if (rc != CU_OK) {
-			log_error("policy load at admin seq %llu cannot be read back: %s",
-				  (unsigned long long)admin_seq, err);
-			policy_store_free(store);
-			return NULL;
-		}
-	}
-	return store;
-}
-
-/* The tally from stored device places and usage rows. */
-static struct tally *load_tally(const PGresult *alloc, const PGresult *usage)
-{
-	struct tally *t = tally_new();
-	const PGresult *sets[2] = {alloc, usage};
-
-	for (int i = 0; t != NULL && i < 2; i++) {
-		for (int r = 0; r < PQntuples(sets[i]); r++) {
-			if (tally_add(t, PQgetvalue(sets[i], r, 0), db_value_i64(sets[i], r, 1)) !=
-			    CU_OK) {
-				tally_free(t);
-				return NULL;
-			}
-		}
-	}
-	if (t != NULL)
-		tally_commit(t);
-	return t;
-}
 
 static void retry_resync_later(void);
 static void retry_resync_in(int ms);
@@ -1312,8 +979,8 @@ static void on_log_loaded(int rc, const char *err)
  */
 static void install_stored_ids(void)
 {
-	uint64_t n = 0;
-	struct idfilter *ids = seq_logload_take_ids(&n);
+	struct idfilter *ids = seq_logload_take_ids();
+	uint64_t n = ids != NULL ? idfilter_count(ids) : 0;
 
 	idfilter_free(seq.stored_ids);
 	seq.stored_ids = NULL;
@@ -1379,11 +1046,11 @@ static void on_synced(struct db_job *job, void *arg)
 	seq.epoch = db_value_i64(db_job_result(job, 0), 0, 0);
 	log_info("sequencer lock taken: epoch %lld", (long long)seq.epoch);
 	reg = registry_new();
-	policy = load_policy(db_job_result(job, 5));
-	tally = load_tally(db_job_result(job, 6), db_job_result(job, 7));
-	if (reg == NULL || load_parties(reg, db_job_result(job, 2)) != CU_OK ||
-	    load_keys(reg, db_job_result(job, 3)) != CU_OK ||
-	    load_facilities(reg, db_job_result(job, 4)) != CU_OK || policy == NULL ||
+	policy = seq_load_policy(db_job_result(job, 5), seq.opt.builtin, seq.opt.n_builtin);
+	tally = seq_load_tally(db_job_result(job, 6), db_job_result(job, 7));
+	if (reg == NULL || seq_load_parties(reg, db_job_result(job, 2)) != CU_OK ||
+	    seq_load_keys(reg, db_job_result(job, 3)) != CU_OK ||
+	    seq_load_facilities(reg, db_job_result(job, 4)) != CU_OK || policy == NULL ||
 	    tally == NULL) {
 		log_error("cannot load the registry, policy data or tallies");
 		registry_free(reg);
@@ -1459,8 +1126,7 @@ void sequencer_lane(bool up)
 		seq.pending = 0;
 		if (seq.state == SEQ_IDLE || seq.state == SEQ_SYNCING)
 			seq.state = SEQ_DOWN;
-		fail_all(queued, CUSTODY__ERROR_CODE__UNAVAILABLE,
-			 "database unavailable; resend the same request to retry");
+		seq_fail_all(queued, CUSTODY__ERROR_CODE__UNAVAILABLE, RESEND_REPLY);
 	}
 }
 
@@ -1630,7 +1296,7 @@ void sequencer_free(void)
 	struct item *queued = seq.head;
 
 	seq.head = seq.tail = NULL;
-	fail_all(queued, CUSTODY__ERROR_CODE__UNAVAILABLE, "server shutting down");
+	seq_fail_all(queued, CUSTODY__ERROR_CODE__UNAVAILABLE, "server shutting down");
 	if (seq.linger != NULL)
 		event_free(seq.linger);
 	if (seq.retry != NULL)
@@ -1739,7 +1405,7 @@ void sequencer_drain(void (*done)(void))
 	seq.draining = true;
 	seq.head = seq.tail = NULL;
 	seq.pending = 0;
-	fail_all(queued, CUSTODY__ERROR_CODE__UNAVAILABLE, "server shutting down");
+	seq_fail_all(queued, CUSTODY__ERROR_CODE__UNAVAILABLE, "server shutting down");
 	if (seq.state == SEQ_LOADING || seq.state == SEQ_WRITING || seq.state == SEQ_SWEEPING) {
 		seq.drained = done;
 		return;
