@@ -204,16 +204,34 @@ static void batch_mark(struct batch *b)
 	b->tally_mark = tally_mark(seq.tally);
 }
 
-/* The state is next: a reconfiguration or a drain waiting for it goes ahead, then the queue. */
+static void on_drained(evutil_socket_t fd, short what, void *arg)
+{
+	void (*done)(void) = seq.drained;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	seq.drained = NULL;
+	if (done != NULL)
+		done();
+}
+
+/*
+ * The state is next: a reconfiguration or a drain waiting for it goes
+ * ahead, then the queue. A drain ends from the event loop, once the
+ * callback that got here has answered everything it holds: the batch that
+ * committed just before a batch decided behind it ended is answered after
+ * that end.
+ */
 static void settle(enum seq_state next)
 {
+	static const struct timeval now = {0, 0};
+
 	seq.state = next;
 	apply_reconfigure();
 	if (seq.draining && seq.drained != NULL) {
-		void (*done)(void) = seq.drained;
-
-		seq.drained = NULL;
-		done();
+		if (event_base_once(seq.base, -1, EV_TIMEOUT, on_drained, NULL, &now) != 0)
+			on_drained(-1, 0, NULL);
 		return;
 	}
 	kick();
