@@ -309,6 +309,8 @@ static int add_devices(struct db_job *job, const struct state_ws *ws, bool is_ne
 		i++;
 	}
 	if (!c.nomem) {
+		if (!is_new)
+			db_job_add(job, SQL_JOIN_BY_PROBES);
 		db_job_add(job, is_new ? SQL_INSERT_DEVICE : SQL_UPDATE_DEVICE);
 		state_cols_params(job, &s, n);
 		if (is_new) {
