@@ -56,6 +56,7 @@ struct conn {
 	int hs_queue;		 /* which: HS_SILENT or HS_ANSWERED */
 	struct bufferevent *bev; /* NULL once the socket is closed */
 	struct event *kick;	 /* deferred input processing */
+	struct event *flush;	 /* deferred sealing of the responses written (TCP) */
 	struct event *timer;	 /* handshake and idle timeouts */
 	uint64_t serial;	 /* connection number, for logs */
 	char peer[64];
@@ -196,6 +197,8 @@ static void conn_free(struct conn *conn)
 		conn->next->prev = conn->prev;
 	if (conn->kick != NULL)
 		event_free(conn->kick);
+	if (conn->flush != NULL)
+		event_free(conn->flush);
 	if (conn->timer != NULL)
 		event_free(conn->timer);
 	free(conn);
@@ -341,7 +344,13 @@ static void conn_write(struct conn *conn, const Custody__Response *resp)
 	protobuf_c_message_pack(&resp->base, v.iov_base);
 	v.iov_len = n;
 	evbuffer_commit_space(out, &v, 1);
-	conn_flush(conn);
+	/*
+	 * Sealed once the callback writing it returns, with every other
+	 * response written meanwhile: the answers to a batch are one Noise
+	 * message per connection, not one per response (on_flush).
+	 */
+	if (conn->tunnel != NULL)
+		event_active(conn->flush, EV_TIMEOUT, 0);
 }
 
 /* Writes resp, or an INTERNAL error in its place if it is too large. */
@@ -498,6 +507,19 @@ static void on_read(struct bufferevent *bev, void *arg)
 	conn_process_input(conn);
 }
 
+/* The responses written since the last flush go out sealed together. */
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *conn = arg;
+
+	(void)fd;
+	(void)what;
+	if (conn->bev == NULL)
+		return;
+	conn_flush(conn);
+	conn_update(conn);
+}
+
 static void on_kick(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *conn = arg;
@@ -616,14 +638,17 @@ static struct conn *conn_alloc(struct event_base *base, evutil_socket_t fd)
 	}
 	conn->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
 	conn->kick = event_new(base, -1, 0, on_kick, conn);
+	conn->flush = event_new(base, -1, 0, on_flush, conn);
 	conn->timer = evtimer_new(base, on_timer, conn);
-	if (conn->bev == NULL || conn->kick == NULL || conn->timer == NULL) {
+	if (conn->bev == NULL || conn->kick == NULL || conn->flush == NULL || conn->timer == NULL) {
 		if (conn->bev != NULL)
 			bufferevent_free(conn->bev);
 		else
 			evutil_closesocket(fd);
 		if (conn->kick != NULL)
 			event_free(conn->kick);
+		if (conn->flush != NULL)
+			event_free(conn->flush);
 		if (conn->timer != NULL)
 			event_free(conn->timer);
 		free(conn);

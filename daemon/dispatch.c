@@ -45,14 +45,15 @@ static const struct route routes[] = {
 
 void dispatch_frame(struct conn *conn, const uint8_t *body, size_t len)
 {
-	Custody__Request *msg = custody__request__unpack(NULL, len, body);
+	/* One block (pb.h): a request is unpacked and freed on every frame. */
+	Custody__Request *msg =
+	    (Custody__Request *)pb_block_unpack(&custody__request__descriptor, len, body);
 	const struct route *route = NULL;
 	struct req *req;
 
 	if (msg == NULL || !pb_fields_valid(&msg->base)) {
 		/* pb.h: a field number 0 protobuf-c lets through. */
-		if (msg != NULL)
-			custody__request__free_unpacked(msg, NULL);
+		pb_block_free(msg);
 		metrics_request(0, CUSTODY__ERROR_CODE__BAD_REQUEST);
 		conn_send_error(conn, CUSTODY__ERROR_CODE__BAD_REQUEST,
 				"frame is not a valid protobuf Request", 0);
@@ -93,5 +94,5 @@ void dispatch_frame(struct conn *conn, const uint8_t *body, size_t len)
 		goto done; /* answered */
 	route->handler(req, msg);
 done:
-	custody__request__free_unpacked(msg, NULL);
+	pb_block_free(msg);
 }

@@ -39,7 +39,7 @@ struct item {
 	size_t body_len;
 	uint8_t signer[32];
 	uint8_t sig[64];
-	Custody__Event *ev;	   /* owned, events */
+	Custody__Event *ev;	   /* owned (pb_block_unpack), events */
 	Custody__AdminAction *act; /* owned, admin actions */
 
 	/* verdict */
@@ -268,7 +268,7 @@ CU_MUST_USE int seq_log_append(struct item *item, const struct seq_ctx *ctx);
 CU_MUST_USE int seq_log_finish(const struct seq_ctx *ctx, struct item *batch, struct db_job *job);
 
 /* Log: after COMMIT, before tlog_commit: the item's receipt (proof). */
-void seq_log_receipt(struct item *item, const struct tlog *tlog);
+void seq_log_receipt(struct item *item, const struct tlog *tlog, struct merkle_edge *edge);
 
 /*
  * After COMMIT: counts the batch (events or one admin action) in the

@@ -166,12 +166,12 @@ int seq_log_finish(const struct seq_ctx *ctx, struct item *batch, struct db_job 
 	return CU_OK;
 }
 
-void seq_log_receipt(struct item *it, const struct tlog *tlog)
+void seq_log_receipt(struct item *it, const struct tlog *tlog, struct merkle_edge *edge)
 {
 	if (!it->logged)
 		return;
 	it->receipt_size = tlog_size(tlog);
-	if (tlog_inclusion_proof(tlog, it->log_index, it->receipt_size, it->proof,
-				 &it->proof_count) != CU_OK)
+	if (tlog_inclusion_proof_edge(tlog, it->log_index, it->receipt_size, edge, it->proof,
+				      &it->proof_count) != CU_OK)
 		it->receipt_size = 0; /* no receipt; the entry is stored all the same */
 }

@@ -8,14 +8,14 @@
 #include <stdlib.h>
 
 #include "conn.h"
+#include "pb.h"
 #include "seq_internal.h"
 
 void seq_item_free(struct item *it)
 {
 	if (it == NULL)
 		return;
-	if (it->ev != NULL)
-		custody__event__free_unpacked(it->ev, NULL);
+	pb_block_free(it->ev); /* from h_submit.c */
 	if (it->act != NULL)
 		custody__admin_action__free_unpacked(it->act, NULL);
 	state_result_clear(&it->res);

@@ -45,6 +45,7 @@
 #include "key.h"
 #include "log.h"
 #include "metrics.h"
+#include "pb.h"
 #include "seq_internal.h"
 #include "sql.h"
 #include "watch.h"
@@ -118,6 +119,7 @@ static struct {
 	struct policy_store *policy;
 	struct tally *tally;
 	struct tlog *tlog;
+	struct merkle_edge edge; /* right-edge hashes the receipts of one batch share */
 	char checkpoint[TLOG_CHECKPOINT_MAX];	    /* signed checkpoint of the last batch */
 	uint64_t checkpoint_size;		    /* its tree size */
 	char batch_checkpoint[TLOG_CHECKPOINT_MAX]; /* signed for the batch in flight */
@@ -467,9 +469,14 @@ static void send_write(struct db_job *write)
 		devcache_store(seq.cache, b->ws);
 	if (!b->is_admin)
 		note_stored(b->items);
-	/* The receipts prove inclusion in this batch's checkpoint, before the next appends. */
+	/*
+	 * The receipts prove inclusion in this batch's checkpoint, before the
+	 * next appends; they share its right-edge hashes (the tree of this
+	 * size may differ from the last one of the same size: rolled back).
+	 */
+	merkle_edge_reset(&seq.edge);
 	for (struct item *it = b->items; it != NULL; it = it->next)
-		seq_log_receipt(it, seq.tlog);
+		seq_log_receipt(it, seq.tlog, &seq.edge);
 	b->last_seq = seq.next_seq - 1;
 	take_behind();
 }
@@ -878,7 +885,7 @@ void sequencer_submit_event(struct req *req, const Custody__SignedEnvelope *env,
 	struct item *it = item_new(req, env, id);
 
 	if (it == NULL) {
-		custody__event__free_unpacked(ev, NULL);
+		pb_block_free(ev);
 		req_fail(req, CUSTODY__ERROR_CODE__INTERNAL, "out of memory");
 		return;
 	}

@@ -65,8 +65,8 @@ void sequencer_free(void);
 void sequencer_lane(bool up);
 
 /*
- * Queues a verified event. Takes ownership of ev (protobuf-c unpacked) and
- * of req; copies env's bytes. id is SHA-256 of env->body.
+ * Queues a verified event. Takes ownership of ev (from pb_block_unpack,
+ * pb.h) and of req; copies env's bytes. id is SHA-256 of env->body.
  */
 void sequencer_submit_event(struct req *req, const Custody__SignedEnvelope *env, Custody__Event *ev,
 			    const uint8_t id[32]);

@@ -615,6 +615,12 @@ int tlog_check_checkpoint(const struct tlog *t, const char *text, size_t len, ui
 int tlog_inclusion_proof(const struct tlog *t, uint64_t index, uint64_t size, uint8_t *proof,
 			 size_t *count)
 {
+	return tlog_inclusion_proof_edge(t, index, size, NULL, proof, count);
+}
+
+int tlog_inclusion_proof_edge(const struct tlog *t, uint64_t index, uint64_t size,
+			      struct merkle_edge *edge, uint8_t *proof, size_t *count)
+{
 	/* Located in the current tree: a node complete at size is complete now. */
 	struct tiles_view view = {t->levels, t->range.size};
 
@@ -622,7 +628,7 @@ int tlog_inclusion_proof(const struct tlog *t, uint64_t index, uint64_t size, ui
 	if (index >= size || size > t->range.size) {
 		return CU_ERR_INVALID;
 	}
-	return merkle_inclusion_proof(index, size, view_get, &view, proof, count);
+	return merkle_inclusion_proof_edge(index, size, view_get, &view, edge, proof, count);
 }
 
 /* ---- commit points ---- */

@@ -144,6 +144,14 @@ CU_MUST_USE int tlog_inclusion_proof(const struct tlog *t, uint64_t index, uint6
 				     uint8_t *proof, size_t *count);
 
 /*
+ * tlog_inclusion_proof, with right-edge hashes taken from and kept in edge
+ * (proto/merkle.h): for many proofs in one tree, emptied by the caller
+ * whenever the tree may have changed at the same size.
+ */
+CU_MUST_USE int tlog_inclusion_proof_edge(const struct tlog *t, uint64_t index, uint64_t size,
+					  struct merkle_edge *edge, uint8_t *proof, size_t *count);
+
+/*
  * The batch is stored: the current state becomes the commit point, and
  * every tile but the rightmost of each level is dropped.
  */

@@ -167,14 +167,37 @@ static int right_edge_hash(uint64_t size, unsigned level, merkle_get_fn get, voi
 	return rc;
 }
 
-/* The sibling of node (level, index) where that sibling is on the right. */
+/*
+ * The sibling of node (level, index) where that sibling is on the right.
+ * A right-edge hash comes from edge when it holds it for this size, and is
+ * kept there once folded (edge may be NULL).
+ */
 static int right_sibling(uint64_t size, unsigned level, uint64_t index, merkle_get_fn get,
-			 void *arg, uint8_t out[MERKLE_HASH_SIZE])
+			 void *arg, struct merkle_edge *edge, uint8_t out[MERKLE_HASH_SIZE])
 {
+	uint64_t bit = 1ull << level;
+	int rc;
+
 	if (index + 1 < size >> level) {
 		return get(arg, level, index + 1, out);
 	}
-	return right_edge_hash(size, level, get, arg, out);
+	if (edge == NULL) {
+		return right_edge_hash(size, level, get, arg, out);
+	}
+	if (edge->size != size) {
+		edge->size = size;
+		edge->known = 0;
+	}
+	if (edge->known & bit) {
+		memcpy(out, edge->hash[level], MERKLE_HASH_SIZE);
+		return CU_OK;
+	}
+	rc = right_edge_hash(size, level, get, arg, out);
+	if (rc == CU_OK) {
+		memcpy(edge->hash[level], out, MERKLE_HASH_SIZE);
+		edge->known |= bit;
+	}
+	return rc;
 }
 
 /*
@@ -183,7 +206,7 @@ static int right_sibling(uint64_t size, unsigned level, uint64_t index, merkle_g
  * has one (a node alone at the end of its level is carried up unchanged).
  */
 static int proof_path(uint64_t size, unsigned level, uint64_t index, merkle_get_fn get, void *arg,
-		      uint8_t *proof, size_t *count)
+		      struct merkle_edge *edge, uint8_t *proof, size_t *count)
 {
 	uint64_t last = (size - 1) >> level; /* the right edge at this level */
 	int rc = CU_OK;
@@ -198,7 +221,7 @@ static int proof_path(uint64_t size, unsigned level, uint64_t index, merkle_get_
 		if (index % 2 == 1) {
 			rc = get(arg, level, index - 1, slot);
 		} else {
-			rc = right_sibling(size, level, index, get, arg, slot);
+			rc = right_sibling(size, level, index, get, arg, edge, slot);
 		}
 		if (rc != CU_OK) {
 			return rc;
@@ -211,13 +234,19 @@ static int proof_path(uint64_t size, unsigned level, uint64_t index, merkle_get_
 int merkle_inclusion_proof(uint64_t index, uint64_t size, merkle_get_fn get, void *arg,
 			   uint8_t *proof, size_t *count)
 {
+	return merkle_inclusion_proof_edge(index, size, get, arg, NULL, proof, count);
+}
+
+int merkle_inclusion_proof_edge(uint64_t index, uint64_t size, merkle_get_fn get, void *arg,
+				struct merkle_edge *edge, uint8_t *proof, size_t *count)
+{
 	int rc;
 
 	*count = 0;
 	if (index >= size) {
 		return CU_ERR_INVALID;
 	}
-	rc = proof_path(size, 0, index, get, arg, proof, count);
+	rc = proof_path(size, 0, index, get, arg, edge, proof, count);
 	if (rc != CU_OK) {
 		*count = 0;
 	}
@@ -248,7 +277,7 @@ int merkle_consistency_proof(uint64_t size1, uint64_t size2, merkle_get_fn get, 
 		*count = 1;
 	}
 	if (rc == CU_OK) {
-		rc = proof_path(size2, level, index, get, arg, proof, count);
+		rc = proof_path(size2, level, index, get, arg, NULL, proof, count);
 	}
 	if (rc != CU_OK) {
 		*count = 0;

@@ -100,6 +100,31 @@ CU_MUST_USE int merkle_inclusion_proof(uint64_t index, uint64_t size, merkle_get
 				       uint8_t *proof, size_t *count);
 
 /*
+ * The right-edge hashes of one tree, folded once and reused by every
+ * inclusion proof in it: the proofs of leaves near the end of a tree (a
+ * batch's receipts) each need the same few, and each costs up to one node
+ * hash per set bit of the size. Keyed by size only: whoever holds one
+ * empties it (merkle_edge_reset) whenever the tree may have changed
+ * without changing size, as after a rollback.
+ */
+struct merkle_edge {
+	uint64_t size;	/* the tree the hashes belong to */
+	uint64_t known; /* bit L: hash[L] holds the edge hash at level L */
+	uint8_t hash[64][MERKLE_HASH_SIZE];
+};
+
+static inline void merkle_edge_reset(struct merkle_edge *edge)
+{
+	edge->size = 0;
+	edge->known = 0;
+}
+
+/* merkle_inclusion_proof, taking and keeping right-edge hashes in edge. */
+CU_MUST_USE int merkle_inclusion_proof_edge(uint64_t index, uint64_t size, merkle_get_fn get,
+					    void *arg, struct merkle_edge *edge, uint8_t *proof,
+					    size_t *count);
+
+/*
  * RFC 9162 section 2.1.4.1 consistency proof between the trees of size1 and
  * size2 leaves, like merkle_inclusion_proof. Equal sizes give an empty
  * proof. Returns CU_ERR_INVALID if size1 is 0 (nothing to prove from an

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,12 +124,116 @@ static void test_field_zero(void **state)
 	custody__request__free_unpacked(m, NULL);
 }
 
+/* A packed Event naming n devices and n_seen one-letter contents, every string field set. */
+static uint8_t *packed_event(size_t n, size_t n_seen, size_t *len)
+{
+	Custody__Event ev = CUSTODY__EVENT__INIT;
+	Custody__DeviceRef *refs = calloc(n + 1, sizeof(*refs));
+	Custody__DeviceRef **ptrs = calloc(n, sizeof(*ptrs));
+	char(*serials)[32] = calloc(n + 1, sizeof(*serials));
+	char **seen = calloc(n_seen, sizeof(*seen));
+	uint8_t *buf;
+
+	assert_non_null(refs);
+	assert_non_null(ptrs);
+	assert_non_null(serials);
+	assert_true(n_seen == 0 || seen != NULL);
+	for (size_t i = 0; i < n_seen; i++)
+		seen[i] = i % 2 ? "A" : "B";
+	for (size_t i = 0; i <= n; i++) {
+		custody__device_ref__init(&refs[i]);
+		snprintf(serials[i], sizeof(serials[i]), "NV-H100-%08zu", i);
+		refs[i].serial = serials[i];
+		if (i < n)
+			ptrs[i] = &refs[i];
+	}
+	ev.type = CUSTODY__EVENT_TYPE__SHIP;
+	ev.actor = "exporter-us";
+	ev.occurred_at_ms = 1765000000000;
+	ev.facility = "us-fab-1";
+	ev.n_devices = n;
+	ev.devices = ptrs;
+	ev.container = &refs[n];
+	ev.to_facility = "ae-dc-7";
+	ev.consignee = "operator-ae";
+	ev.carrier = "carrier-1";
+	ev.deadline_ms = 1765600000000;
+	ev.location = "hall 2, rack 14";
+	ev.note = "a note";
+	ev.n_reported_contents = n_seen;
+	ev.reported_contents = seen;
+	ev.license = "D123456";
+	*len = custody__event__get_packed_size(&ev);
+	buf = malloc(*len);
+	assert_non_null(buf);
+	custody__event__pack(&ev, buf);
+	free(seen);
+	free(serials);
+	free(ptrs);
+	free(refs);
+	return buf;
+}
+
+/*
+ * pb_block_unpack: the message unpacked into one block is the one
+ * protobuf-c unpacks the usual way (same fields, packs to the same
+ * bytes). A single-device event fits the first block; larger ones, up to
+ * the 4096 devices an event may name, take one more chunk (for
+ * protobuf-c's scratch list of the fields it saw, past 16); one whose
+ * pieces are far smaller than their pointers and padding (a thousand
+ * one-letter contents) takes two and is still whole. Bad input gives NULL, as
+ * protobuf-c's own unpack does; ASan in tests/run checks that nothing
+ * leaks either way.
+ */
+static void test_block_unpack(void **state)
+{
+	static const size_t sizes[][2] = {{0, 0}, {1, 2}, {8, 2}, {300, 0}, {4096, 0}, {1, 1000}};
+	static const uint8_t bad[] = {0x0a, 0x05, 'x'}; /* a string longer than the message */
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t len, len2;
+		uint8_t *buf = packed_event(sizes[k][0], sizes[k][1], &len), *again;
+		Custody__Event *plain = custody__event__unpack(NULL, len, buf);
+		Custody__Event *ev =
+		    (Custody__Event *)pb_block_unpack(&custody__event__descriptor, len, buf);
+
+		assert_non_null(plain);
+		assert_non_null(ev);
+		assert_true(pb_fields_valid(&ev->base));
+		assert_int_equal(ev->n_devices, sizes[k][0]);
+		assert_int_equal(ev->n_reported_contents, sizes[k][1]);
+		assert_string_equal(ev->license, plain->license);
+		assert_string_equal(ev->container->serial, plain->container->serial);
+		if (sizes[k][0] > 0)
+			assert_string_equal(ev->devices[sizes[k][0] - 1]->serial,
+					    plain->devices[sizes[k][0] - 1]->serial);
+		len2 = custody__event__get_packed_size(ev);
+		assert_int_equal(len2, len);
+		again = malloc(len2);
+		assert_non_null(again);
+		custody__event__pack(ev, again);
+		assert_memory_equal(again, buf, len);
+		if (sizes[k][1] >= 1000)
+			assert_int_equal(pb_block_spills(ev), 2);
+		else
+			assert_int_equal(pb_block_spills(ev), sizes[k][0] <= 1 ? 0 : 1);
+		free(again);
+		pb_block_free(ev);
+		custody__event__free_unpacked(plain, NULL);
+		free(buf);
+	}
+	assert_null(pb_block_unpack(&custody__event__descriptor, sizeof(bad), bad));
+	assert_null(pb_block_unpack(&custody__request__descriptor, sizeof(bad), bad));
+	pb_block_free(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_header_roundtrip), cmocka_unit_test(test_header_limits),
 	    cmocka_unit_test(test_pack_unpack),	     cmocka_unit_test(test_pack_limits),
-	    cmocka_unit_test(test_field_zero),
+	    cmocka_unit_test(test_field_zero),	     cmocka_unit_test(test_block_unpack),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
