@@ -930,7 +930,7 @@ int rules_check(const struct rules_input *in, struct verdict *v)
 {
 	struct facts f;
 
-	memset(v, 0, sizeof(*v));
+	verdict_clear(v);
 	gather(in, &f, v);
 	rule_screening(&f, v);
 	rule_veu(&f, v);

@@ -35,7 +35,7 @@ struct item {
 	struct req *req;
 	bool is_admin;
 	uint8_t id[32];
-	uint8_t *body; /* exact signed bytes (owned) */
+	uint8_t *body; /* exact signed bytes, right after the item (item_new) */
 	size_t body_len;
 	uint8_t signer[32];
 	uint8_t sig[64];

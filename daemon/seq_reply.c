@@ -19,7 +19,6 @@ void seq_item_free(struct item *it)
 	if (it->act != NULL)
 		custody__admin_action__free_unpacked(it->act, NULL);
 	state_result_clear(&it->res);
-	free(it->body);
 	free(it->entry);
 	free(it);
 }

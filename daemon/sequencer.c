@@ -30,6 +30,7 @@
  */
 #include "sequencer.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -857,19 +858,23 @@ static void enqueue(struct item *it)
 	kick();
 }
 
-/* A new item with copies of the envelope's bytes; NULL when out of memory. */
+/*
+ * A new item with copies of the envelope's bytes, the body in the same
+ * allocation; NULL when out of memory. Zeroed but for the verdict's slots
+ * (12.5 of its 15.4 KiB; verdict_clear).
+ */
 static struct item *item_new(struct req *req, const Custody__SignedEnvelope *env,
 			     const uint8_t id[32])
 {
-	struct item *it = calloc(1, sizeof(*it));
+	struct item *it = malloc(sizeof(*it) + env->body.len);
+	size_t off = offsetof(struct item, verdict), end = off + sizeof(it->verdict);
 
 	if (it == NULL)
 		return NULL;
-	it->body = malloc(env->body.len);
-	if (it->body == NULL) {
-		free(it);
-		return NULL;
-	}
+	memset(it, 0, off);
+	memset((char *)it + end, 0, sizeof(*it) - end);
+	verdict_clear(&it->verdict);
+	it->body = (uint8_t *)(it + 1);
 	memcpy(it->body, env->body.data, env->body.len);
 	it->body_len = env->body.len;
 	memcpy(it->signer, env->signer.data, 32);

@@ -19,6 +19,7 @@ struct tunnel {
 };
 
 static uint8_t wire[CHANNEL_MAX_WIRE_BYTES]; /* one message in or out */
+static uint8_t plain[CHANNEL_MAX_PLAINTEXT]; /* one message's plaintext spanning chunks */
 
 int tunnel_new(const struct cu_key *key, struct tunnel **out)
 {
@@ -130,6 +131,7 @@ int tunnel_pull(struct tunnel *t, struct evbuffer *raw_in, struct evbuffer *raw_
 int tunnel_push(struct tunnel *t, struct evbuffer *plain_out, struct evbuffer *raw_out,
 		size_t out_limit)
 {
+	struct evbuffer_iovec v;
 	uint8_t *pt;
 	size_t n;
 	int rc = CU_OK;
@@ -141,9 +143,18 @@ int tunnel_push(struct tunnel *t, struct evbuffer *plain_out, struct evbuffer *r
 		n = evbuffer_get_length(plain_out);
 		if (n > CHANNEL_MAX_PLAINTEXT)
 			n = CHANNEL_MAX_PLAINTEXT;
-		pt = evbuffer_pullup(plain_out, (ev_ssize_t)n);
-		if (pt == NULL)
-			return CU_ERR_NOMEM;
+		/*
+		 * In place when the first chunk holds it all; otherwise copied
+		 * here, not pulled up: a pullup of several responses mallocs a
+		 * chunk for them on every flush.
+		 */
+		if (evbuffer_peek(plain_out, (ev_ssize_t)n, NULL, &v, 1) == 1 && v.iov_len >= n) {
+			pt = v.iov_base;
+		} else {
+			if (evbuffer_copyout(plain_out, plain, n) != (ev_ssize_t)n)
+				return CU_ERR_NOMEM;
+			pt = plain;
+		}
 		rc = channel_seal(t->ch, pt, n, wire);
 		if (rc == CU_OK && evbuffer_add(raw_out, wire, n + CHANNEL_OVERHEAD) != 0)
 			rc = CU_ERR_NOMEM;

@@ -34,6 +34,7 @@ struct burst {
 	size_t *next;	 /* per connection: its next event to send */
 	size_t *inflight;
 	bool *done;
+	bool *mute; /* a send failed: only read, until the daemon closes */
 };
 
 /* Queues and flushes what the window of connection c allows. */
@@ -92,9 +93,15 @@ static int burst_loop(struct burst *b)
 		return CU_ERR_NOMEM;
 	while (left > 0) {
 		for (size_t c = 0; c < b->n_conns; c++) {
-			if (!b->done[c] && burst_send(b, c) != CU_OK)
-				b->done[c] = true;
-			if (!b->done[c] && b->next[c] == b->wl.per_conn && b->inflight[c] == 0)
+			/*
+			 * A failed send (the daemon closed the socket after its last
+			 * answer) ends the sending, not the reading: the answers it
+			 * wrote before closing are still to be read.
+			 */
+			if (!b->done[c] && !b->mute[c] && burst_send(b, c) != CU_OK)
+				b->mute[c] = true;
+			if (!b->done[c] && b->inflight[c] == 0 &&
+			    (b->mute[c] || b->next[c] == b->wl.per_conn))
 				b->done[c] = true;
 			p[c].fd = b->done[c] ? -1 : bconn_fd(b->conns[c]);
 			p[c].events = POLLIN;
@@ -125,7 +132,7 @@ static int burst_loop(struct burst *b)
 /* Writes the --out file and prints the counts. */
 static int burst_report(const struct burst *b, const char *path)
 {
-	size_t counts[4] = {0, 0, 0, 0};
+	size_t counts[4] = {0, 0, 0, 0}, muted = 0;
 	FILE *f = fopen(path, "w");
 
 	if (f == NULL) {
@@ -149,9 +156,12 @@ static int burst_report(const struct burst *b, const char *path)
 	}
 	if (fclose(f) != 0)
 		return CU_ERR_IO;
-	printf("burst: events=%zu sent=%zu stored=%zu refused=%zu unanswered=%zu unsent=%zu\n",
+	for (size_t c = 0; c < b->n_conns; c++)
+		muted += b->mute[c];
+	printf("burst: events=%zu sent=%zu stored=%zu refused=%zu unanswered=%zu unsent=%zu"
+	       " (connections read to the end after a failed send: %zu)\n",
 	       b->wl.n, b->wl.n - counts[SUB_UNSENT], counts[SUB_STORED], counts[SUB_REFUSED],
-	       counts[SUB_SENT], counts[SUB_UNSENT]);
+	       counts[SUB_SENT], counts[SUB_UNSENT], muted);
 	return CU_OK;
 }
 
@@ -165,6 +175,7 @@ static void burst_free(struct burst *b)
 	free(b->next);
 	free(b->inflight);
 	free(b->done);
+	free(b->mute);
 	bench_workload_free(&b->wl);
 }
 
@@ -184,8 +195,10 @@ int hostile_burst(const struct hostile_opts *o)
 	b.next = calloc(o->conns, sizeof(size_t));
 	b.inflight = calloc(o->conns, sizeof(size_t));
 	b.done = calloc(o->conns, sizeof(bool));
-	if (rc == CU_OK && (b.conns == NULL || b.status == NULL || b.code == NULL ||
-			    b.next == NULL || b.inflight == NULL || b.done == NULL))
+	b.mute = calloc(o->conns, sizeof(bool));
+	if (rc == CU_OK &&
+	    (b.conns == NULL || b.status == NULL || b.code == NULL || b.next == NULL ||
+	     b.inflight == NULL || b.done == NULL || b.mute == NULL))
 		rc = CU_ERR_NOMEM;
 	if (rc == CU_OK)
 		rc = bench_connect_all(&o->unix_t, &w, b.conns);
