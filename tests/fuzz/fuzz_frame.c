@@ -8,8 +8,12 @@
  * encoding that length gives the same 4 bytes back; a body that unpacks
  * and that custodyd takes (pb_fields_valid, pb.h) repacks (frame_pack) to
  * a frame whose header states the body's size, and repacking is
- * idempotent: unpack(pack(m)) packs to the same bytes.
+ * idempotent: unpack(pack(m)) packs to the same bytes. The body is
+ * unpacked into one block (pb_block_unpack) as custodyd does, and that
+ * agrees with protobuf-c's own unpack: both fail, or both give messages
+ * that pack to the same bytes.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "custody.pb-c.h"
@@ -42,6 +46,28 @@ static uint32_t check_header(const uint8_t hdr[FRAME_HEADER_BYTES])
 	frame_encode_header(again, len);
 	FUZZ_CHECK(memcmp(again, hdr, FRAME_HEADER_BYTES) == 0);
 	return len;
+}
+
+/* The block unpack and protobuf-c's own agree on one body. */
+static void check_same_unpack(const Custody__Request *msg, const uint8_t *body, size_t len)
+{
+	Custody__Request *plain = custody__request__unpack(NULL, len, body);
+	size_t n;
+	uint8_t *a, *b;
+
+	FUZZ_CHECK((msg == NULL) == (plain == NULL));
+	if (plain == NULL)
+		return;
+	n = custody__request__get_packed_size(plain);
+	FUZZ_CHECK(custody__request__get_packed_size(msg) == n);
+	a = malloc(n + 1);
+	b = malloc(n + 1);
+	FUZZ_CHECK(a != NULL && b != NULL);
+	FUZZ_CHECK(custody__request__pack(plain, a) == n && custody__request__pack(msg, b) == n);
+	FUZZ_CHECK(memcmp(a, b, n) == 0);
+	free(a);
+	free(b);
+	custody__request__free_unpacked(plain, NULL);
 }
 
 /* Repacks msg into a frame and checks the round trip. */
@@ -85,13 +111,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (len == 0 || len > size - off - FRAME_HEADER_BYTES)
 			break; /* custodyd closes the connection, or waits for more */
 		off += FRAME_HEADER_BYTES;
-		msg = custody__request__unpack(NULL, len, data + off);
+		msg = (Custody__Request *)pb_block_unpack(&custody__request__descriptor, len,
+							  data + off);
+		check_same_unpack(msg, data + off, len);
 		off += len;
 		if (msg == NULL)
 			continue; /* BAD_REQUEST, and the next frame is read */
 		if (pb_fields_valid(&msg->base))
 			check_repack(msg); /* else BAD_REQUEST too (pb.h) */
-		custody__request__free_unpacked(msg, NULL);
+		pb_block_free(msg);
 	}
 	return 0;
 }
