@@ -59,8 +59,9 @@ bool pb_fields_valid(const ProtobufCMessage *msg)
 /*
  * The block: this header, then the message itself (protobuf-c's first
  * allocation), then everything else it allocates. What does not fit goes
- * to chunks of twice the size before, newest first in more, each carved
- * the same way: a message far larger than the guess costs a few mallocs.
+ * to chunks of a quarter of the block's size, newest first in more, each
+ * carved the same way: a message far larger than the guess costs a few
+ * mallocs, and at most one chunk of slack.
  */
 struct pb_chunk {
 	struct pb_chunk *next;
@@ -101,7 +102,12 @@ static void *block_alloc(void *arg, size_t size)
 		p = carve(c->data, &c->used, c->cap, rounded);
 	if (p != NULL)
 		return p;
-	cap = (c != NULL ? c->cap : b->cap) * 2;
+	/*
+	 * A quarter of the first block (at least 4 KiB) each: enough for the
+	 * few that spill past the guess (protobuf-c's scratch lists of the
+	 * fields it saw, past 16), never much more than they need.
+	 */
+	cap = b->cap / 4 > 4096 ? b->cap / 4 : 4096;
 	if (cap < rounded)
 		cap = rounded;
 	if (cap > SIZE_MAX - sizeof(*c))
