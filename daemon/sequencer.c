@@ -120,7 +120,6 @@ static struct {
 	struct policy_store *policy;
 	struct tally *tally;
 	struct tlog *tlog;
-	struct merkle_edge edge; /* right-edge hashes the receipts of one batch share */
 	char checkpoint[TLOG_CHECKPOINT_MAX];	    /* signed checkpoint of the last batch */
 	uint64_t checkpoint_size;		    /* its tree size */
 	char batch_checkpoint[TLOG_CHECKPOINT_MAX]; /* signed for the batch in flight */
@@ -443,6 +442,7 @@ static void take_behind(void);
 static void send_write(struct db_job *write)
 {
 	struct batch *b = seq.cur;
+	struct merkle_edge edge; /* right-edge hashes the batch's receipts share */
 	int rc;
 
 	seq.state = SEQ_WRITING;
@@ -475,9 +475,9 @@ static void send_write(struct db_job *write)
 	 * next appends; they share its right-edge hashes (the tree of this
 	 * size may differ from the last one of the same size: rolled back).
 	 */
-	merkle_edge_reset(&seq.edge);
+	merkle_edge_reset(&edge);
 	for (struct item *it = b->items; it != NULL; it = it->next)
-		seq_log_receipt(it, seq.tlog, &seq.edge);
+		seq_log_receipt(it, seq.tlog, &edge);
 	b->last_seq = seq.next_seq - 1;
 	take_behind();
 }

@@ -57,11 +57,12 @@ bool pb_fields_valid(const ProtobufCMessage *msg)
 /* ---- one block per unpacked message ---- */
 
 /*
- * The block: this header, then the message itself (protobuf-c's first
- * allocation), then everything else it allocates. What does not fit goes
- * to chunks of a quarter of the block's size, newest first in more, each
- * carved the same way: a message far larger than the guess costs a few
- * mallocs, and at most one chunk of slack.
+ * The block is the first chunk: this header, then the message itself
+ * (protobuf-c's first allocation), then everything else it allocates.
+ * What does not fit goes to further chunks of a quarter of its size,
+ * chained after it, newest first, each carved the same way: a message far
+ * larger than the guess costs a few mallocs, and at most one chunk of
+ * slack.
  */
 struct pb_chunk {
 	struct pb_chunk *next;
@@ -69,37 +70,45 @@ struct pb_chunk {
 	alignas(max_align_t) unsigned char data[];
 };
 
-struct pb_block {
-	struct pb_chunk *more;
-	size_t used, cap;
-	alignas(max_align_t) unsigned char data[];
-};
-
 #define PB_ALIGN alignof(max_align_t)
 
-static void *carve(unsigned char *data, size_t *used, size_t cap, size_t rounded)
+static void *carve(struct pb_chunk *c, size_t rounded)
 {
 	void *p;
 
-	if (rounded > cap - *used)
+	if (rounded > c->cap - c->used)
 		return NULL;
-	p = data + *used;
-	*used += rounded;
+	p = c->data + c->used;
+	c->used += rounded;
 	return p;
+}
+
+static struct pb_chunk *chunk_new(size_t cap)
+{
+	struct pb_chunk *c;
+
+	if (cap > SIZE_MAX - sizeof(*c))
+		return NULL;
+	c = malloc(sizeof(*c) + cap);
+	if (c == NULL)
+		return NULL;
+	c->next = NULL;
+	c->used = 0;
+	c->cap = cap;
+	return c;
 }
 
 static void *block_alloc(void *arg, size_t size)
 {
-	struct pb_block *b = arg;
+	struct pb_chunk *b = arg, *c;
 	size_t rounded = (size + PB_ALIGN - 1) & ~(PB_ALIGN - 1), cap;
-	struct pb_chunk *c = b->more;
 	void *p;
 
 	if (rounded < size)
 		return NULL;
-	p = carve(b->data, &b->used, b->cap, rounded);
-	if (p == NULL && c != NULL)
-		p = carve(c->data, &c->used, c->cap, rounded);
+	p = carve(b, rounded);
+	if (p == NULL && b->next != NULL)
+		p = carve(b->next, rounded);
 	if (p != NULL)
 		return p;
 	/*
@@ -110,16 +119,12 @@ static void *block_alloc(void *arg, size_t size)
 	cap = b->cap / 4 > 4096 ? b->cap / 4 : 4096;
 	if (cap < rounded)
 		cap = rounded;
-	if (cap > SIZE_MAX - sizeof(*c))
-		return NULL;
-	c = malloc(sizeof(*c) + cap);
+	c = chunk_new(cap);
 	if (c == NULL)
 		return NULL;
-	c->next = b->more;
-	c->used = rounded;
-	c->cap = cap;
-	b->more = c;
-	return c->data;
+	c->next = b->next;
+	b->next = c;
+	return carve(c, rounded);
 }
 
 /* protobuf-c frees its scratch space and, on failure, what it built: all goes with the block. */
@@ -129,15 +134,15 @@ static void block_free_one(void *arg, void *p)
 	(void)p;
 }
 
-static void block_release(struct pb_block *b)
+/* Frees the block and every chunk after it. */
+static void block_release(struct pb_chunk *b)
 {
-	while (b->more != NULL) {
-		struct pb_chunk *c = b->more;
+	while (b != NULL) {
+		struct pb_chunk *next = b->next;
 
-		b->more = c->next;
-		free(c);
+		free(b);
+		b = next;
 	}
-	free(b);
 }
 
 ProtobufCMessage *pb_block_unpack(const ProtobufCMessageDescriptor *desc, size_t len,
@@ -151,19 +156,15 @@ ProtobufCMessage *pb_block_unpack(const ProtobufCMessageDescriptor *desc, size_t
 	 * encoding (tests/unit/test_frame.c), tiny repeated strings more.
 	 */
 	size_t cap = desc->sizeof_message + 256;
-	struct pb_block *b;
+	struct pb_chunk *b;
 	ProtobufCAllocator alloc;
 	ProtobufCMessage *msg;
 
 	if (len > (SIZE_MAX - cap - sizeof(*b) - PB_ALIGN) / 4)
 		return NULL;
-	cap = (cap + 4 * len + PB_ALIGN - 1) & ~(PB_ALIGN - 1);
-	b = malloc(sizeof(*b) + cap);
+	b = chunk_new((cap + 4 * len + PB_ALIGN - 1) & ~(PB_ALIGN - 1));
 	if (b == NULL)
 		return NULL;
-	b->more = NULL;
-	b->used = 0;
-	b->cap = cap;
 	alloc.alloc = block_alloc;
 	alloc.free = block_free_one;
 	alloc.allocator_data = b;
@@ -176,17 +177,17 @@ ProtobufCMessage *pb_block_unpack(const ProtobufCMessageDescriptor *desc, size_t
 	return msg;
 }
 
-static const struct pb_block *block_of(const void *msg)
+static const struct pb_chunk *block_of(const void *msg)
 {
-	return (const struct pb_block *)(const void *)((const unsigned char *)msg -
-						       offsetof(struct pb_block, data));
+	return (const struct pb_chunk *)(const void *)((const unsigned char *)msg -
+						       offsetof(struct pb_chunk, data));
 }
 
 size_t pb_block_spills(const void *msg)
 {
 	size_t n = 0;
 
-	for (const struct pb_chunk *c = block_of(msg)->more; c != NULL; c = c->next)
+	for (const struct pb_chunk *c = block_of(msg)->next; c != NULL; c = c->next)
 		n++;
 	return n;
 }
@@ -194,5 +195,5 @@ size_t pb_block_spills(const void *msg)
 void pb_block_free(void *msg)
 {
 	if (msg != NULL)
-		block_release((struct pb_block *)(uintptr_t)block_of(msg));
+		block_release((struct pb_chunk *)(uintptr_t)block_of(msg));
 }
